@@ -1,0 +1,29 @@
+# Every target does its own set-up from a fresh clone: uv (installed with pip if absent),
+# a .venv built from uv.lock, then the job itself.
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: setup run test bench lint clean
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: .venv/.synced
+
+run: setup
+	.venv/bin/toltek run --env local
+
+test: setup
+	.venv/bin/python -m pytest
+
+bench: setup
+	.venv/bin/python -m bench
+
+lint: setup
+	.venv/bin/hadolint images/*/Dockerfile
+
+clean:
+	rm -rf .toltek transform/target transform/logs
