@@ -1,0 +1,153 @@
+"""The `Pipeline` base class: one subclass per pipeline, and subclassing registers it.
+
+Everything else is derived from these declarations: the local run, the dbt sources, and the
+cloud infrastructure (service account, Cloud Run job, schedule, IAM, alert).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pipelines import naming
+from pipelines.declarations import Resources, Schedule
+from pipelines.errors import DeclarationError
+
+if TYPE_CHECKING:
+    from dlt.sources import DltSource
+
+    from pipelines.environments import Environment
+
+ENVIRONMENTS = ("local", "dev", "prd")
+TRANSFERS = ("read", "copy")
+MAX_NAME_LENGTH = 24
+
+
+class Pipeline:
+    """Base class of every pipeline. Subclass it in a module of the `pipelines` package.
+
+    Declare as class attributes:
+
+    - ``name``: lowercase snake case, unique, at most 24 characters;
+    - a docstring: the pipeline's description;
+    - ``schedule``: a `Schedule` (cron and time zone);
+    - ``dataset``: the raw dataset it loads (BigQuery dataset / DuckDB schema);
+    - ``secrets``: Secret Manager secret name -> the dlt config key its value fills;
+    - ``resources``: a `Resources` (cpu, memory, timeout, retries);
+    - ``environments``: where it runs, a subset of local, dev, prd;
+    - ``transfer``: how the warehouse reaches its raw data in prd: ``read`` in place through a
+      dataset-level grant (default) or ``copy`` into a landing dataset in the warehouse project;
+
+    and implement ``source(env)`` returning the dlt source for an environment.
+    """
+
+    name: ClassVar[str]
+    schedule: ClassVar[Schedule]
+    dataset: ClassVar[str]
+    secrets: ClassVar[Mapping[str, str]] = {}
+    resources: ClassVar[Resources] = Resources()
+    environments: ClassVar[tuple[str, ...]] = ENVIRONMENTS
+    transfer: ClassVar[Literal["read", "copy"]] = "read"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        validate(cls)
+        from pipelines.registry import REGISTRY
+
+        REGISTRY.add(cls)
+
+    @classmethod
+    def description(cls) -> str:
+        return inspect.getdoc(cls) or ""
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the description."""
+        return cls.description().splitlines()[0] if cls.description() else ""
+
+    def source(self, env: Environment) -> DltSource:
+        """The dlt source this pipeline loads in `env`."""
+        raise NotImplementedError
+
+    @classmethod
+    def as_dict(cls) -> dict[str, object]:
+        """The declaration as plain data (for `toltek pipelines --json`)."""
+        return {
+            "name": cls.name,
+            "description": cls.summary(),
+            "schedule": {"cron": cls.schedule.cron, "time_zone": cls.schedule.time_zone},
+            "dataset": cls.dataset,
+            "secrets": [{"secret": s, "config_key": k} for s, k in sorted(cls.secrets.items())],
+            "resources": {
+                "cpu": cls.resources.cpu,
+                "memory": cls.resources.memory,
+                "timeout_seconds": cls.resources.timeout_seconds,
+                "max_retries": cls.resources.max_retries,
+            },
+            "environments": list(cls.environments),
+            "transfer": cls.transfer,
+        }
+
+
+def validate(cls: type[Pipeline]) -> None:
+    """Raise `DeclarationError` naming the class and field of the first bad declaration."""
+
+    def fail(field: str, problem: str) -> None:
+        raise DeclarationError(cls.__name__, field, problem)
+
+    for field in ("name", "schedule", "dataset"):
+        if field not in _declared(cls):
+            fail(field, "is required")
+
+    name = cls.name
+    if not isinstance(name, str) or not naming.PIPELINE_NAME.fullmatch(name):
+        fail("name", f"{name!r} must be lowercase snake case (letters, digits, underscores)")
+    if len(name) > MAX_NAME_LENGTH:
+        fail("name", f"'{name}' is {len(name)} characters; at most {MAX_NAME_LENGTH} fit every id derived from it")
+    for problem in naming.derived_id_problems(name):
+        fail("name", problem)
+
+    if not cls.description().strip():
+        fail("__doc__", "a docstring describing the pipeline is required")
+
+    if not isinstance(cls.schedule, Schedule):
+        fail("schedule", "must be a Schedule(cron, time_zone)")
+    for problem in cls.schedule.problems():
+        fail("schedule", problem)
+
+    if not isinstance(cls.dataset, str) or not naming.DATASET_ID.fullmatch(cls.dataset):
+        fail("dataset", f"{cls.dataset!r} must be lowercase letters, digits and underscores")
+
+    if not isinstance(cls.secrets, Mapping):
+        fail("secrets", "must map Secret Manager secret names to dlt config keys")
+    for secret, key in cls.secrets.items():
+        if not isinstance(secret, str) or not naming.SECRET_ID.fullmatch(secret):
+            fail("secrets", f"{secret!r} is not a valid Secret Manager secret name")
+        if not isinstance(key, str) or not naming.CONFIG_KEY.fullmatch(key):
+            fail("secrets", f"config key {key!r} for '{secret}' must look like sources.<name>.<key>")
+
+    if not isinstance(cls.resources, Resources):
+        fail("resources", "must be a Resources(cpu, memory, timeout_seconds, max_retries)")
+    for problem in cls.resources.problems():
+        fail("resources", problem)
+
+    envs = cls.environments
+    if isinstance(envs, str) or not envs or any(e not in ENVIRONMENTS for e in envs):
+        fail("environments", f"{envs!r} must be a non-empty tuple drawn from {', '.join(ENVIRONMENTS)}")
+
+    if cls.transfer not in TRANSFERS:
+        fail("transfer", f"{cls.transfer!r} must be one of {', '.join(TRANSFERS)}")
+
+    if cls.source is Pipeline.source:
+        fail("source", "must be implemented: return the dlt source for an environment")
+
+
+def _declared(cls: type) -> set[str]:
+    """Attribute names declared by `cls` or a base class below `Pipeline`."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is Pipeline:
+            break
+        names.update(vars(klass))
+    return names

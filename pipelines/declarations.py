@@ -1,0 +1,64 @@
+"""Value types a pipeline declares: its schedule and the compute it needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the pipeline runs: a five-field unix cron (as Cloud Scheduler reads it) in a time zone."""
+
+    cron: str
+    time_zone: str = "Etc/UTC"
+
+    def problems(self) -> list[str]:
+        problems = []
+        fields = self.cron.split()
+        if len(fields) != 5 or not croniter.is_valid(self.cron):
+            problems.append(f"invalid cron expression '{self.cron}' (expected 5 unix-cron fields)")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"unknown time zone '{self.time_zone}'")
+        return problems
+
+
+_CPU = ("1", "2", "4", "8")
+_MEMORY = re.compile(r"^(?P<n>[1-9][0-9]*)(?P<unit>Mi|Gi)$")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the pipeline's Cloud Run job gets: cpu, memory, task timeout and retries."""
+
+    cpu: str = "1"
+    memory: str = "1Gi"
+    timeout_seconds: int = 1800
+    max_retries: int = 1
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.cpu not in _CPU:
+            problems.append(f"cpu '{self.cpu}' must be one of {', '.join(_CPU)}")
+        match = _MEMORY.match(self.memory)
+        if not match:
+            problems.append(f"memory '{self.memory}' must look like 512Mi or 2Gi")
+        else:
+            mib = int(match["n"]) * (1024 if match["unit"] == "Gi" else 1)
+            if not 512 <= mib <= 32 * 1024:
+                problems.append(f"memory '{self.memory}' must be between 512Mi and 32Gi")
+        if not 60 <= self.timeout_seconds <= 24 * 3600:
+            problems.append(f"timeout_seconds {self.timeout_seconds} must be 60..86400")
+        if not 0 <= self.max_retries <= 10:
+            problems.append(f"max_retries {self.max_retries} must be 0..10")
+        return problems
+
+    @property
+    def timeout(self) -> str:
+        """The timeout as Cloud Run spells it."""
+        return f"{self.timeout_seconds}s"

@@ -1,0 +1,122 @@
+"""Environment settings: where an environment's datalake and warehouse live.
+
+`local` is two DuckDB files under `$TOLTEK_HOME`; `dev` and `prd` are GCP projects whose ids and
+BigQuery location come from the Pulumi stack config (`Pulumi.<env>.yaml`), or from the
+`TOLTEK_*` variables the deployed jobs receive — never from code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import yaml
+
+from pipelines.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NAMES = ("local", "dev", "prd")
+
+
+def toltek_home() -> Path:
+    """`$TOLTEK_HOME`, defaulting to `.toltek/` at the repository root."""
+    return Path(os.environ.get("TOLTEK_HOME") or REPO_ROOT / ".toltek").resolve()
+
+
+@dataclass(frozen=True)
+class DuckDBStore:
+    path: Path
+
+    def describe(self) -> str:
+        return f"duckdb:{self.path}"
+
+
+@dataclass(frozen=True)
+class BigQueryStore:
+    project: str
+    location: str
+
+    def describe(self) -> str:
+        return f"bigquery:{self.project} ({self.location})"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment: its datalake (where pipelines load) and warehouse (where dbt builds)."""
+
+    name: str
+    datalake: DuckDBStore | BigQueryStore
+    warehouse: DuckDBStore | BigQueryStore
+    work_dir: Path
+    sample_url: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.datalake, DuckDBStore)
+
+    def with_sample_url(self, url: str) -> Environment:
+        return replace(self, sample_url=url)
+
+    def require_sample_url(self) -> str:
+        if not self.sample_url:
+            raise UserError("the local environment needs the sample server; run through `toltek run`")
+        return self.sample_url
+
+
+# Stack config key -> the variable a deployed job receives it as.
+_CLOUD_SETTINGS = {
+    "datalakeProject": "TOLTEK_DATALAKE_PROJECT",
+    "warehouseProject": "TOLTEK_WAREHOUSE_PROJECT",
+    "bigqueryLocation": "TOLTEK_BQ_LOCATION",
+}
+
+
+def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, object]:
+    """The `toltek:` keys of `Pulumi.<stack>.yaml`, without the namespace."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise UserError(f"stack config {path.name} not found in {root}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise UserError(f"{path.name} has no 'config:' mapping")
+    return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("toltek:")}
+
+
+def _cloud_setting(env: str, key: str) -> str:
+    value = os.environ.get(_CLOUD_SETTINGS[key])
+    if value:
+        return value
+    value = stack_config(env).get(key)
+    if not isinstance(value, str) or not value:
+        raise UserError(f"Pulumi.{env}.yaml: 'toltek:{key}' is missing (or set {_CLOUD_SETTINGS[key]})")
+    return value
+
+
+def get(name: str) -> Environment:
+    """Settings of environment `name`; an unknown name is a user error."""
+    if name not in NAMES:
+        raise UserError(f"unknown environment '{name}' (choose from: {', '.join(NAMES)})")
+    home = toltek_home()
+    if name == "local":
+        return Environment(
+            name="local",
+            datalake=DuckDBStore(home / "datalake.duckdb"),
+            warehouse=DuckDBStore(home / "warehouse.duckdb"),
+            work_dir=home / "dlt",
+        )
+    location = _cloud_setting(name, "bigqueryLocation")
+    datalake = BigQueryStore(_cloud_setting(name, "datalakeProject"), location)
+    warehouse_project = (
+        datalake.project if name == "dev" else _cloud_setting(name, "warehouseProject")
+    )
+    return Environment(
+        name=name,
+        datalake=datalake,
+        warehouse=BigQueryStore(warehouse_project, location),
+        work_dir=Path(os.environ.get("TOLTEK_WORK_DIR", "/tmp/toltek")) / "dlt",
+    )

@@ -1,0 +1,138 @@
+"""Run one pipeline: its dlt source, extracted, normalized and loaded into the environment's
+datalake (DuckDB locally, BigQuery in the cloud), with Parquet load files."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import dlt
+from dlt.common.configuration.specs import GcpServiceAccountCredentials
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines import naming
+from pipelines.base import Pipeline
+from pipelines.environments import DuckDBStore, Environment
+from pipelines.errors import PipelineFailed, UserError
+from pipelines.samples import SAMPLE_SECRETS
+
+LOADER_FILE_FORMAT = "parquet"
+
+
+@dataclass
+class LoadResult:
+    pipeline: str
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def tables(self) -> int:
+        return len(self.rows)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def destination(env: Environment) -> object:
+    """The dlt destination of the environment's datalake."""
+    store = env.datalake
+    if isinstance(store, DuckDBStore):
+        store.path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(store.path))
+    credentials = GcpServiceAccountCredentials()
+    credentials.project_id = store.project  # the rest from application-default credentials
+    return dlt.destinations.bigquery(credentials=credentials, location=store.location)
+
+
+@contextmanager
+def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
+    """Locally, fill each declared secret's config key with the sample server's value.
+
+    In the cloud the Cloud Run job receives the same variables from Secret Manager.
+    """
+    if not env.is_local:
+        yield
+        return
+    saved: dict[str, str | None] = {}
+    try:
+        for secret, key in pipeline.secrets.items():
+            if secret not in SAMPLE_SECRETS:
+                raise UserError(f"pipeline '{pipeline.name}' needs secret '{secret}', which has no local sample value")
+            var = naming.env_var_for_config_key(key)
+            saved[var] = os.environ.get(var)
+            os.environ[var] = SAMPLE_SECRETS[secret]
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a dlt step failure: the one that says what went wrong."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = exc.__cause__ or exc.__context__
+        if inner is None:
+            break
+        exc = inner
+    return exc
+
+
+def _one_line(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[secret]")
+    return " ".join(text.split())[:400]
+
+
+def load(
+    pipeline: type[Pipeline],
+    env: Environment,
+    on_stage: Callable[[str], None] = lambda stage: None,
+) -> LoadResult:
+    """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
+    started = time.monotonic()
+    result = LoadResult(pipeline.name)
+    dlt_pipeline = dlt.pipeline(
+        pipeline_name=naming.dlt_pipeline_name(pipeline.name),
+        destination=destination(env),
+        dataset_name=pipeline.dataset,
+        pipelines_dir=str(env.work_dir),
+    )
+    stage = "extract"
+    try:
+        with local_secrets(pipeline, env):
+            if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
+                on_stage("resume")
+                dlt_pipeline.normalize()
+                dlt_pipeline.load()
+            on_stage(stage)
+            dlt_pipeline.extract(pipeline().source(env), loader_file_format=LOADER_FILE_FORMAT)
+            stage = "normalize"
+            on_stage(stage)
+            info = dlt_pipeline.normalize()
+            if info is not None:
+                for table, count in info.row_counts.items():
+                    if not table.startswith("_dlt"):
+                        result.rows[table] = result.rows.get(table, 0) + count
+            stage = "load"
+            on_stage(stage)
+            dlt_pipeline.load()
+    except UserError:
+        raise
+    except Exception as exc:
+        cause = _root_cause(exc)
+        secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
+        secrets += list(SAMPLE_SECRETS.values())
+        message = _one_line(f"{type(cause).__name__}: {cause}", secrets)
+        raise PipelineFailed(f"pipeline '{pipeline.name}' failed in {stage}: {message}") from None
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,95 @@
+"""Names of everything derived from a pipeline declaration.
+
+Pure functions: the pipeline registry validates a declaration by deriving every GCP resource id
+from it and checking each against that service's rules, and the infrastructure uses the very same
+functions, so a name that validates here is a name that deploys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
+DATASET_ID = re.compile(r"^[a-z][a-z0-9_]{0,1023}$")
+SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
+CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class IdRule:
+    """A GCP resource id rule: a pattern plus a human description for error messages."""
+
+    what: str
+    pattern: re.Pattern[str]
+    description: str
+
+    def check(self, value: str) -> str | None:
+        """Return a problem description, or None when `value` is a valid id."""
+        if self.pattern.fullmatch(value):
+            return None
+        return f"derived {self.what} '{value}' is invalid ({self.description})"
+
+
+# https://cloud.google.com/iam/docs/service-accounts-create#creating
+SERVICE_ACCOUNT_ID = IdRule(
+    "service account id",
+    re.compile(r"[a-z][-a-z0-9]{4,28}[a-z0-9]"),
+    "6-30 characters: lowercase letters, digits, hyphens",
+)
+# Cloud Run resource names: lowercase letters, digits, hyphens; at most 49 characters for the
+# revision-suffixed names Cloud Run derives from them.
+CLOUD_RUN_JOB = IdRule(
+    "Cloud Run job name",
+    re.compile(r"[a-z]([-a-z0-9]{0,47}[a-z0-9])?"),
+    "at most 49 characters: lowercase letters, digits, hyphens",
+)
+SCHEDULER_JOB = IdRule(
+    "Cloud Scheduler job name",
+    re.compile(r"[a-zA-Z0-9_-]{1,500}"),
+    "letters, digits, hyphens, underscores",
+)
+
+
+def slug(pipeline_name: str) -> str:
+    """The pipeline name as GCP resource names spell it (hyphens, not underscores)."""
+    return pipeline_name.replace("_", "-")
+
+
+def service_account_id(pipeline_name: str) -> str:
+    """Account id of the pipeline's own service account (one per datalake project)."""
+    return f"pl-{slug(pipeline_name)}"
+
+
+def job_name(pipeline_name: str, env: str) -> str:
+    """Cloud Run job that runs the pipeline: `toltek-{resource}-{env}`."""
+    return f"toltek-{slug(pipeline_name)}-{env}"
+
+
+def scheduler_job_name(pipeline_name: str, env: str) -> str:
+    """Cloud Scheduler job that starts the pipeline's Cloud Run job."""
+    return f"toltek-{slug(pipeline_name)}-{env}"
+
+
+def dlt_pipeline_name(pipeline_name: str) -> str:
+    """Name of the dlt pipeline (its working directory and state key)."""
+    return f"toltek_{pipeline_name}"
+
+
+def env_var_for_config_key(key: str) -> str:
+    """The environment variable dlt reads for a config key: `a.b.c` -> `A__B__C`."""
+    return "__".join(part.upper() for part in key.split("."))
+
+
+def derived_id_problems(pipeline_name: str) -> list[str]:
+    """Every problem with the GCP ids derived from `pipeline_name`, in every environment."""
+    checks = [(SERVICE_ACCOUNT_ID, service_account_id(pipeline_name))]
+    for env in ("dev", "prd"):
+        checks.append((CLOUD_RUN_JOB, job_name(pipeline_name, env)))
+        checks.append((SCHEDULER_JOB, scheduler_job_name(pipeline_name, env)))
+    problems = []
+    for rule, value in checks:
+        problem = rule.check(value)
+        if problem and problem not in problems:
+            problems.append(problem)
+    return problems

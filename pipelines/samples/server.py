@@ -1,0 +1,196 @@
+"""A small HTTP server on 127.0.0.1 that serves the sample data set the way production does.
+
+- ``GET /shop/v1/{customers,orders,products}``: the shop's REST API. Bearer token, pages linked
+  through ``next``, ``updated_since`` filters on ``updated_at`` (inclusive), results ordered by
+  ``(updated_at, id)``.
+- ``GET /sheets/v4/spreadsheets/{id}/values/{range}``: the Google Sheets API v4 ``values``
+  endpoint: ``{"range", "majorDimension", "values"}``, ``values`` omitted for an empty range.
+
+The local run starts it on an ephemeral port and stops it afterwards; tests change its data
+through `SampleServer.store` and count its requests through `SampleServer.requests`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
+
+API_PREFIX = "/shop/v1/"
+SHEETS_PREFIX = "/sheets/v4/spreadsheets/"
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass
+class SampleStore:
+    """The data the server serves, mutable so tests can add and change records."""
+
+    api: dict[str, dict[int, dict]] = field(default_factory=dict)
+    spreadsheets: dict[str, dict[str, list[list]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, data_dir: Path = DATA_DIR) -> SampleStore:
+        store = cls()
+        for path in sorted((data_dir / "api").glob("*.jsonl")):
+            with open(path) as f:
+                store.api[path.stem] = {r["id"]: r for r in map(json.loads, f)}
+        for path in sorted((data_dir / "sheets").glob("*.json")):
+            store.spreadsheets[path.stem] = json.loads(path.read_text())["sheets"]
+        return store
+
+    def upsert(self, entity: str, *records: dict) -> None:
+        with self.lock:
+            for record in records:
+                self.api.setdefault(entity, {})[record["id"]] = record
+
+    def page(self, entity: str, updated_since: str | None, page: int, size: int) -> tuple[list, bool]:
+        with self.lock:
+            rows = [r for r in self.api[entity].values() if not updated_since or r["updated_at"] >= updated_since]
+        rows.sort(key=lambda r: (r["updated_at"], r["id"]))
+        start = (page - 1) * size
+        return rows[start : start + size], start + size < len(rows)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet by design
+        return
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        parts = urlsplit(self.path)
+        self.server.owner.record(parts.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if parts.path.startswith(API_PREFIX):
+            self._api(parts.path[len(API_PREFIX) :], query)
+        elif parts.path.startswith(SHEETS_PREFIX):
+            self._sheets(parts.path[len(SHEETS_PREFIX) :])
+        else:
+            self._send(404, {"error": f"no such path {parts.path}"})
+
+    def _authorized(self, token: str) -> bool:
+        if self.headers.get("Authorization") == f"Bearer {token}":
+            return True
+        self._send(401, {"error": "unauthorized"})
+        return False
+
+    def _api(self, entity: str, query: dict[str, str]) -> None:
+        if not self._authorized(SAMPLE_SECRETS["shop-api-token"]):
+            return
+        store = self.server.owner.store
+        if entity not in store.api:
+            self._send(404, {"error": f"unknown resource '{entity}'"})
+            return
+        try:
+            page = int(query.get("page", "1"))
+            size = min(int(query.get("page_size", "100")), MAX_PAGE_SIZE)
+            if page < 1 or size < 1:
+                raise ValueError
+        except ValueError:
+            self._send(400, {"error": "page and page_size must be positive integers"})
+            return
+        rows, more = store.page(entity, query.get("updated_since"), page, size)
+        next_url = None
+        if more:
+            next_query = {**query, "page": str(page + 1), "page_size": str(size)}
+            next_url = f"{self.server.owner.url}{API_PREFIX}{entity}?{urlencode(next_query)}"
+        self._send(200, {"data": rows, "page": page, "next": next_url})
+
+    def _sheets(self, rest: str) -> None:
+        if not self._authorized(SAMPLE_GOOGLE_TOKEN):
+            return
+        spreadsheet_id, _, tail = rest.partition("/values/")
+        sheets = self.server.owner.store.spreadsheets.get(spreadsheet_id)
+        if sheets is None or not tail:
+            self._send(404, {"error": {"code": 404, "message": "Requested entity was not found.", "status": "NOT_FOUND"}})
+            return
+        a1_range = unquote(tail)
+        sheet = a1_range.split("!", 1)[0].strip("'")
+        if sheet not in sheets:
+            message = f"Unable to parse range: {a1_range}"
+            self._send(400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
+            return
+        body: dict[str, object] = {"range": a1_range, "majorDimension": "ROWS"}
+        if sheets[sheet]:
+            body["values"] = sheets[sheet]
+        self._send(200, body)
+
+    def _send(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: SampleServer
+
+
+class SampleServer:
+    """The sample server; use `running()` or `start()`/`stop()`."""
+
+    def __init__(self, store: SampleStore | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.store = store or SampleStore.load()
+        self.requests: list[str] = []
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.owner = self
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def record(self, path: str) -> None:
+        self.requests.append(path)
+
+    def start(self) -> SampleServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sample-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join()
+
+
+@contextmanager
+def running(store: SampleStore | None = None) -> Iterator[SampleServer]:
+    server = SampleServer(store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Serve the sample shop API and spreadsheet.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--data", type=Path, default=DATA_DIR)
+    args = parser.parse_args()
+    server = SampleServer(SampleStore.load(args.data), port=args.port)
+    print(f"serving {args.data} on {server.url}", flush=True)
+    try:
+        server._httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dlt.sources import DltSource
+
+from pipelines.base import Pipeline
+from pipelines.declarations import Resources, Schedule
+from pipelines.environments import Environment
+from pipelines.shop_api import shop_api
+from pipelines.shop_api.settings import PRODUCTION_BASE_URL
+
+
+class ShopApi(Pipeline):
+    """Customers, orders and products from the shop's REST API, incrementally by `updated_at`."""
+
+    name = "shop_api"
+    schedule = Schedule("15 * * * *", "Europe/Amsterdam")
+    dataset = "raw_shop_api"
+    secrets = {"shop-api-token": "sources.shop_api.access_token"}
+    resources = Resources(cpu="1", memory="1Gi", timeout_seconds=1800, max_retries=2)
+
+    def source(self, env: Environment) -> DltSource:
+        base_url = f"{env.require_sample_url()}/shop/v1/" if env.is_local else PRODUCTION_BASE_URL
+        return shop_api(base_url=base_url)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from dlt.sources import DltSource
+
+from pipelines.base import Pipeline
+from pipelines.declarations import Resources, Schedule
+from pipelines.environments import Environment
+from pipelines.samples import DATA_DIR
+from pipelines.shop_files import shop_files
+from pipelines.shop_files.settings import PRODUCTION_BUCKET_URLS
+
+
+class ShopFiles(Pipeline):
+    """Shipments the warehouse partner drops as CSV and Parquet files in Cloud Storage."""
+
+    name = "shop_files"
+    schedule = Schedule("30 */4 * * *", "Europe/Amsterdam")
+    dataset = "raw_shop_files"
+    resources = Resources(cpu="2", memory="2Gi", timeout_seconds=3600, max_retries=2)
+
+    def source(self, env: Environment) -> DltSource:
+        if env.is_local:
+            return shop_files(bucket_url=(DATA_DIR / "files").as_uri())
+        return shop_files(bucket_url=PRODUCTION_BUCKET_URLS[env.name])

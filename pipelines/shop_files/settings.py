@@ -1,0 +1,20 @@
+"""Settings of the Cloud Storage files source."""
+
+import pyarrow as pa
+
+# The warehouse partner drops one file of shipments per period: CSV or Parquet.
+FILE_GLOB = "shipments/*"
+PRODUCTION_BUCKET_URLS = {
+    "dev": "gs://toltek-landing-dev/partner",
+    "prd": "gs://toltek-landing-prd/partner",
+}
+SHIPMENTS_SCHEMA = pa.schema(
+    [
+        pa.field("shipment_id", pa.int64(), nullable=False),
+        pa.field("order_id", pa.int64(), nullable=False),
+        pa.field("carrier", pa.string()),
+        pa.field("shipped_at", pa.timestamp("us", tz="UTC")),
+        pa.field("delivered_at", pa.timestamp("us", tz="UTC")),
+        pa.field("weight_kg", pa.float64()),
+    ]
+)
