@@ -20,6 +20,9 @@ from pipelines.errors import PipelineFailed, UserError
 from pipelines.samples import SAMPLE_SECRETS
 
 LOADER_FILE_FORMAT = "parquet"
+# Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too, so staging models can keep only
+# rows of completed loads whatever the source yields.
+DLT_SETTINGS = {"NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true"}
 
 
 @dataclass
@@ -101,6 +104,8 @@ def load(
     """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
     started = time.monotonic()
     result = LoadResult(pipeline.name)
+    for var, value in DLT_SETTINGS.items():
+        os.environ.setdefault(var, value)
     dlt_pipeline = dlt.pipeline(
         pipeline_name=naming.dlt_pipeline_name(pipeline.name),
         destination=destination(env),

@@ -1,0 +1,69 @@
+"""`dbt build` of the `transform/` project, in-process through dbt's programmatic runner."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from pipelines.environments import REPO_ROOT, Environment, toltek_home
+from pipelines.errors import PipelineFailed
+
+PROJECT_DIR = REPO_ROOT / "transform"
+_PASSED = {"success", "pass"}
+
+
+@dataclass
+class TransformResult:
+    """Counts by dbt resource type (model, seed, test, unit_test) and outcome."""
+
+    passed: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def dbt_env(env: Environment) -> dict[str, str]:
+    """Variables the dbt profile reads for `env`."""
+    if env.is_local:
+        return {"TOLTEK_HOME": str(toltek_home())}
+    return {
+        "TOLTEK_DATALAKE_PROJECT": env.datalake.project,
+        "TOLTEK_WAREHOUSE_PROJECT": env.warehouse.project,
+        "TOLTEK_BQ_LOCATION": env.warehouse.location,
+    }
+
+
+def dbt_args(env: Environment, command: str = "build") -> list[str]:
+    home = toltek_home()
+    return [
+        command,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--target", env.name,
+        "--target-path", str(home / "dbt" / "target"),
+        "--log-path", str(home / "dbt" / "logs"),
+        "--quiet",
+    ]
+
+
+def build(env: Environment) -> TransformResult:
+    """Run `dbt build` for `env`; raise `PipelineFailed` if dbt cannot run at all."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(env))
+    outcome = dbtRunner().invoke(dbt_args(env))
+    result = TransformResult()
+    run_results = getattr(outcome.result, "results", None)
+    if run_results is None:
+        reason = outcome.exception or "dbt did not produce results"
+        raise PipelineFailed(f"dbt build failed: {' '.join(str(reason).split())[:400]}")
+    for node_result in run_results:
+        kind = str(node_result.node.resource_type)
+        if str(node_result.status) in _PASSED:
+            result.passed[kind] += 1
+        else:
+            result.failed.append(f"{kind} {node_result.node.name}: {node_result.status}")
+    return result

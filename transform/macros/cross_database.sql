@@ -1,0 +1,32 @@
+{# Project-local cross-database macros, dispatched per adapter (no packages needed). #}
+
+{# First day of the month of a timestamp, as a date. #}
+{% macro month_start(ts) %}{{ return(adapter.dispatch('month_start', 'toltek')(ts)) }}{% endmacro %}
+{% macro default__month_start(ts) %}cast(date_trunc('month', {{ ts }}) as date){% endmacro %}
+{% macro bigquery__month_start(ts) %}date_trunc(date({{ ts }}), month){% endmacro %}
+
+{# A 'YYYY-MM' month label parsed to the first day of that month. #}
+{% macro month_from_label(label) %}{{ return(adapter.dispatch('month_from_label', 'toltek')(label)) }}{% endmacro %}
+{% macro default__month_from_label(label) %}cast({{ label }} || '-01' as date){% endmacro %}
+{% macro bigquery__month_from_label(label) %}parse_date('%Y-%m-%d', concat({{ label }}, '-01')){% endmacro %}
+
+{# Exact money amounts. #}
+{% macro type_money() %}{{ return(adapter.dispatch('type_money', 'toltek')()) }}{% endmacro %}
+{% macro default__type_money() %}decimal(18, 2){% endmacro %}
+{% macro bigquery__type_money() %}numeric{% endmacro %}
+
+{# Ratio that is null instead of an error when the denominator is zero. #}
+{% macro safe_ratio(numerator, denominator) %}{{ return(adapter.dispatch('safe_ratio', 'toltek')(numerator, denominator)) }}{% endmacro %}
+{% macro default__safe_ratio(numerator, denominator) %}case when {{ denominator }} = 0 then null else cast({{ numerator }} as double) / {{ denominator }} end{% endmacro %}
+{% macro bigquery__safe_ratio(numerator, denominator) %}safe_divide({{ numerator }}, {{ denominator }}){% endmacro %}
+
+{#
+  Rows of a raw table that belong to completed dlt loads only. A load killed half-way leaves rows
+  whose load id never reaches `_dlt_loads` with status 0; they are invisible here until a rerun
+  completes them.
+#}
+{% macro completed_loads(source_name, alias='') -%}
+  {{ alias ~ '.' if alias }}_dlt_load_id in (
+    select load_id from {{ source(source_name, '_dlt_loads') }} where status = 0
+  )
+{%- endmacro %}

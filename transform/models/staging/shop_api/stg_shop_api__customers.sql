@@ -1,0 +1,10 @@
+select
+    cast(id as bigint) as customer_id,
+    email,
+    first_name,
+    last_name,
+    country as country_code,
+    created_at,
+    updated_at
+from {{ source('shop_api', 'customers') }}
+where {{ completed_loads('shop_api') }}

@@ -1,0 +1,11 @@
+select
+    cast(orders.id as bigint) as order_id,
+    cast(items.line as bigint) as line_number,
+    cast(orders.id as bigint) * 1000 + cast(items.line as bigint) as order_item_id,
+    cast(items.product_id as bigint) as product_id,
+    cast(items.quantity as bigint) as quantity,
+    cast(items.unit_price as {{ type_money() }}) as unit_price
+from {{ source('shop_api', 'orders__items') }} as items
+inner join {{ source('shop_api', 'orders') }} as orders
+    on items._dlt_parent_id = orders._dlt_id
+where {{ completed_loads('shop_api', 'orders') }}

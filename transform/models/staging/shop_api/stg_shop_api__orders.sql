@@ -1,0 +1,12 @@
+select
+    cast(id as bigint) as order_id,
+    cast(customer_id as bigint) as customer_id,
+    channel,
+    status,
+    currency,
+    cast(total_amount as {{ type_money() }}) as total_amount,
+    created_at as ordered_at,
+    updated_at,
+    _dlt_id as order_row_id
+from {{ source('shop_api', 'orders') }}
+where {{ completed_loads('shop_api') }}
