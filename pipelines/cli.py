@@ -1,0 +1,93 @@
+"""`toltek`: the command line of the Toltek Data Stack.
+
+Exit codes: 0 success, 1 a pipeline, the transfer or a dbt node failed, 2 a user mistake (unknown
+pipeline or environment, an invalid declaration or config), reported as one line.
+
+Other layers add command groups through the `toltek.commands` entry point group (the
+infrastructure adds `plan`), so this package never imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from pipelines import environments
+from pipelines.errors import UserError
+from pipelines.registry import discover
+
+app = typer.Typer(
+    name="toltek",
+    help="Toltek Data Stack: dlt pipelines into a datalake, dbt in the warehouse.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def fail_user(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command("pipelines")
+def list_pipelines(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+) -> None:
+    """List the registered pipelines: name, schedule, dataset, secrets and environments."""
+    try:
+        registry = discover()
+    except UserError as exc:
+        fail_user(str(exc))
+    if as_json:
+        out.print_json(json.dumps([cls.as_dict() for cls in registry.all()]))
+        return
+    from pipelines.report import pipelines_table
+
+    out.print(pipelines_table(registry.all()))
+
+
+@app.command("run")
+def run(
+    names: Annotated[list[str] | None, typer.Argument(help="Pipelines to run (default: all in the environment).", show_default=False)] = None,
+    env: Annotated[str, typer.Option("--env", "-e", help="Environment: local, dev or prd.")] = "local",
+    skip_transform: Annotated[bool, typer.Option("--skip-transform", help="Only extract and load; skip transfer and dbt.")] = False,
+) -> None:
+    """Run pipelines, then the transfer and `dbt build`, and print a summary.
+
+    Locally the sample server is started on 127.0.0.1 for the REST and Sheets sources and the
+    data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb and warehouse.duckdb.
+    """
+    from pipelines.run import run_all
+
+    try:
+        settings = environments.get(env)
+        selected = discover().select(names, settings.name)
+    except UserError as exc:
+        fail_user(str(exc))
+    try:
+        ok = run_all(settings, selected, transform=not skip_transform, out=out, err=err)
+    except UserError as exc:
+        fail_user(str(exc))
+    raise typer.Exit(0 if ok else 1)
+
+
+def _add_plugins() -> None:
+    for entry in entry_points(group="toltek.commands"):
+        entry.load()(app)
+
+
+def main() -> None:
+    _add_plugins()
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

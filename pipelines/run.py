@@ -1,0 +1,95 @@
+"""`toltek run`: load each pipeline with a progress display, then transfer and transform."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.base import Pipeline
+from pipelines.environments import Environment
+from pipelines.errors import PipelineFailed
+from pipelines.loading import LoadResult, load
+from pipelines.registry import REGISTRY
+
+
+def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: bool, out: Console, err: Console) -> bool:
+    """Run `selected` in `env`; print progress to `err` and the summary to `out`; True if all passed."""
+    results: list[LoadResult] = []
+    failures: list[tuple[str, str]] = []
+    with ExitStack() as stack:
+        if env.is_local:
+            from pipelines.samples.server import running
+
+            server = stack.enter_context(running())
+            env = env.with_sample_url(server.url)
+        progress = stack.enter_context(
+            Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=False)
+        )
+        for pipeline in selected:
+            task = progress.add_task(f"{pipeline.name}: starting", total=None)
+
+            def on_stage(stage: str, task: int = task, name: str = pipeline.name) -> None:
+                progress.update(task, description=f"{name}: {stage}")
+
+            try:
+                result = load(pipeline, env, on_stage=on_stage)
+            except PipelineFailed as exc:
+                failures.append((pipeline.name, str(exc)))
+                progress.update(task, description=f"[red]{pipeline.name}: failed[/]", total=1, completed=1)
+                continue
+            results.append(result)
+            progress.update(task, description=f"[green]{pipeline.name}: {result.total_rows} rows[/]", total=1, completed=1)
+
+    for _, message in failures:
+        err.print(f"[bold red]failed:[/] {message}", highlight=False, soft_wrap=True)
+    out.print(_loads_table(env, results, failures))
+    if failures or not transform:
+        if failures and transform:
+            err.print("transfer and dbt skipped: a pipeline failed", highlight=False)
+        return not failures
+    return _transfer_and_transform(env, out, err)
+
+
+def _transfer_and_transform(env: Environment, out: Console, err: Console) -> bool:
+    from pipelines import transform as dbt
+    from pipelines.transfer import transfer
+
+    try:
+        if env.is_local:
+            with err.status("transfer: warehouse attaches the datalake read-only"):
+                transferred = transfer(env, [p for p in REGISTRY.all() if env.name in p.environments])
+            out.print(
+                "transfer: " + ", ".join(f"{t.dataset} ({t.tables} tables, {t.rows} rows)" for t in transferred),
+                highlight=False,
+            )
+        with err.status(f"dbt build --target {env.name}"):
+            result = dbt.build(env)
+    except PipelineFailed as exc:
+        err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+        return False
+    table = Table(title=f"dbt build ({env.name})", title_justify="left")
+    table.add_column("resource")
+    table.add_column("passed", justify="right")
+    for kind, count in sorted(result.passed.items()):
+        table.add_row(kind, str(count))
+    table.add_row("[red]failed[/]" if result.failed else "failed", str(len(result.failed)))
+    out.print(table)
+    for failure in result.failed:
+        err.print(f"[bold red]dbt:[/] {failure}", highlight=False, soft_wrap=True)
+    return result.ok
+
+
+def _loads_table(env: Environment, results: list[LoadResult], failures: list[tuple[str, str]]) -> Table:
+    table = Table(title=f"Loaded into {env.datalake.describe()}", title_justify="left")
+    table.add_column("pipeline")
+    table.add_column("tables", justify="right")
+    table.add_column("rows loaded", justify="right")
+    table.add_column("seconds", justify="right")
+    for r in results:
+        table.add_row(r.pipeline, str(r.tables), str(r.total_rows), f"{r.seconds:.1f}")
+    for name, _ in failures:
+        table.add_row(f"[red]{name}[/]", "-", "-", "failed")
+    return table
