@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 from pipelines import naming
 from pipelines.declarations import Resources, Schedule
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from pipelines.environments import Environment
 
 ENVIRONMENTS = ("local", "dev", "prd")
-TRANSFERS = ("read", "copy")
 MAX_NAME_LENGTH = 24
 
 
@@ -36,8 +35,6 @@ class Pipeline:
     - ``secrets``: Secret Manager secret name -> the dlt config key its value fills;
     - ``resources``: a `Resources` (cpu, memory, timeout, retries);
     - ``environments``: where it runs, a subset of local, dev, prd;
-    - ``transfer``: how the warehouse reaches its raw data in prd: ``read`` in place through a
-      dataset-level grant (default) or ``copy`` into a landing dataset in the warehouse project;
 
     and implement ``source(env)`` returning the dlt source for an environment.
     """
@@ -48,7 +45,6 @@ class Pipeline:
     secrets: ClassVar[Mapping[str, str]] = {}
     resources: ClassVar[Resources] = Resources()
     environments: ClassVar[tuple[str, ...]] = ENVIRONMENTS
-    transfer: ClassVar[Literal["read", "copy"]] = "read"
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -86,7 +82,6 @@ class Pipeline:
                 "max_retries": cls.resources.max_retries,
             },
             "environments": list(cls.environments),
-            "transfer": cls.transfer,
         }
 
 
@@ -135,9 +130,6 @@ def validate(cls: type[Pipeline]) -> None:
     envs = cls.environments
     if isinstance(envs, str) or not envs or any(e not in ENVIRONMENTS for e in envs):
         fail("environments", f"{envs!r} must be a non-empty tuple drawn from {', '.join(ENVIRONMENTS)}")
-
-    if cls.transfer not in TRANSFERS:
-        fail("transfer", f"{cls.transfer!r} must be one of {', '.join(TRANSFERS)}")
 
     if cls.source is Pipeline.source:
         fail("source", "must be implemented: return the dlt source for an environment")

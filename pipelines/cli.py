@@ -62,8 +62,7 @@ def run(
 ) -> None:
     """Run pipelines, then the transfer and `dbt build`, and print a summary.
 
-    Locally the sample server is started on 127.0.0.1 for the REST and Sheets sources and the
-    data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb and warehouse.duckdb.
+    Locally a sample server on 127.0.0.1 serves the REST and Sheets sources, files come from the sample folder ($TOLTEK_SAMPLES, default pipelines/samples/data), and the data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb, then warehouse.duckdb.
     """
     from pipelines.run import run_all
 

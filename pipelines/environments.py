@@ -19,6 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("local", "dev", "prd")
 
 
+def samples_dir() -> Path:
+    """The sample data set the local environment serves: `$TOLTEK_SAMPLES` or the committed one."""
+    from pipelines.samples import DATA_DIR
+
+    return Path(os.environ.get("TOLTEK_SAMPLES") or DATA_DIR).resolve()
+
+
 def toltek_home() -> Path:
     """`$TOLTEK_HOME`, defaulting to `.toltek/` at the repository root."""
     return Path(os.environ.get("TOLTEK_HOME") or REPO_ROOT / ".toltek").resolve()
@@ -49,6 +56,7 @@ class Environment:
     datalake: DuckDBStore | BigQueryStore
     warehouse: DuckDBStore | BigQueryStore
     work_dir: Path
+    samples: Path | None = None
     sample_url: str | None = None
 
     @property
@@ -57,6 +65,11 @@ class Environment:
 
     def with_sample_url(self, url: str) -> Environment:
         return replace(self, sample_url=url)
+
+    def require_samples(self) -> Path:
+        if self.samples is None:
+            raise UserError(f"environment '{self.name}' has no sample data")
+        return self.samples
 
     def require_sample_url(self) -> str:
         if not self.sample_url:
@@ -108,6 +121,7 @@ def get(name: str) -> Environment:
             datalake=DuckDBStore(home / "datalake.duckdb"),
             warehouse=DuckDBStore(home / "warehouse.duckdb"),
             work_dir=home / "dlt",
+            samples=samples_dir(),
         )
     location = _cloud_setting(name, "bigqueryLocation")
     datalake = BigQueryStore(_cloud_setting(name, "datalakeProject"), location)

@@ -8,16 +8,16 @@ from pipelines.base import Pipeline
 
 
 def pipelines_table(pipelines: list[type[Pipeline]]) -> Table:
-    table = Table(title="Registered pipelines", title_justify="left")
-    for column in ("name", "schedule", "dataset", "secrets", "environments", "description"):
+    table = Table(title="Registered pipelines", title_justify="left", caption="--json for the full declarations")
+    for column in ("name", "cron", "time zone", "dataset", "secrets", "environments"):
         table.add_column(column, overflow="fold")
     for cls in pipelines:
         table.add_row(
             cls.name,
-            f"{cls.schedule.cron} ({cls.schedule.time_zone})",
+            cls.schedule.cron,
+            cls.schedule.time_zone,
             cls.dataset,
             ", ".join(sorted(cls.secrets)) or "-",
-            ", ".join(cls.environments),
-            cls.summary(),
+            " ".join(cls.environments),
         )
     return table

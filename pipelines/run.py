@@ -21,9 +21,9 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: bool
     failures: list[tuple[str, str]] = []
     with ExitStack() as stack:
         if env.is_local:
-            from pipelines.samples.server import running
+            from pipelines.samples.server import SampleStore, running
 
-            server = stack.enter_context(running())
+            server = stack.enter_context(running(SampleStore.load(env.require_samples())))
             env = env.with_sample_url(server.url)
         progress = stack.enter_context(
             Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=False)

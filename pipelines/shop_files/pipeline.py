@@ -5,7 +5,6 @@ from dlt.sources import DltSource
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
 from pipelines.environments import Environment
-from pipelines.samples import DATA_DIR
 from pipelines.shop_files import shop_files
 from pipelines.shop_files.settings import PRODUCTION_BUCKET_URLS
 
@@ -20,5 +19,5 @@ class ShopFiles(Pipeline):
 
     def source(self, env: Environment) -> DltSource:
         if env.is_local:
-            return shop_files(bucket_url=(DATA_DIR / "files").as_uri())
+            return shop_files(bucket_url=(env.require_samples() / "files").as_uri())
         return shop_files(bucket_url=PRODUCTION_BUCKET_URLS[env.name])
