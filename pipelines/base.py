@@ -55,7 +55,9 @@ class Pipeline:
 
     @classmethod
     def description(cls) -> str:
-        return inspect.getdoc(cls) or ""
+        """The class's own docstring (never inherited)."""
+        doc = vars(cls).get("__doc__")
+        return inspect.cleandoc(doc) if isinstance(doc, str) else ""
 
     @classmethod
     def summary(cls) -> str:

@@ -85,8 +85,9 @@ _CLOUD_SETTINGS = {
 }
 
 
-def stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, object]:
+def stack_config(stack: str, root: Path | None = None) -> dict[str, object]:
     """The `toltek:` keys of `Pulumi.<stack>.yaml`, without the namespace."""
+    root = root or REPO_ROOT
     path = root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise UserError(f"stack config {path.name} not found in {root}")

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TOLTEK = Path(sys.executable).parent / "toltek"
+
+# Retries without waiting: fault tests stay fast, behaviour stays the same.
+os.environ.setdefault("RUNTIME__REQUEST_BACKOFF_FACTOR", "0")
+
+
+@pytest.fixture
+def toltek_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TOLTEK_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def registry() -> Iterator[object]:
+    """The discovered registry; pipelines a test declares are forgotten afterwards."""
+    from pipelines.registry import discover
+
+    reg = discover()
+    with reg.isolated():
+        yield reg
+
+
+@pytest.fixture
+def server() -> Iterator[object]:
+    from pipelines.samples.server import running
+
+    with running() as srv:
+        yield srv
+
+
+@pytest.fixture
+def local_env(toltek_home: Path, server: object) -> object:
+    from pipelines import environments
+
+    return environments.get("local").with_sample_url(server.url)  # type: ignore[attr-defined]
+
+
+def toltek_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `toltek` subprocess writing into `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLTEK_")}
+    env.update({"TOLTEK_HOME": str(home), "COLUMNS": "200", **extra})
+    return env

@@ -1,0 +1,123 @@
+"""Registry discovery and every declaration error."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.base import Pipeline
+from pipelines.declarations import Resources, Schedule
+from pipelines.errors import DeclarationError, UserError
+
+
+def test_discovery_registers_every_pipeline_of_the_package(registry):
+    assert registry.names() == ["shop_api", "shop_files", "shop_sheets"]
+    assert {cls.dataset for cls in registry.all()} == {"raw_shop_api", "raw_shop_files", "raw_shop_sheets"}
+
+
+def test_a_subclass_defined_anywhere_registers_itself(registry):
+    class Extra(Pipeline):
+        """An extra pipeline."""
+
+        name = "extra_pipeline"
+        schedule = Schedule("0 3 * * *")
+        dataset = "raw_extra"
+
+        def source(self, env):
+            raise AssertionError("not run")
+
+    assert registry.get("extra_pipeline") is Extra
+    assert "extra_pipeline" in registry.names()
+
+
+def test_isolation_forgets_declared_pipelines():
+    from pipelines.registry import discover
+
+    assert "extra_pipeline" not in discover().names()
+
+
+def declare(**overrides):
+    """Declare a pipeline class with valid defaults, changing one field."""
+    attrs = {
+        "__doc__": "A test pipeline.",
+        "name": "test_pipe",
+        "schedule": Schedule("*/10 * * * *", "Europe/Amsterdam"),
+        "dataset": "raw_test_pipe",
+        "source": lambda self, env: None,
+    }
+    attrs.update(overrides)
+    attrs = {k: v for k, v in attrs.items() if v is not REMOVE}
+    return type("TestPipe", (Pipeline,), attrs)
+
+
+REMOVE = object()
+
+
+def test_a_valid_declaration_registers(registry):
+    cls = declare()
+    assert registry.get("test_pipe") is cls
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"name": REMOVE}, "name", "is required"),
+        ({"schedule": REMOVE}, "schedule", "is required"),
+        ({"dataset": REMOVE}, "dataset", "is required"),
+        ({"name": "Test-Pipe"}, "name", "lowercase snake case"),
+        ({"name": "test_pipe_"}, "name", "lowercase snake case"),
+        ({"name": "a_pipeline_name_far_too_long"}, "name", "is 28 characters; at most 24 fit"),
+        ({"name": "ab"}, "name", "derived service account id 'pl-ab' is invalid (6-30 characters"),
+        ({"__doc__": None}, "__doc__", "docstring"),
+        ({"schedule": "0 * * * *"}, "schedule", "must be a Schedule"),
+        ({"schedule": Schedule("61 * * * *")}, "schedule", "invalid cron expression '61 * * * *'"),
+        ({"schedule": Schedule("0 * * * * *")}, "schedule", "expected 5 unix-cron fields"),
+        ({"schedule": Schedule("@hourly")}, "schedule", "invalid cron expression"),
+        ({"schedule": Schedule("0 * * * *", "Mars/Olympus")}, "schedule", "unknown time zone 'Mars/Olympus'"),
+        ({"dataset": "Raw-Data"}, "dataset", "lowercase letters, digits and underscores"),
+        ({"secrets": ["token"]}, "secrets", "must map Secret Manager secret names"),
+        ({"secrets": {"bad secret!": "sources.x.token"}}, "secrets", "not a valid Secret Manager secret name"),
+        ({"secrets": {"api-token": "token"}}, "secrets", "must look like sources.<name>.<key>"),
+        ({"resources": {"cpu": "1"}}, "resources", "must be a Resources"),
+        ({"resources": Resources(cpu="3")}, "resources", "cpu '3' must be one of"),
+        ({"resources": Resources(memory="1GB")}, "resources", "memory '1GB' must look like"),
+        ({"resources": Resources(memory="64Gi")}, "resources", "between 512Mi and 32Gi"),
+        ({"resources": Resources(timeout_seconds=10)}, "resources", "timeout_seconds 10"),
+        ({"resources": Resources(max_retries=-1)}, "resources", "max_retries -1"),
+        ({"environments": ("local", "staging")}, "environments", "drawn from local, dev, prd"),
+        ({"environments": ()}, "environments", "non-empty"),
+        ({"environments": "prd"}, "environments", "non-empty tuple"),
+        ({"source": REMOVE}, "source", "must be implemented"),
+    ],
+)
+def test_a_bad_declaration_names_class_and_field(registry, overrides, field, fragment):
+    with pytest.raises(DeclarationError) as caught:
+        declare(**overrides)
+    assert caught.value.cls_name == "TestPipe"
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"TestPipe.{field}: ")
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert "test_pipe" not in registry.names() or overrides.get("name") is None
+
+
+def test_duplicate_name_is_rejected(registry):
+    with pytest.raises(DeclarationError, match=r"TestPipe\.name: 'shop_api' is already declared by pipelines\.shop_api"):
+        declare(name="shop_api")
+
+
+def test_two_pipelines_cannot_claim_one_dataset(registry):
+    with pytest.raises(DeclarationError, match=r"TestPipe\.dataset: 'raw_shop_api' is already claimed by"):
+        declare(dataset="raw_shop_api")
+
+
+def test_unknown_name_lists_the_registered_ones(registry):
+    with pytest.raises(UserError, match=r"unknown pipeline 'nope' \(registered: shop_api, shop_files, shop_sheets\)"):
+        registry.get("nope")
+
+
+def test_select_refuses_a_pipeline_outside_its_environments(registry):
+    declare(environments=("local",))
+    with pytest.raises(UserError, match="pipeline 'test_pipe' does not run in environment 'prd'"):
+        registry.select(["test_pipe"], "prd")
+    assert "test_pipe" not in [c.name for c in registry.select(None, "prd")]
+    assert "test_pipe" in [c.name for c in registry.select(None, "local")]
