@@ -51,3 +51,11 @@ def toltek_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLTEK_")}
     env.update({"TOLTEK_HOME": str(home), "COLUMNS": "200", **extra})
     return env
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    """Rows of `sql` against the DuckDB file `db`, opened read-only."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()

@@ -84,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _api(self, entity: str, query: dict[str, str]) -> None:
-        if not self._authorized(SAMPLE_SECRETS["shop-api-token"]):
+        if not self._authorized(self.server.owner.api_token):
             return
         store = self.server.owner.store
         if entity not in store.api:
@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"data": rows, "page": page, "next": next_url})
 
     def _sheets(self, rest: str) -> None:
-        if not self._authorized(SAMPLE_GOOGLE_TOKEN):
+        if not self._authorized(self.server.owner.google_token):
             return
         spreadsheet_id, _, tail = rest.partition("/values/")
         sheets = self.server.owner.store.spreadsheets.get(spreadsheet_id)
@@ -144,6 +144,8 @@ class SampleServer:
     def __init__(self, store: SampleStore | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store or SampleStore.load()
         self.requests: list[str] = []
+        self.api_token = SAMPLE_SECRETS["shop-api-token"]
+        self.google_token = SAMPLE_GOOGLE_TOKEN
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None

@@ -1,0 +1,66 @@
+"""The Cloud Storage files source on `file://`: CSV and Parquet, incremental by modification date."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+
+import pytest
+from conftest import query
+
+from pipelines.loading import load
+from pipelines.samples import DATA_DIR
+from pipelines.shop_files.pipeline import ShopFiles
+
+
+@pytest.fixture
+def files_env(local_env, tmp_path):
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR / "files", samples / "files")
+    return dataclasses.replace(local_env, samples=samples)
+
+
+def shipments_dir(env):
+    return env.samples / "files" / "shipments"
+
+
+def test_csv_and_parquet_files_load_into_one_typed_table(files_env):
+    files = sorted(p.suffix for p in shipments_dir(files_env).iterdir())
+    assert set(files) == {".csv", ".parquet"}
+    result = load(ShopFiles, files_env)
+    assert result.rows == {"shipments": 6672}
+    db = files_env.datalake.path
+    assert query(db, "select count(*), count(distinct shipment_id) from raw_shop_files.shipments") == [(6672, 6672)]
+    types = dict(
+        query(
+            db,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_shop_files' and table_name = 'shipments'",
+        )
+    )
+    assert types["shipment_id"] == "BIGINT"
+    assert types["shipped_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["weight_kg"] == "DOUBLE"
+    assert query(db, "select count(*) from raw_shop_files.shipments where _dlt_load_id is null") == [(0,)]
+
+
+def test_second_run_reads_only_new_or_changed_files_and_merges(files_env):
+    load(ShopFiles, files_env)
+    assert load(ShopFiles, files_env).rows == {}
+
+    drop = shipments_dir(files_env) / "shipments_2026_01.csv"
+    drop.write_text(
+        "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg\n"
+        "100001,1,ups,2026-01-02T10:00:00Z,,1.5\n"  # re-delivered: carrier changed
+        "900001,9001,dhl,2026-01-03T10:00:00Z,2026-01-04T10:00:00Z,0.75\n"
+    )
+    later = max(p.stat().st_mtime for p in shipments_dir(files_env).iterdir()) + 60
+    os.utime(drop, (later, later))
+
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    db = files_env.datalake.path
+    assert query(db, "select count(*), count(distinct shipment_id) from raw_shop_files.shipments") == [(6673, 6673)]
+    assert query(db, "select carrier, delivered_at from raw_shop_files.shipments where shipment_id = 100001") == [
+        ("ups", None)
+    ]
