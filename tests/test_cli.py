@@ -1,0 +1,87 @@
+"""The `toltek` command line: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from conftest import TOLTEK, toltek_env
+from typer.testing import CliRunner
+
+from pipelines import cli
+from pipelines.errors import DeclarationError
+from pipelines.samples import DATA_DIR
+
+
+def toltek(*args, home, **extra):
+    return subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home, **extra), timeout=600)
+
+
+def test_pipelines_json_lists_the_declarations(tmp_path):
+    done = toltek("pipelines", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    listed = {p["name"]: p for p in json.loads(done.stdout)}
+    assert sorted(listed) == ["shop_api", "shop_files", "shop_sheets"]
+    api = listed["shop_api"]
+    assert api["schedule"] == {"cron": "15 * * * *", "time_zone": "Europe/Amsterdam"}
+    assert api["dataset"] == "raw_shop_api"
+    assert api["secrets"] == [{"secret": "shop-api-token", "config_key": "sources.shop_api.access_token"}]
+    assert api["environments"] == ["local", "dev", "prd"]
+    assert all({"name", "schedule", "dataset", "secrets", "environments"} <= set(p) for p in listed.values())
+
+
+def test_pipelines_table_names_each_pipeline(tmp_path):
+    done = toltek("pipelines", home=tmp_path)
+    assert done.returncode == 0
+    for name in ("shop_api", "shop_files", "shop_sheets", "raw_shop_api", "shop-api-token"):
+        assert name in done.stdout
+
+
+def one_line_error(done, text):
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {text}"
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_unknown_pipeline_is_one_line_and_exit_2(tmp_path):
+    done = toltek("run", "nope", home=tmp_path)
+    one_line_error(done, "unknown pipeline 'nope' (registered: shop_api, shop_files, shop_sheets)")
+    assert not (tmp_path / "datalake.duckdb").exists()
+
+
+def test_unknown_environment_is_one_line_and_exit_2(tmp_path):
+    one_line_error(toltek("run", "--env", "qa", home=tmp_path), "unknown environment 'qa' (choose from: local, dev, prd)")
+
+
+def test_a_bad_declaration_is_one_line_and_exit_2(monkeypatch):
+    def broken_discover():
+        raise DeclarationError("Broken", "schedule", "invalid cron expression '61 * * * *' (expected 5 unix-cron fields)")
+
+    monkeypatch.setattr(cli, "discover", broken_discover)
+    for args in (["pipelines"], ["run"]):
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 2
+        assert result.output.strip() == "error: Broken.schedule: invalid cron expression '61 * * * *' (expected 5 unix-cron fields)"
+
+
+def test_help_explains_commands(tmp_path):
+    done = toltek("--help", home=tmp_path)
+    assert done.returncode == 0
+    assert "pipelines" in done.stdout and "run" in done.stdout
+    done = toltek("run", "--help", home=tmp_path)
+    assert "--skip-transform" in done.stdout and "--env" in done.stdout
+
+
+def test_a_failing_pipeline_exits_1_and_skips_the_transform(tmp_path):
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    (samples / "files" / "shipments" / "shipments_2025_01.csv").write_text(
+        "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg\nnot-a-number,1,ups,,,1\n"
+    )
+    done = toltek("run", "shop_files", "shop_sheets", home=tmp_path / "home", TOLTEK_SAMPLES=str(samples))
+    assert done.returncode == 1
+    assert "failed: pipeline 'shop_files' failed in extract:" in done.stderr
+    assert "shop_sheets" in done.stdout  # the other pipeline still ran
+    assert "transfer and dbt skipped" in done.stderr
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()
