@@ -30,3 +30,8 @@
     select load_id from {{ source(source_name, '_dlt_loads') }} where status = 0
   )
 {%- endmacro %}
+
+{# 64-bit integers (dbt's own type_bigint spells BIGINT on BigQuery too). #}
+{% macro type_int64() %}{{ return(adapter.dispatch('type_int64', 'toltek')()) }}{% endmacro %}
+{% macro default__type_int64() %}bigint{% endmacro %}
+{% macro bigquery__type_int64() %}int64{% endmacro %}

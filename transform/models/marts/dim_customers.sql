@@ -18,7 +18,7 @@ select
     customers.email,
     customers.country_code,
     customers.created_at as signed_up_at,
-    cast(coalesce(order_stats.order_count, 0) as bigint) as order_count,
+    cast(coalesce(order_stats.order_count, 0) as {{ type_int64() }}) as order_count,
     order_stats.first_ordered_at,
     order_stats.last_ordered_at,
     cast(coalesce(order_stats.lifetime_revenue, 0) as {{ type_money() }}) as lifetime_revenue

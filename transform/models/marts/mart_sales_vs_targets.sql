@@ -18,7 +18,7 @@ select
     coalesce(targets.channel, actuals.channel) as channel,
     targets.target_revenue,
     cast(coalesce(actuals.actual_revenue, 0) as {{ type_money() }}) as actual_revenue,
-    cast(coalesce(actuals.order_count, 0) as bigint) as order_count,
+    cast(coalesce(actuals.order_count, 0) as {{ type_int64() }}) as order_count,
     {{ safe_ratio('coalesce(actuals.actual_revenue, 0)', 'targets.target_revenue') }} as attainment
 from targets
 full outer join actuals

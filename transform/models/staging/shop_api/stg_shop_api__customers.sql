@@ -1,5 +1,5 @@
 select
-    cast(id as bigint) as customer_id,
+    cast(id as {{ type_int64() }}) as customer_id,
     email,
     first_name,
     last_name,

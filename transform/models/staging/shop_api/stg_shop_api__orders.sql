@@ -1,6 +1,6 @@
 select
-    cast(id as bigint) as order_id,
-    cast(customer_id as bigint) as customer_id,
+    cast(id as {{ type_int64() }}) as order_id,
+    cast(customer_id as {{ type_int64() }}) as customer_id,
     channel,
     status,
     currency,

@@ -1,5 +1,5 @@
 select
-    cast(id as bigint) as product_id,
+    cast(id as {{ type_int64() }}) as product_id,
     sku,
     name as product_name,
     category,

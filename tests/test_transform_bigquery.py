@@ -1,0 +1,75 @@
+"""The dbt project compiles for the BigQuery targets, offline (dummy key, no connection)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+DBT = Path(sys.executable).parent / "dbt"
+SETTINGS = {
+    "dev": {"TOLTEK_DATALAKE_PROJECT": "toltek-datalake-dev", "TOLTEK_WAREHOUSE_PROJECT": "toltek-datalake-dev"},
+    "prd": {"TOLTEK_DATALAKE_PROJECT": "toltek-datalake-prd", "TOLTEK_WAREHOUSE_PROJECT": "toltek-dwh-prd"},
+}
+
+
+@pytest.fixture(scope="module")
+def offline_profiles(tmp_path_factory) -> Path:
+    """The project's profiles with a throwaway service-account key in place of OAuth."""
+    folder = tmp_path_factory.mktemp("profiles")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    keyfile = folder / "key.json"
+    keyfile.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "offline",
+                "private_key_id": "offline",
+                "private_key": pem.decode(),
+                "client_email": "dbt@offline.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            }
+        )
+    )
+    profiles = yaml.safe_load((REPO_ROOT / "transform" / "profiles.yml").read_text())
+    for name in ("dev", "prd"):
+        output = profiles["toltek"]["outputs"][name]
+        assert output["type"] == "bigquery" and output["method"] == "oauth"
+        output.update(method="service-account", keyfile=str(keyfile))
+    (folder / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    return folder
+
+
+@pytest.mark.parametrize("target", ["dev", "prd"])
+def test_project_compiles_for_bigquery(target, offline_profiles, tmp_path):
+    env = {**os.environ, **SETTINGS[target], "TOLTEK_BQ_LOCATION": "EU"}
+    done = subprocess.run(
+        [str(DBT), "compile", "--target", target, "--profiles-dir", str(offline_profiles),
+         "--project-dir", str(REPO_ROOT / "transform"), "--target-path", str(tmp_path / "target"),
+         "--log-path", str(tmp_path / "logs"), "--no-populate-cache"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    compiled = tmp_path / "target" / "compiled" / "toltek" / "models"
+    staging = (compiled / "staging" / "shop_api" / "stg_shop_api__orders.sql").read_text()
+    lake = SETTINGS[target]["TOLTEK_DATALAKE_PROJECT"]
+    assert f"`{lake}`.`raw_shop_api`.`orders`" in staging
+    assert f"`{lake}`.`raw_shop_api`.`_dlt_loads`" in staging
+    assert "as numeric" in staging
+    mart = (compiled / "marts" / "mart_sales_vs_targets.sql").read_text()
+    assert "safe_divide(" in mart
+    assert "as int64" in mart
+    facts = (compiled / "marts" / "fct_orders.sql").read_text()
+    assert "date_trunc(date(orders.ordered_at), month)" in facts
+    schema = "dbt_dev" if target == "dev" else "staging"
+    assert f"`{SETTINGS[target]['TOLTEK_WAREHOUSE_PROJECT']}`.`{schema}`.`stg_shop_api__orders`" in facts
