@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pipelines import naming
 from pipelines.declarations import Resources, Schedule
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pipelines.environments import Environment
 
 ENVIRONMENTS = ("local", "dev", "prd")
+TRANSFERS = ("read", "copy")
 MAX_NAME_LENGTH = 24
 
 
@@ -35,6 +36,11 @@ class Pipeline:
     - ``secrets``: Secret Manager secret name -> the dlt config key its value fills;
     - ``resources``: a `Resources` (cpu, memory, timeout, retries);
     - ``environments``: where it runs, a subset of local, dev, prd;
+    - ``transfer``: how the prd warehouse reaches its raw dataset: ``read`` in place through a
+      dataset-level grant (default) or ``copy`` (a BigQuery Data Transfer Service copy into a
+      dataset of the same name in the warehouse project);
+    - ``landing_prefix``: for file sources, the folder of the datalake's landing bucket it reads
+      (grants it read access to that bucket);
 
     and implement ``source(env)`` returning the dlt source for an environment.
     """
@@ -45,6 +51,8 @@ class Pipeline:
     secrets: ClassVar[Mapping[str, str]] = {}
     resources: ClassVar[Resources] = Resources()
     environments: ClassVar[tuple[str, ...]] = ENVIRONMENTS
+    transfer: ClassVar[Literal["read", "copy"]] = "read"
+    landing_prefix: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -84,6 +92,8 @@ class Pipeline:
                 "max_retries": cls.resources.max_retries,
             },
             "environments": list(cls.environments),
+            "transfer": cls.transfer,
+            "landing_prefix": cls.landing_prefix,
         }
 
 
@@ -132,6 +142,13 @@ def validate(cls: type[Pipeline]) -> None:
     envs = cls.environments
     if isinstance(envs, str) or not envs or any(e not in ENVIRONMENTS for e in envs):
         fail("environments", f"{envs!r} must be a non-empty tuple drawn from {', '.join(ENVIRONMENTS)}")
+
+    if cls.transfer not in TRANSFERS:
+        fail("transfer", f"{cls.transfer!r} must be one of {', '.join(TRANSFERS)}")
+
+    prefix = cls.landing_prefix
+    if prefix is not None and (not isinstance(prefix, str) or not naming.LANDING_PREFIX.fullmatch(prefix)):
+        fail("landing_prefix", f"{prefix!r} must be a folder name: lowercase letters, digits, '_', '-', '/'")
 
     if cls.source is Pipeline.source:
         fail("source", "must be implemented: return the dlt source for an environment")

@@ -66,6 +66,14 @@ class Environment:
     def with_sample_url(self, url: str) -> Environment:
         return replace(self, sample_url=url)
 
+    def landing_url(self, prefix: str) -> str:
+        """Where a file source reads `prefix`: the sample folder locally, the landing bucket in the cloud."""
+        if self.is_local:
+            return (self.require_samples() / "files" / prefix).as_uri()
+        from pipelines.naming import landing_bucket
+
+        return f"gs://{landing_bucket(self.name)}/{prefix}"
+
     def require_samples(self) -> Path:
         if self.samples is None:
             raise UserError(f"environment '{self.name}' has no sample data")

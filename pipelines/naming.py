@@ -14,6 +14,7 @@ PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 DATASET_ID = re.compile(r"^[a-z][a-z0-9_]{0,1023}$")
 SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+LANDING_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ def job_name(pipeline_name: str, env: str) -> str:
 def scheduler_job_name(pipeline_name: str, env: str) -> str:
     """Cloud Scheduler job that starts the pipeline's Cloud Run job."""
     return f"toltek-{slug(pipeline_name)}-{env}"
+
+
+def staging_dataset(dataset: str) -> str:
+    """The dataset dlt stages `merge` loads in before merging into `dataset`."""
+    return f"{dataset}_staging"
+
+
+def landing_bucket(env: str) -> str:
+    """The datalake's landing bucket, where file sources' files arrive."""
+    return f"toltek-landing-{env}"
 
 
 def dlt_pipeline_name(pipeline_name: str) -> str:

@@ -62,7 +62,7 @@ def _transfer_and_transform(env: Environment, out: Console, err: Console) -> boo
             with err.status("transfer: warehouse attaches the datalake read-only"):
                 transferred = transfer(env, [p for p in REGISTRY.all() if env.name in p.environments])
             out.print(
-                "transfer: " + ", ".join(f"{t.dataset} ({t.tables} tables, {t.rows} rows)" for t in transferred),
+                "transfer: " + ", ".join(f"{t.dataset} {t.mode} ({t.tables} tables, {t.rows} rows)" for t in transferred),
                 highlight=False,
             )
         with err.status(f"dbt build --target {env.name}"):

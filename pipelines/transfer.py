@@ -1,9 +1,12 @@
-"""The local analogue of the cross-project step: the warehouse reads the datalake's raw datasets.
+"""The local analogue of the cross-project step: the warehouse reaches the datalake's raw data.
 
-In prd the dbt service account reads each pipeline's raw dataset in datalake-prd in place (a
-dataset-level grant). Locally the warehouse DuckDB file attaches the datalake file read-only, as
-dbt's `local` target does; this step checks that every raw dataset is readable that way before
-dbt runs, and reports what the warehouse sees.
+In prd a pipeline's raw dataset reaches the warehouse one of two ways (its `transfer`):
+
+- ``read``: the dbt service account reads the dataset in datalake-prd in place (a dataset-level
+  grant). Locally the warehouse file attaches the datalake file read-only, as dbt's `local` target
+  does; this step checks each such dataset is readable that way.
+- ``copy``: a Data Transfer Service copy lands the dataset in the warehouse project. Locally the
+  tables are copied into a schema of the same name in the warehouse file, in one transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pipelines.errors import PipelineFailed
 @dataclass(frozen=True)
 class TransferResult:
     dataset: str
+    mode: str
     tables: int
     rows: int
 
@@ -47,11 +51,33 @@ def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[Transfer
                     raise PipelineFailed(
                         f"raw dataset '{pipeline.dataset}' of pipeline '{pipeline.name}' is missing from the datalake"
                     )
-                rows = sum(
-                    con.execute(f'select count(*) from datalake."{pipeline.dataset}"."{t}"').fetchone()[0]
-                    for t in tables
-                )
-                results.append(TransferResult(pipeline.dataset, len(tables), rows))
+                if pipeline.transfer == "copy":
+                    _copy(con, pipeline.dataset)
+                    source = f'"{pipeline.dataset}"'
+                else:
+                    source = f'datalake."{pipeline.dataset}"'
+                rows = sum(con.execute(f'select count(*) from {source}."{t}"').fetchone()[0] for t in tables)
+                results.append(TransferResult(pipeline.dataset, pipeline.transfer, len(tables), rows))
         finally:
             con.execute("DETACH datalake")
     return results
+
+
+def _copy(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
+    """Replace the warehouse's copy of `dataset` (dlt's ledger tables included) atomically."""
+    tables = [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'datalake' and table_schema = ?",
+            [dataset],
+        ).fetchall()
+    ]
+    con.execute("begin transaction")
+    try:
+        con.execute(f'create schema if not exists "{dataset}"')
+        for table in tables:
+            con.execute(f'create or replace table "{dataset}"."{table}" as select * from datalake."{dataset}"."{table}"')
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

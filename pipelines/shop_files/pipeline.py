@@ -6,7 +6,7 @@ from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
 from pipelines.environments import Environment
 from pipelines.shop_files import shop_files
-from pipelines.shop_files.settings import PRODUCTION_BUCKET_URLS
+from pipelines.shop_files.settings import LANDING_PREFIX
 
 
 class ShopFiles(Pipeline):
@@ -15,9 +15,8 @@ class ShopFiles(Pipeline):
     name = "shop_files"
     schedule = Schedule("30 */4 * * *", "Europe/Amsterdam")
     dataset = "raw_shop_files"
+    landing_prefix = LANDING_PREFIX
     resources = Resources(cpu="2", memory="2Gi", timeout_seconds=3600, max_retries=2)
 
     def source(self, env: Environment) -> DltSource:
-        if env.is_local:
-            return shop_files(bucket_url=(env.require_samples() / "files").as_uri())
-        return shop_files(bucket_url=PRODUCTION_BUCKET_URLS[env.name])
+        return shop_files(bucket_url=env.landing_url(self.landing_prefix))

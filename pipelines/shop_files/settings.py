@@ -2,12 +2,10 @@
 
 import pyarrow as pa
 
-# The warehouse partner drops one file of shipments per period: CSV or Parquet.
-FILE_GLOB = "shipments/*"
-PRODUCTION_BUCKET_URLS = {
-    "dev": "gs://toltek-landing-dev/partner",
-    "prd": "gs://toltek-landing-prd/partner",
-}
+# The warehouse partner drops one file of shipments per period, CSV or Parquet, into this folder
+# of the datalake's landing bucket.
+LANDING_PREFIX = "shipments"
+FILE_GLOB = "*"
 SHIPMENTS_SCHEMA = pa.schema(
     [
         pa.field("shipment_id", pa.int64(), nullable=False),

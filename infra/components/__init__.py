@@ -1,0 +1,1 @@
+"""Component resources: one per concern (datalake project, pipeline image, pipeline job, warehouse)."""

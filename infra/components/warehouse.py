@@ -1,0 +1,184 @@
+"""The warehouse project (prd): dbt's datasets, image, job and schedule, and the generated
+cross-project transfer of every pipeline's raw data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from infra.components.datalake import CLEANUP_POLICIES, REPOSITORY_ID, DatalakeResources, labels
+from infra.components.iam import grant_resource
+from infra.components.image import ImageArgs, RepositoryImage
+from infra.components.jobs import cloud_run_job, failure_alert, scheduler_job
+from infra.config import StackConfig
+from infra.grants import (
+    COPIER_ACCOUNT,
+    DBT_ACCOUNT,
+    SCHEDULER_ACCOUNT,
+    WAREHOUSE_DATASETS,
+    copy_pipelines,
+    dbt_job_name,
+    service_account_email,
+    warehouse_grants,
+)
+from pipelines.base import Pipeline
+from pipelines.declarations import Resources, Schedule
+
+WAREHOUSE_APIS = (
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "bigquerydatatransfer.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "run.googleapis.com",
+)
+DBT_SCHEDULE = Schedule("0 7 * * *", "Europe/Amsterdam")
+DBT_RESOURCES = Resources(cpu="1", memory="2Gi", timeout_seconds=3600, max_retries=1)
+COPY_SCHEDULE = "every day 06:00"
+
+
+@dataclass(frozen=True)
+class WarehouseArgs:
+    """Inputs of a `Warehouse`."""
+
+    config: StackConfig
+    pipelines: list[type[Pipeline]]
+    datalake: DatalakeResources
+    provider: gcp.Provider  # the warehouse project's
+    datalake_provider: gcp.Provider
+
+
+class Warehouse(pulumi.ComponentResource):
+    """`toltek-dwh-prd`: staging and marts datasets, the dbt job, and access to the raw data."""
+
+    dbt_job: gcp.cloudrunv2.Job
+    image_ref: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WarehouseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("toltek:warehouse:Warehouse", name, None, opts)
+        cfg = args.config
+        assert cfg.warehouse_project is not None
+        dwh, env = cfg.warehouse_project, cfg.env
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        copies = copy_pipelines(args.pipelines)
+
+        services = [
+            gcp.projects.Service(f"{dwh}-{api.split('.')[0]}", project=dwh, service=api, disable_on_destroy=False, opts=child)
+            for api in WAREHOUSE_APIS
+        ]
+        after_apis = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=services))
+
+        datasets = {
+            dataset_id: gcp.bigquery.Dataset(
+                f"{dwh}-{dataset_id}",
+                project=dwh,
+                dataset_id=dataset_id,
+                location=cfg.bigquery_location,
+                description=description,
+                delete_contents_on_destroy=False,
+                labels=labels(env, owner=owner),
+                opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(protect=True)),
+            )
+            for dataset_id, description, owner in [
+                *((d, f"dbt {d} models", "dbt") for d in WAREHOUSE_DATASETS),
+                *((p.dataset, f"copy of {p.dataset} from {cfg.datalake_project}", p.name.replace("_", "-")) for p in copies),
+            ]
+        }
+
+        repository = gcp.artifactregistry.Repository(
+            f"{dwh}-images",
+            project=dwh,
+            location=cfg.region,
+            repository_id=REPOSITORY_ID,
+            format="DOCKER",
+            description="Toltek dbt runner images, pinned by digest",
+            docker_config={"immutable_tags": True},
+            cleanup_policy_dry_run=False,
+            cleanup_policies=CLEANUP_POLICIES,
+            labels=labels(env),
+            opts=after_apis,
+        )
+        image = RepositoryImage(
+            f"{dwh}-dbt",
+            ImageArgs(kind="dbt", repository_url=f"{cfg.region}-docker.pkg.dev/{dwh}/{REPOSITORY_ID}", depends_on=[repository]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.image_ref = image.ref
+
+        accounts = {
+            account_id: gcp.serviceaccount.Account(
+                f"{dwh}-{account_id}", project=dwh, account_id=account_id, display_name=display, opts=after_apis
+            )
+            for account_id, display in [
+                (DBT_ACCOUNT, "Toltek dbt: builds staging and marts"),
+                (SCHEDULER_ACCOUNT, "Toltek scheduler: starts the dbt job"),
+                *([(COPIER_ACCOUNT, "Toltek copier: copies raw datasets into the warehouse")] if copies else []),
+            ]
+        }
+
+        job_name = dbt_job_name(cfg)
+        self.dbt_job = cloud_run_job(
+            job_name,
+            project=dwh,
+            region=cfg.region,
+            image=image.ref,
+            args=["build", "--target", env],
+            service_account=accounts[DBT_ACCOUNT].email,
+            resources=DBT_RESOURCES,
+            env={
+                "TOLTEK_DATALAKE_PROJECT": cfg.datalake_project,
+                "TOLTEK_WAREHOUSE_PROJECT": dwh,
+                "TOLTEK_BQ_LOCATION": cfg.bigquery_location,
+            },
+            secret_env={},
+            labels=labels(env, pipeline="dbt"),
+            opts=after_apis,
+        )
+        scheduler = scheduler_job(
+            job_name,
+            project=dwh,
+            region=cfg.region,
+            job_name=job_name,
+            schedule=DBT_SCHEDULE,
+            scheduler_email=accounts[SCHEDULER_ACCOUNT].email,
+            opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[self.dbt_job])),
+        )
+        channel = gcp.monitoring.NotificationChannel(
+            f"{dwh}-alerts",
+            project=dwh,
+            type="email",
+            display_name=f"Toltek alerts ({env} warehouse)",
+            labels={"email_address": cfg.alert_email},
+            opts=after_apis,
+        )
+        failure_alert(f"{job_name}-failed", project=dwh, job_name=job_name, channel=channel.name, opts=after_apis)
+
+        targets: list[pulumi.Resource] = [*accounts.values(), *datasets.values(), self.dbt_job]
+        targets += [args.datalake.datasets[p.dataset] for p in args.pipelines]
+        grants = []
+        for grant in warehouse_grants(args.pipelines, cfg):
+            provider = args.provider if grant.project == dwh else args.datalake_provider
+            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=targets)
+            grants.append(grant_resource(grant, opts_, location=cfg.region))
+
+        for pipeline in copies:
+            gcp.bigquery.DataTransferConfig(
+                f"{dwh}-copy-{pipeline.dataset}",
+                project=dwh,
+                location=cfg.bigquery_location,
+                display_name=f"Copy {cfg.datalake_project}.{pipeline.dataset}",
+                data_source_id="cross_region_copy",
+                destination_dataset_id=pipeline.dataset,
+                schedule=COPY_SCHEDULE,
+                params={
+                    "source_project_id": cfg.datalake_project,
+                    "source_dataset_id": pipeline.dataset,
+                    "overwrite_destination_table": "true",
+                },
+                service_account_name=service_account_email(COPIER_ACCOUNT, dwh),
+                opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=grants)),
+            )
+        self.register_outputs({"dbt_job": self.dbt_job.name, "scheduler": scheduler.name, "image": self.image_ref})

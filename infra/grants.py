@@ -1,0 +1,114 @@
+"""Who may do what: every IAM grant of a stack, derived from the declarations alone.
+
+Pure functions, unit-tested without Pulumi. Components turn each `Grant` into the matching
+additive `*IamMember` resource; tests and the policy pack compare the plan against these.
+Service account e-mails are deterministic (`<account id>@<project>.iam.gserviceaccount.com`), so
+every member is known before anything exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from infra.config import StackConfig
+from pipelines import naming
+from pipelines.base import Pipeline
+
+Scope = Literal["project", "dataset", "secret", "job", "bucket"]
+
+SCHEDULER_ACCOUNT = "toltek-scheduler"
+DBT_ACCOUNT = "toltek-dbt"
+COPIER_ACCOUNT = "toltek-copier"
+WAREHOUSE_DATASETS = ("staging", "marts")
+DEV_DBT_DATASET = "dbt_dev"
+
+DATA_EDITOR = "roles/bigquery.dataEditor"
+DATA_VIEWER = "roles/bigquery.dataViewer"
+JOB_USER = "roles/bigquery.jobUser"
+SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+RUN_INVOKER = "roles/run.invoker"
+OBJECT_VIEWER = "roles/storage.objectViewer"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """`member` gets `role` on one `resource` of kind `scope` in `project`."""
+
+    project: str
+    scope: Scope
+    resource: str
+    role: str
+    member: str
+
+
+def service_account_email(account_id: str, project: str) -> str:
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def member(account_id: str, project: str) -> str:
+    return f"serviceAccount:{service_account_email(account_id, project)}"
+
+
+def pipeline_member(pipeline: type[Pipeline], cfg: StackConfig) -> str:
+    return member(naming.service_account_id(pipeline.name), cfg.datalake_project)
+
+
+def datasets_of(pipeline: type[Pipeline]) -> tuple[str, str]:
+    """The raw dataset and the dataset dlt stages merges in: both are the pipeline's to write."""
+    return pipeline.dataset, naming.staging_dataset(pipeline.dataset)
+
+
+def pipeline_grants(pipeline: type[Pipeline], cfg: StackConfig) -> list[Grant]:
+    """Exactly what one pipeline's job needs in its datalake project."""
+    lake, sa = cfg.datalake_project, pipeline_member(pipeline, cfg)
+    grants = [Grant(lake, "dataset", dataset, DATA_EDITOR, sa) for dataset in datasets_of(pipeline)]
+    grants.append(Grant(lake, "project", lake, JOB_USER, sa))
+    grants += [Grant(lake, "secret", secret, SECRET_ACCESSOR, sa) for secret in sorted(pipeline.secrets)]
+    if pipeline.landing_prefix:
+        grants.append(Grant(lake, "bucket", naming.landing_bucket(cfg.env), OBJECT_VIEWER, sa))
+    job = naming.job_name(pipeline.name, cfg.env)
+    grants.append(Grant(lake, "job", job, RUN_INVOKER, member(SCHEDULER_ACCOUNT, lake)))
+    return sorted(grants)
+
+
+def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> list[Grant]:
+    """The warehouse's access: dbt's own datasets, and each pipeline's raw data by its transfer."""
+    if cfg.warehouse_project is None:
+        return []
+    dwh, lake = cfg.warehouse_project, cfg.datalake_project
+    dbt, copier = member(DBT_ACCOUNT, dwh), member(COPIER_ACCOUNT, dwh)
+    grants = [Grant(dwh, "project", dwh, JOB_USER, dbt)]
+    grants += [Grant(dwh, "dataset", dataset, DATA_EDITOR, dbt) for dataset in WAREHOUSE_DATASETS]
+    grants.append(Grant(dwh, "job", dbt_job_name(cfg), RUN_INVOKER, member(SCHEDULER_ACCOUNT, dwh)))
+    for pipeline in pipelines:
+        if pipeline.transfer == "copy":
+            grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, copier))
+            grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_EDITOR, copier))
+            grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_VIEWER, dbt))
+        else:
+            grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, dbt))
+    return sorted(grants)
+
+
+def dbt_job_name(cfg: StackConfig) -> str:
+    return f"toltek-dbt-{cfg.env}"
+
+
+def copy_pipelines(pipelines: Iterable[type[Pipeline]]) -> list[type[Pipeline]]:
+    return [p for p in pipelines if p.transfer == "copy"]
+
+
+def stack_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> list[Grant]:
+    """Every grant of the stack."""
+    pipelines = list(pipelines)
+    grants = [g for p in pipelines for g in pipeline_grants(p, cfg)]
+    return sorted(grants + warehouse_grants(pipelines, cfg))
+
+
+def resource_name(grant: Grant) -> str:
+    """A stable, unique Pulumi logical name for a grant."""
+    who = grant.member.split(":", 1)[1].split("@", 1)[0]
+    role = grant.role.rsplit("/", 1)[1]
+    return f"{who}-{role}-{grant.scope}-{grant.resource}-{grant.project}"
