@@ -1,0 +1,155 @@
+"""The Dockerfiles: linted with hadolint, and their own commands run without Docker.
+
+No Docker engine runs here, so the test interprets each Dockerfile's instructions itself: the
+build stage's ENV, WORKDIR, COPY and RUN lines run in a temporary root (container paths mapped
+under it), then the final stage's ENTRYPOINT and CMD run in the environment that produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+HADOLINT = Path(sys.executable).parent / "hadolint"
+IMAGES = ("pipeline", "dbt")
+
+
+def test_dockerfiles_pass_hadolint():
+    files = [str(REPO_ROOT / "images" / image / "Dockerfile") for image in IMAGES]
+    done = subprocess.run([str(HADOLINT), *files], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", dockerfile.read_text())
+    parsed = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            parsed.append((word.upper(), rest.strip()))
+    return parsed
+
+
+def test_images_are_multi_stage_non_root_and_pinned_by_digest():
+    for image in IMAGES:
+        steps = instructions(REPO_ROOT / "images" / image / "Dockerfile")
+        args = dict(rest.split("=", 1) for word, rest in steps if word == "ARG")
+        assert re.fullmatch(r"python:3\.11-slim-\w+@sha256:[0-9a-f]{64}", args["PYTHON_IMAGE"]), image
+        froms = [rest for word, rest in steps if word == "FROM"]
+        assert froms == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"], image
+        user = [rest for word, rest in steps if word == "USER"]
+        assert user and user[-1] not in ("root", "0"), image
+        assert any("uv sync --frozen" in rest for word, rest in steps if word == "RUN"), image
+
+
+class Root:
+    """Container paths mapped into a temporary directory."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def path(self, container_path: str) -> Path:
+        return self.base / container_path.lstrip("/")
+
+    def expand(self, value: str, env: dict[str, str]) -> str:
+        value = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), ""), value)
+        return ":".join(str(self.path(p)) if p.startswith("/") else p for p in value.split(":"))
+
+
+def env_pairs(rest: str) -> list[tuple[str, str]]:
+    return [tuple(item.split("=", 1)) for item in shlex.split(rest)]  # type: ignore[misc]
+
+
+def run_dockerfile(image: str, base: Path) -> tuple[list[str], dict[str, str], Path]:
+    """Run the build stage; return the final stage's command, environment and working dir."""
+    root = Root(base)
+    host = {k: v for k, v in os.environ.items() if not k.startswith(("TOLTEK_", "VIRTUAL_ENV"))}
+    env = dict(host)
+    stage, workdir = "", root.path("/")
+    command: list[str] = []
+    for word, rest in instructions(REPO_ROOT / "images" / image / "Dockerfile"):
+        if word == "FROM":
+            stage = rest.split(" AS ")[-1] if " AS " in rest else "final"
+            if stage == "final":
+                env = dict(host)
+        elif word == "ENV":
+            for key, value in env_pairs(rest):
+                env[key] = root.expand(value, env) if "/" in value else value
+        elif word == "WORKDIR":
+            workdir = root.path(rest)
+            workdir.mkdir(parents=True, exist_ok=True)
+        elif word == "COPY":
+            parts = shlex.split(rest)
+            if parts[0].startswith("--from="):
+                continue  # the build stage's output is already at its mapped path
+            *sources, dest = parts
+            target = root.path(dest) if dest.startswith("/") else workdir / dest
+            for source in sources:
+                src = REPO_ROOT / source
+                if src.is_dir():
+                    shutil.copytree(src, target if len(sources) == 1 and not dest.endswith("/") and dest != "./" else target / source,
+                                    ignore=shutil.ignore_patterns("__pycache__", "target", "logs"), dirs_exist_ok=True)
+                else:
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, target / src.name)
+        elif word == "RUN" and stage == "build":
+            if rest.startswith("pip install") and "uv==" in rest:
+                continue  # uv is already on this machine
+            done = subprocess.run(rest, shell=True, cwd=workdir, env=env, capture_output=True, text=True, timeout=900)
+            assert done.returncode == 0, f"{image}: {rest}\n{done.stderr[-3000:]}"
+        elif word in ("ENTRYPOINT", "CMD"):
+            command += json.loads(rest)
+    return command, env, workdir
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return {image: run_dockerfile(image, tmp_path_factory.mktemp(image)) for image in IMAGES}
+
+
+def test_pipeline_image_entrypoint_runs_the_cli(built, tmp_path):
+    command, env, workdir = built["pipeline"]
+    assert command == ["toltek", "pipelines"]
+    env = {**env, "TOLTEK_HOME": str(tmp_path), "COLUMNS": "200"}
+    listed = subprocess.run([*command, "--json"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["shop_api", "shop_files", "shop_sheets"]
+    # What a Cloud Run job runs (`run <name> --env <env> --skip-transform`), here on the local env.
+    ran = subprocess.run(
+        [command[0], "run", "shop_sheets", "--env", "local", "--skip-transform"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "shop_sheets" in ran.stdout and "36" in ran.stdout
+    no_pulumi = subprocess.run(
+        [str(Path(env["PATH"].split(":")[0]) / "python"), "-c", "import importlib.util as u; print(u.find_spec('pulumi'))"],
+        env=env, capture_output=True, text=True,
+    )
+    assert no_pulumi.stdout.strip() == "None"  # the runtime image carries no Pulumi
+
+
+def test_dbt_image_entrypoint_loads_the_project_for_prd(built):
+    command, env, workdir = built["dbt"]
+    assert command == ["dbt", "build", "--target", "prd"]
+    env = {
+        **env,
+        "TOLTEK_DATALAKE_PROJECT": "toltek-datalake-prd",
+        "TOLTEK_WAREHOUSE_PROJECT": "toltek-dwh-prd",
+        "TOLTEK_BQ_LOCATION": "EU",
+    }
+    # `build` needs BigQuery; `parse` runs the same entrypoint, profile and project offline.
+    parsed = subprocess.run([command[0], "parse", "--target", "prd"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+    manifest = json.loads((Path(env["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    assert "model.toltek.fct_orders" in manifest["nodes"]
