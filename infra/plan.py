@@ -188,8 +188,8 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
         pulumi.runtime.set_all_config(raw, [])
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=_monitor(mocks, plan))
         _sync_await(run_pulumi_func(main))
-        root_stack = pulumi.runtime.get_root_resource()
-        plan.outputs = dict(getattr(root_stack, "outputs", {}) or {})
+        exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
+        plan.outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
     except UserError:
         raise
     finally:

@@ -68,6 +68,7 @@ def build(cfg: StackConfig, pipelines: list[type[Pipeline]]) -> dict[str, object
                 datalake_provider=lake_provider,
             ),
         )
+        outputs["datasets"] = {cfg.datalake_project: sorted(lake.datasets), cfg.warehouse_project: warehouse.datasets}
         outputs["dbt_job"] = warehouse.dbt_job.name
         outputs["dbt_image"] = warehouse.image_ref
     return outputs

@@ -28,10 +28,11 @@ def test_no_module_under_pipelines_imports_pulumi_or_infra():
     assert offenders == []
 
 
-def test_running_the_registry_and_cli_loads_no_pulumi_module():
+def test_the_registry_and_cli_with_its_plugins_load_no_pulumi_module():
     code = (
         "import sys; from pipelines.registry import discover; import pipelines.cli, pipelines.run; "
-        "discover(); print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
+        "pipelines.cli._add_plugins(); discover(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pulumi')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert out.stdout.strip() == "[]"

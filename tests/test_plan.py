@@ -131,9 +131,20 @@ def test_every_gcp_resource_names_its_provider(plans, stack):
             assert r.provider_urn and r.provider_urn.endswith(f"pulumi:providers:gcp::gcp-{r.project}"), r.name
 
 
-def test_stack_outputs_name_each_pipelines_job_account_and_scheduler(plans, pipelines_by_stack):
+def test_stack_outputs_name_each_pipelines_job_account_and_scheduler(plans):
     outputs = plans["prd"].outputs
-    assert outputs.keys() >= {"pipelines", "datasets", "pipeline_image", "dbt_job", "dbt_image"}
+    assert outputs["pipelines"]["shop_api"] == {
+        "job": "toltek-shop-api-prd",
+        "service_account": "pl-shop-api@toltek-datalake-prd.iam.gserviceaccount.com",
+        "scheduler": "toltek-shop-api-prd",
+    }
+    assert sorted(outputs["pipelines"]) == ["shop_api", "shop_files", "shop_sheets"]
+    assert "raw_shop_api" in outputs["datasets"]["toltek-datalake-prd"]
+    assert outputs["datasets"]["toltek-dwh-prd"] == ["marts", "staging"]
+    assert outputs["pipeline_image"].startswith("europe-west1-docker.pkg.dev/toltek-datalake-prd/toltek/pipeline@sha256:")
+    assert outputs["dbt_image"].startswith("europe-west1-docker.pkg.dev/toltek-dwh-prd/toltek/dbt@sha256:")
+    assert outputs["dbt_job"] == "toltek-dbt-prd"
+    assert plans["dev"].outputs["datasets"]["toltek-datalake-dev"][0] == "dbt_dev"
 
 
 def test_plan_json_lists_each_resource_with_type_name_parent_project_inputs(tmp_path):
@@ -168,3 +179,22 @@ def test_plan_with_an_unknown_stack_is_one_line_and_exit_2(tmp_path):
     done = subprocess.run([str(TOLTEK), "plan", "-s", "qa"], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: unknown stack 'qa' (choose from: dev, prd)"
+
+
+def test_secret_values_are_masked_and_wire_numbers_are_integers():
+    from infra.plan import RESOURCE_SIG, SECRET_SIG, SIG_KEY, _wire
+
+    wire = {
+        "password": {SIG_KEY: SECRET_SIG, "value": "hunter2"},
+        "nested": [{"token": {SIG_KEY: SECRET_SIG, "value": "abc"}}],
+        "provider": {SIG_KEY: RESOURCE_SIG, "urn": "urn:pulumi:prd::toltek::pulumi:providers:gcp::p", "id": "x"},
+        "count": 3.0,
+        "ratio": 0.5,
+    }
+    assert _wire(wire) == {
+        "password": "[secret]",
+        "nested": [{"token": "[secret]"}],
+        "provider": "urn:pulumi:prd::toltek::pulumi:providers:gcp::p",
+        "count": 3,
+        "ratio": 0.5,
+    }

@@ -86,6 +86,9 @@ def test_a_valid_declaration_registers(registry):
         ({"environments": ("local", "staging")}, "environments", "drawn from local, dev, prd"),
         ({"environments": ()}, "environments", "non-empty"),
         ({"environments": "prd"}, "environments", "non-empty tuple"),
+        ({"transfer": "stream"}, "transfer", "'stream' must be one of read, copy"),
+        ({"landing_prefix": "/abs/path"}, "landing_prefix", "must be a folder name"),
+        ({"landing_prefix": "Shipments"}, "landing_prefix", "must be a folder name"),
         ({"source": REMOVE}, "source", "must be implemented"),
     ],
 )

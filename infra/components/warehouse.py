@@ -56,6 +56,7 @@ class Warehouse(pulumi.ComponentResource):
 
     dbt_job: gcp.cloudrunv2.Job
     image_ref: pulumi.Output[str]
+    datasets: list[str]
 
     def __init__(self, name: str, args: WarehouseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("toltek:warehouse:Warehouse", name, None, opts)
@@ -88,6 +89,7 @@ class Warehouse(pulumi.ComponentResource):
             ]
         }
 
+        self.datasets = sorted(datasets)
         repository = gcp.artifactregistry.Repository(
             f"{dwh}-images",
             project=dwh,
