@@ -39,6 +39,8 @@ class PlannedResource:
     parent_urn: str | None
     provider_urn: str | None
     inputs: dict[str, Any]
+    raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)  # engine wire form
+    protect: bool = False
     parent: str | None = None
     project: str | None = None
 
@@ -49,6 +51,7 @@ class PlannedResource:
 @dataclass
 class Plan:
     stack: str
+    preview: bool = False
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -97,14 +100,20 @@ def read_stack_file(stack: str, root: Path | None = None) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
 
-def _mocks() -> Any:
+def _mocks(preview: bool) -> Any:
     import pulumi
 
     class PlanMocks(pulumi.runtime.Mocks):
-        """Deterministic stand-ins for what the cloud computes."""
+        """Deterministic stand-ins for what the cloud computes.
+
+        In a preview, like the engine's, a resource to create echoes its inputs and everything
+        the cloud would compute stays unknown.
+        """
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             state = dict(args.inputs)
+            if preview:
+                return "", state
             project = state.get("project", "")
             if args.typ == "gcp:serviceaccount/account:Account":
                 email = f"{state['accountId']}@{project}.iam.gserviceaccount.com"
@@ -146,6 +155,8 @@ def _monitor(mocks: Any, plan: Plan) -> Any:
                         parent_urn=request.parent or None,
                         provider_urn=request.provider.rsplit("::", 1)[0] if request.provider else None,
                         inputs=_wire(inputs),
+                        raw_inputs=inputs,
+                        protect=bool(request.protect),
                     )
                 )
             return response
@@ -180,16 +191,17 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
 
     from infra.program import main
 
-    plan = Plan(stack)
-    mocks = _mocks()
+    plan = Plan(stack, preview=preview)
+    mocks = _mocks(preview)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.set_all_config(raw, [])
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=_monitor(mocks, plan))
         _sync_await(run_pulumi_func(main))
-        exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
-        plan.outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+        if not preview:
+            exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
+            plan.outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
     except UserError:
         raise
     finally:

@@ -11,7 +11,7 @@ from infra.components.datalake import DatalakeResources, labels
 from infra.components.iam import grant_resource
 from infra.components.jobs import cloud_run_job, failure_alert, scheduler_job
 from infra.config import StackConfig
-from infra.grants import datasets_of, pipeline_grants
+from infra.grants import SCHEDULER_ACCOUNT, datasets_of, pipeline_grants, service_account_email
 from pipelines import naming
 from pipelines.base import Pipeline
 
@@ -69,7 +69,8 @@ class PipelineJob(pulumi.ComponentResource):
             region=cfg.region,
             image=args.image,
             args=job_args(pipeline, env),
-            service_account=self.account.email,
+            # Derived, not read back from the account: known at preview, so policies can check it.
+            service_account=service_account_email(naming.service_account_id(pipeline.name), project),
             resources=pipeline.resources,
             env=job_env(cfg),
             secret_env={
@@ -77,7 +78,7 @@ class PipelineJob(pulumi.ComponentResource):
                 for secret, key in pipeline.secrets.items()
             },
             labels=tags,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.account])),
         )
 
         targets: list[pulumi.Resource] = [self.account, self.job, *(lake.secrets[s] for s in pipeline.secrets)]
@@ -94,8 +95,8 @@ class PipelineJob(pulumi.ComponentResource):
             region=cfg.region,
             job_name=job_name,
             schedule=pipeline.schedule,
-            scheduler_email=lake.scheduler_account.email,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.job])),
+            scheduler_email=service_account_email(SCHEDULER_ACCOUNT, project),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.job, lake.scheduler_account])),
         )
         failure_alert(
             f"{job_name}-failed",

@@ -128,7 +128,7 @@ class Warehouse(pulumi.ComponentResource):
             region=cfg.region,
             image=image.ref,
             args=["build", "--target", env],
-            service_account=accounts[DBT_ACCOUNT].email,
+            service_account=service_account_email(DBT_ACCOUNT, dwh),
             resources=DBT_RESOURCES,
             env={
                 "TOLTEK_DATALAKE_PROJECT": cfg.datalake_project,
@@ -137,7 +137,7 @@ class Warehouse(pulumi.ComponentResource):
             },
             secret_env={},
             labels=labels(env, pipeline="dbt"),
-            opts=after_apis,
+            opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[accounts[DBT_ACCOUNT]])),
         )
         scheduler = scheduler_job(
             job_name,
@@ -145,8 +145,8 @@ class Warehouse(pulumi.ComponentResource):
             region=cfg.region,
             job_name=job_name,
             schedule=DBT_SCHEDULE,
-            scheduler_email=accounts[SCHEDULER_ACCOUNT].email,
-            opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[self.dbt_job])),
+            scheduler_email=service_account_email(SCHEDULER_ACCOUNT, dwh),
+            opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[self.dbt_job, accounts[SCHEDULER_ACCOUNT]])),
         )
         channel = gcp.monitoring.NotificationChannel(
             f"{dwh}-alerts",
