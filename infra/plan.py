@@ -129,7 +129,15 @@ def _mocks(preview: bool) -> Any:
             return f"{args.name}-id", state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-            return {}, None
+            project = args.args.get("project", "")
+            number = int(_digest(project)[:10], 16) % 10**12  # a stand-in project number
+            if args.token == "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount":
+                email = f"bq-{number}@bigquery-encryption.iam.gserviceaccount.com"
+                return {"email": email, "member": f"serviceAccount:{email}", "project": project, "id": email}, []
+            if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+                email = f"service-{number}@gs-project-accounts.iam.gserviceaccount.com"
+                return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": email}, []
+            return {}, []
 
     return PlanMocks()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from infra.components.encryption import ProjectKey, project_key
 from infra.config import StackConfig
 from infra.grants import SCHEDULER_ACCOUNT, datasets_of
 from pipelines import naming
@@ -32,6 +33,17 @@ CLEANUP_POLICIES = [
 ]
 
 
+def audit_logging(project: str, opts: pulumi.ResourceOptions) -> gcp.projects.IAMAuditConfig:
+    """Admin and data access audit logs for every service of the project."""
+    return gcp.projects.IAMAuditConfig(
+        f"{project}-audit-logs",
+        project=project,
+        service="allServices",
+        audit_log_configs=[{"log_type": t} for t in ("ADMIN_READ", "DATA_READ", "DATA_WRITE")],
+        opts=opts,
+    )
+
+
 def labels(env: str, **extra: str) -> dict[str, str]:
     """Labels for cost attribution: every resource says what it belongs to."""
     return {"app": "toltek", "env": env, **extra}
@@ -52,6 +64,7 @@ class DatalakeResources:
     """What the datalake component created, for the components that build on it."""
 
     services: list[gcp.projects.Service]
+    key: ProjectKey
     repository: gcp.artifactregistry.Repository
     repository_url: str
     landing_bucket: gcp.storage.Bucket
@@ -78,6 +91,9 @@ class DatalakeProject(pulumi.ComponentResource):
             for api in DATALAKE_APIS
         ]
         after_apis = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=services))
+        audit_logging(project, after_apis)
+        key = project_key(project, cfg.bigquery_location, after_apis)
+        encrypted = pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=key.grants))
 
         repository = gcp.artifactregistry.Repository(
             f"{project}-images",
@@ -100,19 +116,22 @@ class DatalakeProject(pulumi.ComponentResource):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             versioning={"enabled": True},
+            encryption={"default_kms_key_name": key.id},
             lifecycle_rules=[{"action": {"type": "Delete"}, "condition": {"num_newer_versions": 5, "with_state": "ARCHIVED"}}],
             force_destroy=False,
             labels=labels(cfg.env),
-            opts=after_apis,
+            opts=encrypted,
         )
 
         datasets: dict[str, gcp.bigquery.Dataset] = {}
         for pipeline in args.pipelines:
             raw, staging = datasets_of(pipeline)
             for dataset_id, what in ((raw, "raw data"), (staging, "dlt's merge staging")):
-                datasets[dataset_id] = self._dataset(cfg, dataset_id, f"{what} of pipeline {pipeline.name}", pipeline.name, after_apis)
+                datasets[dataset_id] = dataset(
+                    cfg.datalake_project, cfg, dataset_id, f"{what} of pipeline {pipeline.name}", pipeline.name, key, encrypted
+                )
         if args.dbt_dataset:
-            datasets[args.dbt_dataset] = self._dataset(cfg, args.dbt_dataset, "dbt's dev target", "dbt", after_apis)
+            datasets[args.dbt_dataset] = dataset(cfg.datalake_project, cfg, args.dbt_dataset, "dbt's dev target", "dbt", key, encrypted)
 
         secrets = {
             secret: gcp.secretmanager.Secret(
@@ -142,6 +161,7 @@ class DatalakeProject(pulumi.ComponentResource):
         )
         self.resources = DatalakeResources(
             services=services,
+            key=key,
             repository=repository,
             repository_url=f"{cfg.region}-docker.pkg.dev/{project}/{REPOSITORY_ID}",
             landing_bucket=bucket,
@@ -152,17 +172,19 @@ class DatalakeProject(pulumi.ComponentResource):
         )
         self.register_outputs({"repository": repository.id, "datasets": sorted(datasets)})
 
-    @staticmethod
-    def _dataset(
-        cfg: StackConfig, dataset_id: str, description: str, owner: str, opts: pulumi.ResourceOptions
-    ) -> gcp.bigquery.Dataset:
-        return gcp.bigquery.Dataset(
-            f"{cfg.datalake_project}-{dataset_id}",
-            project=cfg.datalake_project,
-            dataset_id=dataset_id,
-            location=cfg.bigquery_location,
-            description=description,
-            delete_contents_on_destroy=False,
-            labels=labels(cfg.env, owner=owner.replace("_", "-")),
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True)),
-        )
+
+def dataset(
+    project: str, cfg: StackConfig, dataset_id: str, description: str, owner: str, key: ProjectKey, opts: pulumi.ResourceOptions
+) -> gcp.bigquery.Dataset:
+    """A protected, CMEK-encrypted, labelled dataset."""
+    return gcp.bigquery.Dataset(
+        f"{project}-{dataset_id}",
+        project=project,
+        dataset_id=dataset_id,
+        location=cfg.bigquery_location,
+        description=description,
+        delete_contents_on_destroy=False,
+        default_encryption_configuration={"kms_key_name": key.id},
+        labels=labels(cfg.env, owner=owner.replace("_", "-")),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True)),
+    )

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.datalake import CLEANUP_POLICIES, REPOSITORY_ID, DatalakeResources, labels
+from infra.components.datalake import CLEANUP_POLICIES, REPOSITORY_ID, DatalakeResources, audit_logging, dataset, labels
+from infra.components.encryption import project_key
 from infra.components.iam import grant_resource
 from infra.components.image import ImageArgs, RepositoryImage
 from infra.components.jobs import cloud_run_job, failure_alert, scheduler_job
@@ -71,21 +72,15 @@ class Warehouse(pulumi.ComponentResource):
             for api in WAREHOUSE_APIS
         ]
         after_apis = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=services))
+        audit_logging(dwh, after_apis)
+        key = project_key(dwh, cfg.bigquery_location, after_apis)
+        encrypted = pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=key.grants))
 
         datasets = {
-            dataset_id: gcp.bigquery.Dataset(
-                f"{dwh}-{dataset_id}",
-                project=dwh,
-                dataset_id=dataset_id,
-                location=cfg.bigquery_location,
-                description=description,
-                delete_contents_on_destroy=False,
-                labels=labels(env, owner=owner),
-                opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(protect=True)),
-            )
+            dataset_id: dataset(dwh, cfg, dataset_id, description, owner, key, encrypted)
             for dataset_id, description, owner in [
                 *((d, f"dbt {d} models", "dbt") for d in WAREHOUSE_DATASETS),
-                *((p.dataset, f"copy of {p.dataset} from {cfg.datalake_project}", p.name.replace("_", "-")) for p in copies),
+                *((p.dataset, f"copy of {p.dataset} from {cfg.datalake_project}", p.name) for p in copies),
             ]
         }
 
