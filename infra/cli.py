@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.tree import Tree
 
 from pipelines.errors import UserError
@@ -41,6 +43,70 @@ def plan(stack: Stack, as_json: AsJson = False) -> None:
     out.print(plan_tree(result))
 
 
+def policy(
+    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd.", show_default=False)] = None,
+    as_json: AsJson = False,
+    list_rules: Annotated[bool, typer.Option("--list", help="List the rules and the external rules they mirror.")] = False,
+) -> None:
+    """Check a stack against the policy pack offline; exit 1 on any mandatory violation.
+
+    The plan is evaluated as at a real preview (unknown values stay unknown) and run through pulumi-policy's own analyzer, with the stack's config, as `pulumi preview --policy-pack infra/policy` does.
+    """
+    if list_rules:
+        _list_rules(as_json)
+        return
+    if stack is None:
+        _fail("choose a stack with -s dev or -s prd (or --list)")
+    from infra.plan import read_stack_file, run_plan
+    from infra.policy.offline import analyze_plan
+
+    try:
+        plan_ = run_plan(stack, preview=True)
+        report = analyze_plan(plan_, read_stack_file(stack))
+    except UserError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps([v.as_dict() for v in report.violations], indent=2))
+    else:
+        _print_report(stack, report)
+    raise typer.Exit(1 if report.mandatory else 0)
+
+
+def _print_report(stack: str, report) -> None:  # noqa: ANN001 - infra.policy.offline.Report
+    if report.violations:
+        table = Table(title=f"Policy violations in stack {stack}", title_justify="left")
+        for column in ("rule", "level", "resource", "message"):
+            table.add_column(column, overflow="fold")
+        for v in sorted(report.violations, key=lambda v: (v.level != "mandatory", v.rule, v.resource)):
+            style = "red" if v.level == "mandatory" else "yellow"
+            table.add_row(f"[{style}]{v.rule}[/]", v.level, v.resource, v.message)
+        out.print(table)
+    for message in report.diagnostics:
+        err.print(f"[yellow]note:[/] {message}", highlight=False)
+    advisory = len(report.violations) - len(report.mandatory)
+    out.print(f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s)", highlight=False)
+
+
+def _list_rules(as_json: bool) -> None:
+    from infra.policy.pack import rules
+
+    if as_json:
+        print(json.dumps([
+            {"id": r.id, "level": r.enforcement.name.lower(), "severity": r.severity.name.lower(), "stack": r.stack,
+             "resource_types": list(r.resource_types), "mirrors": list(r.mirrors), "description": r.description,
+             "rationale": r.rationale}
+            for r in rules()
+        ], indent=2))
+        return
+    table = Table(title=f"{len(rules())} policy rules", title_justify="left")
+    table.add_column("rule", no_wrap=True)
+    for column in ("level", "severity", "mirrors", "description"):
+        table.add_column(column, overflow="fold")
+    for r in rules():
+        table.add_row(r.id, r.enforcement.name.lower(), r.severity.name.lower(), "\n".join(r.mirrors) or "-", r.description)
+    out.print(table)
+
+
 def plan_tree(result) -> Tree:  # noqa: ANN001 - infra.plan.Plan, imported lazily
     components = {r.name: r for r in result.resources if not r.custom}
     grouped: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
@@ -61,3 +127,4 @@ def plan_tree(result) -> Tree:  # noqa: ANN001 - infra.plan.Plan, imported lazil
 
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan)
+    app.command("policy")(policy)
