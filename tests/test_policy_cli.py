@@ -1,0 +1,77 @@
+"""`toltek policy`: the project's stacks pass; a basic-role grant added to the program fails."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT, TOLTEK, toltek_env
+
+from infra.policy.docs import render
+
+
+def toltek(*args, home, **kw):
+    return subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home), timeout=300, **kw)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prd"])
+def test_the_projects_stacks_pass(tmp_path, stack):
+    done = toltek("policy", "-s", stack, home=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"stack {stack}: 0 mandatory, 0 advisory violation(s)" in done.stdout
+
+
+def test_list_shows_every_rule_with_its_mirrors(tmp_path):
+    done = toltek("policy", "--list", "--json", home=tmp_path)
+    assert done.returncode == 0
+    listed = json.loads(done.stdout)
+    assert len(listed) >= 32
+    assert sum(r["level"] == "mandatory" for r in listed) >= 32
+    assert all(r["mirrors"] or r["rationale"] for r in listed)
+    human = toltek("policy", "--list", home=tmp_path)
+    assert "iam-no-basic-roles" in human.stdout and "CIS GCP 3.0 1.5" in human.stdout
+
+
+def test_policy_needs_a_stack_or_list(tmp_path):
+    done = toltek("policy", home=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: choose a stack with -s dev or -s prd (or --list)"
+
+
+def test_docs_are_generated_from_the_rules():
+    assert (REPO_ROOT / "docs" / "policies.md").read_text() == render(), "run: python -m infra.policy.docs > docs/policies.md"
+
+
+EDITOR_GRANT = '''
+    # (test) a project-level basic role for a pipeline's account
+    gcp.projects.IAMMember(
+        "shop-api-editor",
+        project=cfg.datalake_project,
+        role="roles/editor",
+        member=f"serviceAccount:pl-shop-api@{cfg.datalake_project}.iam.gserviceaccount.com",
+        opts=pulumi.ResourceOptions(provider=lake_provider),
+    )
+    return outputs
+'''
+
+
+def test_a_project_level_editor_grant_in_the_program_fails_naming_the_rule(tmp_path):
+    tree = tmp_path / "repo"
+    for name in ("pipelines", "infra", "transform", "images"):
+        shutil.copytree(REPO_ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "target"))
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy2(REPO_ROOT / name, tree / name)
+    program = tree / "infra" / "program.py"
+    source = program.read_text()
+    assert source.count("    return outputs\n") == 1
+    program.write_text(source.replace("    return outputs\n", EDITOR_GRANT))
+    done = subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", "policy", "-s", "prd"],
+        cwd=tree, env=toltek_env(tmp_path / "home", PYTHONPATH=str(tree)), capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "iam-no-basic-roles" in done.stdout
+    assert "roles/editor is granted on project toltek-datalake-prd" in done.stdout

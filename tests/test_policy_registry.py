@@ -1,0 +1,60 @@
+"""Registry-aware rules: fixtures on the generated prd stack (the compliant baseline), one property
+changed per case, exact sets of violated rules."""
+
+from __future__ import annotations
+
+import pytest
+from policy_mutations import API_EDITOR, API_JOB_USER, API_SA, DATASET_MEMBER, DWH, JOB, LAKE, PROJECT_MEMBER, change
+
+from infra.plan import read_stack_file, run_plan
+from infra.policy.offline import analyze
+
+DBT_SA = f"serviceAccount:toltek-dbt@{DWH}.iam.gserviceaccount.com"
+REGISTRY_CASES = [
+    ("registry-pipeline-grants", None, set()),
+    ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "datasetId", "raw_shop_files"), {"registry-pipeline-grants"}),
+    ("registry-pipeline-grants", change(PROJECT_MEMBER, API_JOB_USER, "role", "roles/bigquery.user"), {"registry-pipeline-grants"}),
+    ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "member", f"serviceAccount:pl-ghost@{LAKE}.iam.gserviceaccount.com"),
+     {"registry-pipeline-grants"}),
+    ("registry-one-job-per-pipeline-account", None, set()),
+    ("registry-one-job-per-pipeline-account",
+     change(JOB, {"name": "toltek-shop-files-prd"}, "template.template.serviceAccount", f"pl-shop-api@{LAKE}.iam.gserviceaccount.com"),
+     {"registry-one-job-per-pipeline-account"}),
+    ("registry-one-job-per-pipeline-account",
+     change(JOB, {"name": "toltek-shop-api-prd"}, "template.template.serviceAccount", f"pl-other@{LAKE}.iam.gserviceaccount.com"),
+     {"registry-one-job-per-pipeline-account"}),
+    ("registry-cross-project-grants", None, set()),
+    ("registry-cross-project-grants",
+     change(DATASET_MEMBER, {"datasetId": "raw_shop_api", "member": DBT_SA}, "datasetId", "raw_shop_api_staging"),
+     {"registry-cross-project-grants"}),
+    ("registry-cross-project-grants",
+     change(PROJECT_MEMBER, {"member": DBT_SA}, "project", LAKE),
+     {"registry-cross-project-grants"}),
+]
+
+
+@pytest.fixture(scope="module")
+def prd():
+    return run_plan("prd", preview=True), read_stack_file("prd")
+
+
+@pytest.mark.parametrize(("rule", "mutate", "expected"), REGISTRY_CASES, ids=[f"{r}-{i}" for i, (r, _, _) in enumerate(REGISTRY_CASES)])
+def test_registry_case_violates_exactly(prd, rule, mutate, expected):
+    plan, config = prd
+    resources = mutate(plan.resources) if mutate else plan.resources
+    report = analyze(resources, stack="prd", config=config)
+    assert report.rule_ids() == expected, [(v.rule, v.message) for v in report.violations]
+
+
+def test_each_registry_rule_has_a_compliant_and_two_violating_cases():
+    for rule in {r for r, _, _ in REGISTRY_CASES}:
+        assert sum(1 for r, m, e in REGISTRY_CASES if r == rule and not e) >= 1
+        assert sum(1 for r, m, e in REGISTRY_CASES if r == rule and rule in e) >= 2
+
+
+def test_an_undeclared_grant_names_the_pipeline_account(prd):
+    plan, config = prd
+    report = analyze(change(DATASET_MEMBER, API_EDITOR, "datasetId", "raw_shop_files")(plan.resources), stack="prd", config=config)
+    messages = [v.message for v in report.violations]
+    assert f"roles/bigquery.dataEditor on dataset raw_shop_files is not declared by the pipeline of {API_SA.split(':')[1]}" in messages
+    assert any("pipeline 'shop_api' declares roles/bigquery.dataEditor on dataset raw_shop_api" in m for m in messages)
