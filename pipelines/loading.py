@@ -22,7 +22,15 @@ from pipelines.samples import SAMPLE_SECRETS
 LOADER_FILE_FORMAT = "parquet"
 # Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too, so staging models can keep only
 # rows of completed loads whatever the source yields.
-DLT_SETTINGS = {"NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true"}
+# HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
+# honoured, never more than 30 s per wait), then fail the run.
+DLT_SETTINGS = {
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    "RUNTIME__REQUEST_MAX_ATTEMPTS": "5",
+    "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
+    "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",
+    "RUNTIME__REQUEST_TIMEOUT": "60",
+}
 
 
 @dataclass
@@ -89,6 +97,20 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def describe(cause: BaseException) -> str:
+    """What went wrong, for a person: HTTP failures name the endpoint (without its query)."""
+    import requests
+
+    if isinstance(cause, requests.HTTPError) and cause.response is not None:
+        response = cause.response
+        endpoint = response.url.split("?", 1)[0]
+        return f"HTTP {response.status_code} {response.reason} from {response.request.method} {endpoint}"
+    if isinstance(cause, requests.Timeout | requests.ConnectionError) and cause.request is not None:
+        what = "no answer in time" if isinstance(cause, requests.Timeout) else "connection failed"
+        return f"{what} from {cause.request.method} {cause.request.url.split('?', 1)[0]} (after retries)"
+    return f"{type(cause).__name__}: {cause}"
+
+
 def _one_line(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret:
@@ -137,7 +159,7 @@ def load(
         cause = _root_cause(exc)
         secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
         secrets += list(SAMPLE_SECRETS.values())
-        message = _one_line(f"{type(cause).__name__}: {cause}", secrets)
+        message = _one_line(describe(cause), secrets)
         raise PipelineFailed(f"pipeline '{pipeline.name}' failed in {stage}: {message}") from None
     result.seconds = time.monotonic() - started
     return result

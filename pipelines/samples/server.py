@@ -7,13 +7,19 @@
   endpoint: ``{"range", "majorDimension", "values"}``, ``values`` omitted for an empty range.
 
 The local run starts it on an ephemeral port and stops it afterwards; tests change its data
-through `SampleServer.store` and count its requests through `SampleServer.requests`.
+through `SampleServer.store`, count its requests through `SampleServer.requests`, and inject
+faults (`SampleServer.inject`, or `TOLTEK_SAMPLE_FAULTS` as a JSON list for a whole run): an HTTP
+status with an optional Retry-After, a connection reset, a slow response, or a given body.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +32,23 @@ from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
 API_PREFIX = "/shop/v1/"
 SHEETS_PREFIX = "/sheets/v4/spreadsheets/"
 MAX_PAGE_SIZE = 1000
+
+
+@dataclass
+class Fault:
+    """What the next `times` requests under `path` get instead of a normal answer."""
+
+    path: str = "/"
+    status: int | None = None  # e.g. 429, 503, 401
+    retry_after: int | None = None
+    reset: bool = False  # drop the connection without an answer
+    delay: float = 0.0  # seconds before answering
+    body: object | None = None  # answer 200 with this JSON instead
+    times: int = 1  # -1: every request
+
+    @classmethod
+    def from_env(cls) -> list[Fault]:
+        return [cls(**spec) for spec in json.loads(os.environ.get("TOLTEK_SAMPLE_FAULTS") or "[]")]
 
 
 @dataclass
@@ -69,6 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         parts = urlsplit(self.path)
         self.server.owner.record(parts.path)
+        fault = self.server.owner.take_fault(parts.path)
+        if fault and self._fault(fault):
+            return
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         if parts.path.startswith(API_PREFIX):
             self._api(parts.path[len(API_PREFIX) :], query)
@@ -76,6 +102,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._sheets(parts.path[len(SHEETS_PREFIX) :])
         else:
             self._send(404, {"error": f"no such path {parts.path}"})
+
+    def _fault(self, fault: Fault) -> bool:
+        """Apply `fault`; True when the request has been answered (or dropped)."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return True
+        if fault.status:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            self._send(fault.status, {"error": f"injected {fault.status}"}, headers)
+            return True
+        if fault.body is not None:
+            self._send(200, fault.body)
+            return True
+        return False
 
     def _authorized(self, token: str) -> bool:
         if self.headers.get("Authorization") == f"Bearer {token}":
@@ -124,9 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
             body["values"] = sheets[sheet]
         self._send(200, body)
 
-    def _send(self, status: int, body: object) -> None:
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -146,6 +192,8 @@ class SampleServer:
         self.requests: list[str] = []
         self.api_token = SAMPLE_SECRETS["shop-api-token"]
         self.google_token = SAMPLE_GOOGLE_TOKEN
+        self.faults: list[Fault] = Fault.from_env()
+        self._fault_lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
@@ -157,6 +205,18 @@ class SampleServer:
 
     def record(self, path: str) -> None:
         self.requests.append(path)
+
+    def inject(self, *faults: Fault) -> None:
+        with self._fault_lock:
+            self.faults.extend(faults)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._fault_lock:
+            for fault in self.faults:
+                if path.startswith(fault.path) and fault.times != 0:
+                    fault.times -= 1 if fault.times > 0 else 0
+                    return fault
+        return None
 
     def start(self) -> SampleServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="sample-server", daemon=True)
