@@ -138,6 +138,13 @@ def validate(cls: type[Pipeline]) -> None:
         fail("resources", "must be a Resources(cpu, memory, timeout_seconds, max_retries)")
     for problem in cls.resources.problems():
         fail("resources", problem)
+    gap, longest = cls.schedule.shortest_gap_seconds(), cls.resources.longest_execution_seconds
+    if longest > gap:
+        fail(
+            "resources",
+            f"an execution may take {longest} s (timeout x (1 + retries)) but runs start every {gap:.0f} s: "
+            "they could overlap; lower the timeout or retries, or run less often",
+        )
 
     envs = cls.environments
     if isinstance(envs, str) or not envs or any(e not in ENVIRONMENTS for e in envs):

@@ -10,6 +10,7 @@ infrastructure adds `plan`), so this package never imports them.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from importlib.metadata import entry_points
 from typing import Annotated, NoReturn
@@ -18,7 +19,7 @@ import typer
 from rich.console import Console
 
 from pipelines import environments
-from pipelines.errors import UserError
+from pipelines.errors import Terminated, UserError
 from pipelines.registry import discover
 
 app = typer.Typer(
@@ -71,11 +72,25 @@ def run(
         selected = discover().select(names, settings.name)
     except UserError as exc:
         fail_user(str(exc))
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         ok = run_all(settings, selected, transform=not skip_transform, out=out, err=err)
     except UserError as exc:
         fail_user(str(exc))
+    except (Terminated, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        err.print(
+            f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; completed loads are kept, "
+            "the next run picks up the rest",
+            highlight=False,
+        )
+        raise typer.Exit(128 + signum) from None
     raise typer.Exit(0 if ok else 1)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """Cloud Run sends SIGTERM on timeout or cancel: unwind cleanly instead of dying mid-step."""
+    raise Terminated(signum)
 
 
 def _add_plugins() -> None:

@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from datetime import datetime
+
 from croniter import croniter
+
+# How far ahead schedules are inspected for their shortest gap between two runs.
+_GAP_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,17 @@ class Schedule:
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"unknown time zone '{self.time_zone}'")
         return problems
+
+    def shortest_gap_seconds(self) -> float:
+        """The shortest time between two consecutive runs (daylight-saving shifts included)."""
+        runs = croniter(self.cron, datetime(2026, 1, 1, tzinfo=ZoneInfo(self.time_zone)))
+        previous = runs.get_next(datetime)
+        gap = float("inf")
+        for _ in range(_GAP_SAMPLES):
+            current = runs.get_next(datetime)
+            gap = min(gap, (current - previous).total_seconds())
+            previous = current
+        return gap
 
 
 _CPU = ("1", "2", "4", "8")
@@ -57,6 +73,11 @@ class Resources:
         if not 0 <= self.max_retries <= 10:
             problems.append(f"max_retries {self.max_retries} must be 0..10")
         return problems
+
+    @property
+    def longest_execution_seconds(self) -> int:
+        """A Cloud Run execution may take every attempt: timeout x (1 + retries)."""
+        return self.timeout_seconds * (1 + self.max_retries)
 
     @property
     def timeout(self) -> str:

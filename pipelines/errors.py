@@ -16,3 +16,14 @@ class DeclarationError(UserError):
 
 class PipelineFailed(Exception):
     """A pipeline run failed; the message names the pipeline and never carries a secret."""
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM from Cloud Run on timeout or cancel, or Ctrl-C).
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` swallows it on the way up.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"signal {signum}")

@@ -3,6 +3,7 @@ datalake (DuckDB locally, BigQuery in the cloud), with Parquet load files."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -11,12 +12,12 @@ from dataclasses import dataclass, field
 
 import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
-from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.common.exceptions import SignalReceivedException
 
 from pipelines import naming
 from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
-from pipelines.errors import PipelineFailed, UserError
+from pipelines.errors import PipelineFailed, Terminated, UserError
 from pipelines.samples import SAMPLE_SECRETS
 
 LOADER_FILE_FORMAT = "parquet"
@@ -85,6 +86,32 @@ def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
                 os.environ[var] = value
 
 
+@contextmanager
+def run_lock(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
+    """One run of a pipeline at a time per working directory: a second one refuses to start."""
+    env.work_dir.mkdir(parents=True, exist_ok=True)
+    path = env.work_dir / f"{naming.dlt_pipeline_name(pipeline.name)}.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise PipelineFailed(
+                f"pipeline '{pipeline.name}' is already running (pid {holder}); not started"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _root_cause(exc: BaseException) -> BaseException:
     """The innermost exception of a dlt step failure: the one that says what went wrong."""
     seen: set[int] = set()
@@ -124,10 +151,15 @@ def load(
     on_stage: Callable[[str], None] = lambda stage: None,
 ) -> LoadResult:
     """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
-    started = time.monotonic()
-    result = LoadResult(pipeline.name)
     for var, value in DLT_SETTINGS.items():
         os.environ.setdefault(var, value)
+    with run_lock(pipeline, env):
+        return _load(pipeline, env, on_stage)
+
+
+def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
+    started = time.monotonic()
+    result = LoadResult(pipeline.name)
     dlt_pipeline = dlt.pipeline(
         pipeline_name=naming.dlt_pipeline_name(pipeline.name),
         destination=destination(env),
@@ -157,6 +189,8 @@ def load(
         raise
     except Exception as exc:
         cause = _root_cause(exc)
+        if isinstance(cause, SignalReceivedException):  # dlt's own handler caught SIGTERM/SIGINT
+            raise Terminated(cause.signal_code) from None
         secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
         secrets += list(SAMPLE_SECRETS.values())
         message = _one_line(describe(cause), secrets)

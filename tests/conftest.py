@@ -59,3 +59,23 @@ def query(db: Path, sql: str) -> list[tuple]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+RAW_KEYS = {
+    "raw_shop_api.customers": "id",
+    "raw_shop_api.orders": "id",
+    "raw_shop_api.products": "id",
+    "raw_shop_api.orders__items": "_dlt_parent_id, line",
+    "raw_shop_files.shipments": "shipment_id",
+    "raw_shop_sheets.sales_targets": "month, channel",
+}
+MART_KEYS = {
+    "marts.fct_orders": "order_id",
+    "marts.dim_customers": "customer_id",
+    "marts.mart_sales_vs_targets": "sales_month, channel",
+}
+
+
+def counts(db: Path, keys: dict[str, str]) -> dict[str, tuple]:
+    """(rows, distinct keys) per table."""
+    return {table: query(db, f"select count(*), count(distinct ({key})) from {table}")[0] for table, key in keys.items()}

@@ -5,29 +5,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import TOLTEK, query, toltek_env
+from conftest import MART_KEYS, RAW_KEYS, TOLTEK, counts, query, toltek_env
 
 pytestmark = pytest.mark.e2e
 
-RAW_KEYS = {
-    "raw_shop_api.customers": "id",
-    "raw_shop_api.orders": "id",
-    "raw_shop_api.products": "id",
-    "raw_shop_api.orders__items": "_dlt_parent_id, line",
-    "raw_shop_files.shipments": "shipment_id",
-    "raw_shop_sheets.sales_targets": "month, channel",
-}
-MART_KEYS = {
-    "marts.fct_orders": "order_id",
-    "marts.dim_customers": "customer_id",
-    "marts.mart_sales_vs_targets": "sales_month, channel",
-}
 EXPECTED_MART_ROWS = {"marts.fct_orders": 8000, "marts.dim_customers": 2000, "marts.mart_sales_vs_targets": 36}
-
-
-def counts(db, keys):
-    """(rows, distinct keys) per table."""
-    return {table: query(db, f"select count(*), count(distinct ({key})) from {table}")[0] for table, key in keys.items()}
 
 
 @pytest.fixture(scope="module")

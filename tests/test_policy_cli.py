@@ -32,7 +32,7 @@ def test_list_shows_every_rule_with_its_mirrors(tmp_path):
     assert sum(r["level"] == "mandatory" for r in listed) >= 32
     assert all(r["mirrors"] or r["rationale"] for r in listed)
     human = toltek("policy", "--list", home=tmp_path)
-    assert "iam-no-basic-roles" in human.stdout and "CIS GCP 3.0 1.5" in human.stdout
+    assert "iam-no-basic-roles" in human.stdout and "CKV_GCP_117" in human.stdout
 
 
 def test_policy_needs_a_stack_or_list(tmp_path):

@@ -40,7 +40,7 @@ def declare(**overrides):
     attrs = {
         "__doc__": "A test pipeline.",
         "name": "test_pipe",
-        "schedule": Schedule("*/10 * * * *", "Europe/Amsterdam"),
+        "schedule": Schedule("0 3 * * *", "Europe/Amsterdam"),
         "dataset": "raw_test_pipe",
         "source": lambda self, env: None,
     }
@@ -83,6 +83,8 @@ def test_a_valid_declaration_registers(registry):
         ({"resources": Resources(memory="64Gi")}, "resources", "between 512Mi and 32Gi"),
         ({"resources": Resources(timeout_seconds=10)}, "resources", "timeout_seconds 10"),
         ({"resources": Resources(max_retries=-1)}, "resources", "max_retries -1"),
+        ({"schedule": Schedule("*/10 * * * *")}, "resources", "an execution may take 3600 s (timeout x (1 + retries)) but runs start every 600 s"),
+        ({"schedule": Schedule("0 * * * *"), "resources": Resources(timeout_seconds=1200, max_retries=3)}, "resources", "could overlap"),
         ({"environments": ("local", "staging")}, "environments", "drawn from local, dev, prd"),
         ({"environments": ()}, "environments", "non-empty"),
         ({"environments": "prd"}, "environments", "non-empty tuple"),

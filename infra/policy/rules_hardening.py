@@ -38,7 +38,7 @@ def dataset_cmek(res: Res) -> Iterator[str]:
     severity=MEDIUM,
     types=(BUCKET,),
     enforcement=ADVISORY,
-    mirrors=("CKV_GCP_65",),
+    mirrors=("AVD-GCP-0066",),
     rationale="Same control over the landing files as over the tables loaded from them.",
 )
 def bucket_cmek(res: Res) -> Iterator[str]:
@@ -53,7 +53,7 @@ def bucket_cmek(res: Res) -> Iterator[str]:
     severity=MEDIUM,
     types=(KEY,),
     enforcement=ADVISORY,
-    mirrors=("CIS GCP 3.0 1.10", "CKV_GCP_43"),
+    mirrors=("CIS GCP 3.0 1.10", "CKV_GCP_43", "AVD-GCP-0065", "KICS d8c57c4e-bf6f-4e32-a2bf-8643532de77b"),
     rationale="Rotation bounds how much data one key version protects.",
 )
 def key_rotation(res: Res) -> Iterator[str]:
@@ -86,7 +86,6 @@ def dataset_protection(res: Res) -> Iterator[str]:
     severity=LOW,
     types=LABELLED,
     enforcement=ADVISORY,
-    mirrors=("CKV_GCP_96",),
     rationale="Billing exports group cost by label; unlabelled resources are nobody's cost.",
 )
 def cost_labels(res: Res) -> Iterator[str]:
@@ -125,7 +124,7 @@ def noncurrent_expiry(res: Res) -> Iterator[str]:
     types=(AUDIT,),
     stack=True,
     enforcement=ADVISORY,
-    mirrors=("CIS GCP 3.0 2.1",),
+    mirrors=("CIS GCP 3.0 2.1", "CKV2_GCP_5", "AVD-GCP-0079", "KICS 89fe890f-b480-460c-8b6b-7d8b1468adb4"),
     rationale="Who read which dataset or secret is only answerable with data access logs.",
 )
 def audit_logging(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]]:

@@ -35,7 +35,7 @@ def _project_grants(res: Res, roles) -> Iterator[str]:  # noqa: ANN001 - a predi
     "No basic roles (owner, editor, viewer) anywhere.",
     severity=CRITICAL,
     types=ALL_IAM_TYPES,
-    mirrors=("CIS GCP 3.0 1.5", "CKV_GCP_117", "AVD-GCP-0007", "KICS 'IAM Policy Grants Full Access'"),
+    mirrors=("CKV_GCP_117",),
     rationale="Basic roles grant thousands of permissions across every service of a project.",
 )
 def no_basic_roles(res: Res) -> Iterator[str]:
@@ -49,7 +49,7 @@ def no_basic_roles(res: Res) -> Iterator[str]:
     "No admin roles granted at project level.",
     severity=HIGH,
     types=ALL_IAM_TYPES,
-    mirrors=("CIS GCP 3.0 1.5", "CKV_GCP_49", "AVD-GCP-0007"),
+    mirrors=("CIS GCP 3.0 1.5", "CKV_GCP_42", "AVD-GCP-0007", "KICS 84d36481-fd63-48cb-838e-635c44806ec2"),
     rationale="An admin role on a project controls every resource of that kind in it.",
 )
 def no_project_admin_roles(res: Res) -> Iterator[str]:
@@ -61,7 +61,7 @@ def no_project_admin_roles(res: Res) -> Iterator[str]:
     "No service account user, token creator or key admin at project level.",
     severity=CRITICAL,
     types=ALL_IAM_TYPES,
-    mirrors=("CIS GCP 3.0 1.6", "CKV_GCP_41", "AVD-GCP-0011"),
+    mirrors=("CIS GCP 3.0 1.6", "CKV_GCP_41", "CKV_GCP_49", "AVD-GCP-0011", "KICS c68b4e6d-4e01-4ca1-b256-1e18e875785c", "KICS 617ef6ff-711e-4bd7-94ae-e965911b1b40"),
     rationale="At project level these roles let a principal act as every service account of it.",
 )
 def no_project_impersonation(res: Res) -> Iterator[str]:
@@ -108,7 +108,7 @@ def run_invoker_on_jobs(res: Res) -> Iterator[str]:
     "Nothing granted to the default Compute Engine or App Engine service accounts.",
     severity=HIGH,
     types=ALL_IAM_TYPES,
-    mirrors=("CIS GCP 3.0 4.1", "AVD-GCP-0004"),
+    mirrors=("CKV_GCP_46", "AVD-GCP-0006"),
     rationale="Default accounts are shared by every workload that forgets to name its own.",
 )
 def no_default_service_accounts(res: Res) -> Iterator[str]:
@@ -122,7 +122,7 @@ def no_default_service_accounts(res: Res) -> Iterator[str]:
     "No grants to individual users (user:): grant to groups or service accounts.",
     severity=MEDIUM,
     types=ALL_IAM_TYPES,
-    mirrors=("AVD-GCP-0003",),
+    mirrors=("AVD-GCP-0003", "KICS 704fcc44-a58f-4af5-82e2-93f2a58ef918"),
     rationale="Access tied to a person outlives their role; groups are reviewed and revoked centrally.",
 )
 def no_user_principals(res: Res) -> Iterator[str]:
@@ -136,7 +136,7 @@ def no_user_principals(res: Res) -> Iterator[str]:
     "No principals in personal e-mail domains (gmail.com and the like).",
     severity=HIGH,
     types=ALL_IAM_TYPES,
-    mirrors=("CIS GCP 3.0 1.1",),
+    mirrors=("CIS GCP 3.0 1.1", "AVD-GCP-0069", "KICS 9356962e-4a4f-4d06-ac59-dc8008775eaa"),
     rationale="Only corporate identities, which the organization controls, may hold access.",
 )
 def no_personal_accounts(res: Res) -> Iterator[str]:
@@ -162,12 +162,12 @@ def _public(scope: str, what: str, rule_id: str, mirrors: tuple[str, ...]) -> No
                 yield f"{g.role} on {scope} {g.target} is granted to {g.member}"
 
 
-_public("bucket", "buckets", "iam-no-public-buckets", ("CIS GCP 3.0 5.1", "CKV_GCP_28", "AVD-GCP-0001"))
-_public("dataset", "datasets", "iam-no-public-datasets", ("CIS GCP 3.0 7.1", "CKV_GCP_15", "AVD-GCP-0046"))
-_public("table", "tables", "iam-no-public-tables", ("CIS GCP 3.0 7.1",))
-_public("repository", "Artifact Registry repositories", "iam-no-public-repositories", ())
+_public("bucket", "buckets", "iam-no-public-buckets", ("CIS GCP 3.0 5.1", "CKV_GCP_28", "AVD-GCP-0001", "KICS a6cd52a1-3056-4910-96a5-894de9f3f3b3"))
+_public("dataset", "datasets", "iam-no-public-datasets", ("CIS GCP 3.0 7.1", "CKV_GCP_15", "AVD-GCP-0046", "KICS e576ce44-dd03-4022-a8c0-3906acca2ab4"))
+_public("table", "tables", "iam-no-public-tables", ("CKV_GCP_100",))
+_public("repository", "Artifact Registry repositories", "iam-no-public-repositories", ("CKV_GCP_101", "KICS 664c673f-71f2-4a7f-a54a-2efa25e8567f"))
 _public("job", "Cloud Run jobs", "iam-no-public-run-jobs", ())
-_public("service", "Cloud Run services", "iam-no-public-run-services", ("CKV_GCP_102",))
+_public("service", "Cloud Run services", "iam-no-public-run-services", ("CKV_GCP_102", "KICS 07a27a3b-46e9-4172-bc68-25e3277d7998"))
 _public("secret", "secrets", "iam-no-public-secrets", ())
 
 

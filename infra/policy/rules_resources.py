@@ -25,7 +25,7 @@ SECRET_VALUE = re.compile(
     "No service account keys or HMAC keys: workloads use their attached identity.",
     severity=CRITICAL,
     types=("gcp:serviceaccount/key:Key", "gcp:storage/hmacKey:HmacKey"),
-    mirrors=("CIS GCP 3.0 1.4",),
+    mirrors=("CIS GCP 3.0 1.4", "CKV2_GCP_3"),
     rationale="A key file is a long-lived credential that leaks; attached identities rotate themselves.",
 )
 def no_keys(res: Res) -> Iterator[str]:
@@ -37,7 +37,6 @@ def no_keys(res: Res) -> Iterator[str]:
     "Every Cloud Run job and service runs as its own named, non-default service account.",
     severity=HIGH,
     types=(RUN_JOB, RUN_SERVICE),
-    mirrors=("CIS GCP 3.0 4.1",),
     rationale="Without one it runs as the default compute account, which holds the project's editor role.",
 )
 def dedicated_service_account(res: Res) -> Iterator[str]:
@@ -56,6 +55,7 @@ def dedicated_service_account(res: Res) -> Iterator[str]:
     "No secret-looking plaintext values in container environment variables: use Secret Manager references.",
     severity=CRITICAL,
     types=(RUN_JOB, RUN_SERVICE),
+    mirrors=("KICS a88baa34-e2ad-44ea-ad6f-8cac87bc7c71 (generic)",),
     rationale="Plain env values are visible to anyone who can read the job's configuration.",
 )
 def no_plaintext_secrets(res: Res) -> Iterator[str]:
@@ -75,6 +75,7 @@ def no_plaintext_secrets(res: Res) -> Iterator[str]:
     "Containers reference their image by digest (@sha256:…), never by a movable tag.",
     severity=HIGH,
     types=(RUN_JOB, RUN_SERVICE),
+    mirrors=("CKV_K8S_43 (Kubernetes analogue)",),
     rationale="A tag can be repointed: the code that runs would no longer be the code that was reviewed.",
 )
 def image_by_digest(res: Res) -> Iterator[str]:
@@ -151,7 +152,7 @@ def cleanup_policy(res: Res) -> Iterator[str]:
     "Buckets use uniform bucket-level access (no per-object ACLs).",
     severity=HIGH,
     types=(BUCKET,),
-    mirrors=("CIS GCP 3.0 5.2", "CKV_GCP_29", "AVD-GCP-0002"),
+    mirrors=("CIS GCP 3.0 5.2", "CKV_GCP_29", "AVD-GCP-0002", "KICS bb0db090-5509-4853-a827-75ced0b3caa0"),
     rationale="Object ACLs bypass bucket IAM and escape review.",
 )
 def uniform_access(res: Res) -> Iterator[str]:
@@ -177,7 +178,7 @@ def public_access_prevention(res: Res) -> Iterator[str]:
     "Buckets that hold state keep object versions (label ephemeral=true for scratch buckets).",
     severity=MEDIUM,
     types=(BUCKET,),
-    mirrors=("CKV_GCP_78",),
+    mirrors=("CKV_GCP_78", "AVD-GCP-0078", "KICS e7e961ac-d17e-4413-84bc-8a1fbe242944"),
     rationale="Versions make an overwritten or deleted landing file recoverable.",
 )
 def versioning(res: Res) -> Iterator[str]:

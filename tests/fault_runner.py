@@ -1,0 +1,68 @@
+"""Run the `toltek` CLI with a fault armed at one point of a pipeline run.
+
+    python tests/fault_runner.py <point> <signal> -- run shop_api --skip-transform
+
+Points: `extract:N` (while serving the N-th page of the sample API), `normalize` (extract done,
+before normalizing), `load:N` (after N load jobs completed). At the point, the process sends
+itself `signal` (KILL or TERM), as a Cloud Run container is killed or told to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def arm(point: str, signum: int) -> None:
+    name, _, count = point.partition(":")
+    remaining = [int(count or 1)]
+
+    def fire() -> None:
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            os.kill(os.getpid(), signum)
+
+    if name == "extract":
+        from pipelines.samples.server import SampleStore
+
+        page = SampleStore.page
+
+        def counting_page(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            fire()
+            return page(self, *args, **kwargs)
+
+        SampleStore.page = counting_page
+    elif name == "normalize":
+        from dlt.pipeline.pipeline import Pipeline
+
+        normalize = Pipeline.normalize
+
+        def firing_normalize(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            fire()
+            return normalize(self, *args, **kwargs)
+
+        Pipeline.normalize = firing_normalize
+    elif name == "load":
+        from dlt.common.storages.load_package import PackageStorage
+
+        complete = PackageStorage.complete_job
+
+        def firing_complete(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            path = complete(self, *args, **kwargs)
+            fire()
+            return path
+
+        PackageStorage.complete_job = firing_complete
+    else:
+        raise SystemExit(f"unknown point {point}")
+
+
+if __name__ == "__main__":
+    point, sig, separator, *args = sys.argv[1:]
+    assert separator == "--"
+    arm(point, getattr(signal, f"SIG{sig}"))
+    from pipelines.cli import main
+
+    sys.argv = ["toltek", *args]
+    main()

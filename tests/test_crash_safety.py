@@ -1,0 +1,102 @@
+"""Killed at any point and rerun like a fresh Cloud Run container: nothing lost, nothing doubled.
+
+Each run is a real `toltek` process with the whole ELT (sample server, three pipelines, transfer,
+dbt); the kill is a real SIGKILL or SIGTERM sent by the process to itself at the chosen point.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import MART_KEYS, RAW_KEYS, TOLTEK, counts, toltek_env
+
+pytestmark = pytest.mark.faults
+RUNNER = Path(__file__).with_name("fault_runner.py")
+
+
+def toltek(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home, **extra), timeout=600)
+
+
+def faulted(home: Path, point: str, sig: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(RUNNER), point, sig, "--", *args],
+        capture_output=True, text=True, env=toltek_env(home), timeout=600,
+    )
+
+
+def snapshot(home: Path) -> tuple[dict, dict]:
+    return counts(home / "datalake.duckdb", RAW_KEYS), counts(home / "warehouse.duckdb", MART_KEYS)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    home = tmp_path_factory.mktemp("uninterrupted")
+    done = toltek(home, "run")
+    assert done.returncode == 0, done.stderr
+    return snapshot(home)
+
+
+@pytest.mark.parametrize("point", ["extract:3", "normalize", "load:1", "load:3"])
+def test_sigkill_then_a_rerun_on_an_empty_working_dir_matches_an_uninterrupted_run(uninterrupted, tmp_path, point):
+    home = tmp_path / "home"
+    killed = faulted(home, point, "KILL", "run")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+
+    shutil.rmtree(home / "dlt")  # a fresh container: nothing but the destination survives
+    again = toltek(home, "run")
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    raw, marts = snapshot(home)
+    assert (raw, marts) == uninterrupted
+    assert all(rows == distinct for rows, distinct in [*raw.values(), *marts.values()])
+
+
+def test_sigterm_stops_cleanly_with_a_non_zero_exit_and_the_next_run_completes(uninterrupted, tmp_path):
+    home = tmp_path / "home"
+    stopped = faulted(home, "load:2", "TERM", "run")
+    assert stopped.returncode == 128 + 15, stopped.stderr[-2000:]
+    assert "interrupted by SIGTERM: stopped; completed loads are kept, the next run picks up the rest" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+    again = toltek(home, "run")  # same working dir: the pending load package is finished first
+
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert snapshot(home) == uninterrupted
+
+
+def test_a_rerun_without_new_data_changes_no_count_and_asks_once_per_resource(uninterrupted, tmp_path):
+    home = tmp_path / "home"
+    assert toltek(home, "run").returncode == 0
+    before = snapshot(home)
+    again = toltek(home, "run", "shop_api", "--skip-transform")
+    assert again.returncode == 0
+    assert snapshot(home) == before == uninterrupted
+    assert "│ shop_api │      0 │           0 │" in again.stdout.replace("  ", " ") or " 0 " in again.stdout
+
+
+def test_a_second_run_of_the_same_pipeline_refuses_while_the_first_runs(tmp_path):
+    home = tmp_path / "home"
+    slow = json.dumps([{"path": "/shop/v1/customers", "delay": 4, "times": 1}])
+    first = subprocess.Popen(
+        [str(TOLTEK), "run", "shop_api", "--skip-transform"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=toltek_env(home, TOLTEK_SAMPLE_FAULTS=slow),
+    )
+    lock = home / "dlt" / "toltek_shop_api.lock"
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = toltek(home, "run", "shop_api", "--skip-transform")
+    out, err = first.communicate(timeout=300)
+
+    assert second.returncode == 1
+    assert f"failed: pipeline 'shop_api' is already running (pid {first.pid}); not started" in second.stderr
+    assert first.returncode == 0, err
+    raw = counts(home / "datalake.duckdb", {k: v for k, v in RAW_KEYS.items() if k.startswith("raw_shop_api")})
+    assert raw["raw_shop_api.orders"] == (8000, 8000)
