@@ -42,6 +42,9 @@ class Pipeline:
     - ``landing_prefix``: for file sources, the folder of the datalake's landing bucket it reads
       (grants it read access to that bucket);
 
+    - ``write_dispositions``: allowed write dispositions (default merge, replace: see crash safety);
+    - ``schema_contract``: dlt schema contract (default: evolve tables and columns, freeze types);
+
     and implement ``source(env)`` returning the dlt source for an environment.
     """
 
@@ -53,6 +56,12 @@ class Pipeline:
     environments: ClassVar[tuple[str, ...]] = ENVIRONMENTS
     transfer: ClassVar[Literal["read", "copy"]] = "read"
     landing_prefix: ClassVar[str | None] = None
+    # Crash safety: a load killed half-way and retried on a fresh container must not double rows,
+    # so resources merge on a key or replace; `append` must be opted into deliberately.
+    write_dispositions: ClassVar[tuple[str, ...]] = ("merge", "replace")
+    # New tables and columns evolve the raw schema; a value of another type fails the run instead
+    # of silently landing in a variant column.
+    schema_contract: ClassVar[dict[str, str]] = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -156,6 +165,14 @@ def validate(cls: type[Pipeline]) -> None:
     prefix = cls.landing_prefix
     if prefix is not None and (not isinstance(prefix, str) or not naming.LANDING_PREFIX.fullmatch(prefix)):
         fail("landing_prefix", f"{prefix!r} must be a folder name: lowercase letters, digits, '_', '-', '/'")
+
+    allowed = {"merge", "replace", "append", "skip"}
+    if isinstance(cls.write_dispositions, str) or not set(cls.write_dispositions) <= allowed or not cls.write_dispositions:
+        fail("write_dispositions", f"{cls.write_dispositions!r} must be a tuple drawn from {', '.join(sorted(allowed))}")
+    contract_modes = {"evolve", "discard_value", "discard_row", "freeze"}
+    contract = cls.schema_contract
+    if not isinstance(contract, dict) or not set(contract) <= {"tables", "columns", "data_type"} or not set(contract.values()) <= contract_modes:
+        fail("schema_contract", f"{contract!r} must map tables/columns/data_type to one of {', '.join(sorted(contract_modes))}")
 
     if cls.source is Pipeline.source:
         fail("source", "must be implemented: return the dlt source for an environment")

@@ -27,3 +27,7 @@ class Terminated(BaseException):
     def __init__(self, signum: int) -> None:
         self.signum = signum
         super().__init__(f"signal {signum}")
+
+
+class SourceDataError(ValueError):
+    """Source data breaks the pipeline's contract in a way no row-level discard can absorb."""

@@ -17,10 +17,11 @@ from dlt.common.exceptions import SignalReceivedException
 from pipelines import naming
 from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
-from pipelines.errors import PipelineFailed, Terminated, UserError
+from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
 from pipelines.samples import SAMPLE_SECRETS
 
 LOADER_FILE_FORMAT = "parquet"
+DISCARDED_TABLE = "discarded_rows"
 # Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too, so staging models can keep only
 # rows of completed loads whatever the source yields.
 # HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
@@ -42,11 +43,16 @@ class LoadResult:
 
     @property
     def tables(self) -> int:
-        return len(self.rows)
+        return len([t for t in self.rows if t != DISCARDED_TABLE])
 
     @property
     def total_rows(self) -> int:
-        return sum(self.rows.values())
+        return sum(n for t, n in self.rows.items() if t != DISCARDED_TABLE)
+
+    @property
+    def discarded(self) -> int:
+        """Rows the source's contract set aside (kept, with reasons, in `discarded_rows`)."""
+        return self.rows.get(DISCARDED_TABLE, 0)
 
 
 def destination(env: Environment) -> object:
@@ -86,6 +92,19 @@ def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
                 os.environ[var] = value
 
 
+def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
+    """Refuse resources whose write disposition a killed-and-retried run would duplicate."""
+    resources = getattr(source, "selected_resources", None) or {getattr(source, "name", "?"): source}
+    for name, resource in resources.items():
+        disposition = resource.write_disposition
+        disposition = disposition.get("disposition") if isinstance(disposition, dict) else disposition
+        if disposition not in pipeline.write_dispositions:
+            raise PipelineFailed(
+                f"pipeline '{pipeline.name}': resource '{name}' uses write disposition '{disposition}'; "
+                f"allowed: {', '.join(pipeline.write_dispositions)} (see 'Writing a pipeline' in the README)"
+            )
+
+
 @contextmanager
 def run_lock(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
     """One run of a pipeline at a time per working directory: a second one refuses to start."""
@@ -113,11 +132,22 @@ def run_lock(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception of a dlt step failure: the one that says what went wrong."""
+    """The exception that says what went wrong inside a dlt step failure.
+
+    Follows explicit causes first; an implicit context counts only when it is not the
+    StopIteration of a generator that was being resumed.
+    """
+    import requests
+
+    telling = (SourceDataError, SignalReceivedException, requests.RequestException)
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        inner = exc.__cause__ or exc.__context__
+        if isinstance(exc, telling) or type(exc).__name__ == "DataValidationError":
+            return exc
+        inner = exc.__cause__
+        if inner is None and not isinstance(exc.__context__, StopIteration | GeneratorExit):
+            inner = exc.__context__
         if inner is None:
             break
         exc = inner
@@ -128,6 +158,10 @@ def describe(cause: BaseException) -> str:
     """What went wrong, for a person: HTTP failures name the endpoint (without its query)."""
     import requests
 
+    if isinstance(cause, SourceDataError):
+        return str(cause)
+    if type(cause).__name__ == "DataValidationError":  # dlt's schema contract said no
+        return f"schema contract: {getattr(cause, 'schema_entity', '')} '{getattr(cause, 'column_name', None) or getattr(cause, 'table_name', '')}' violates '{getattr(cause, 'contract_mode', '')}' ({cause})"
     if isinstance(cause, requests.HTTPError) and cause.response is not None:
         response = cause.response
         endpoint = response.url.split("?", 1)[0]
@@ -174,7 +208,9 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 dlt_pipeline.normalize()
                 dlt_pipeline.load()
             on_stage(stage)
-            dlt_pipeline.extract(pipeline().source(env), loader_file_format=LOADER_FILE_FORMAT)
+            source = pipeline().source(env)
+            check_write_dispositions(pipeline, source)
+            dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             stage = "normalize"
             on_stage(stage)
             info = dlt_pipeline.normalize()

@@ -41,6 +41,12 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: bool
                 progress.update(task, description=f"[red]{pipeline.name}: failed[/]", total=1, completed=1)
                 continue
             results.append(result)
+            if result.discarded:
+                err.print(
+                    f"[yellow]{pipeline.name}: {result.discarded} row(s) broke the source contract; "
+                    f"kept with reasons in {pipeline.dataset}.discarded_rows[/]",
+                    highlight=False,
+                )
             progress.update(task, description=f"[green]{pipeline.name}: {result.total_rows} rows[/]", total=1, completed=1)
 
     for _, message in failures:
@@ -87,9 +93,11 @@ def _loads_table(env: Environment, results: list[LoadResult], failures: list[tup
     table.add_column("pipeline")
     table.add_column("tables", justify="right")
     table.add_column("rows loaded", justify="right")
+    table.add_column("discarded", justify="right")
     table.add_column("seconds", justify="right")
     for r in results:
-        table.add_row(r.pipeline, str(r.tables), str(r.total_rows), f"{r.seconds:.1f}")
+        discarded = f"[yellow]{r.discarded}[/]" if r.discarded else "0"
+        table.add_row(r.pipeline, str(r.tables), str(r.total_rows), discarded, f"{r.seconds:.1f}")
     for name, _ in failures:
-        table.add_row(f"[red]{name}[/]", "-", "-", "failed")
+        table.add_row(f"[red]{name}[/]", "-", "-", "-", "failed")
     return table

@@ -77,11 +77,11 @@ def test_a_failing_pipeline_exits_1_and_skips_the_transform(tmp_path):
     samples = tmp_path / "samples"
     shutil.copytree(DATA_DIR, samples)
     (samples / "files" / "shipments" / "shipments_2025_01.csv").write_text(
-        "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg\nnot-a-number,1,ups,,,1\n"
+        "order_id,carrier,shipped_at,delivered_at,weight_kg\n1,ups,,,1\n"  # no shipment_id column
     )
     done = toltek("run", "shop_files", "shop_sheets", home=tmp_path / "home", TOLTEK_SAMPLES=str(samples))
     assert done.returncode == 1
-    assert "failed: pipeline 'shop_files' failed in extract:" in done.stderr
+    assert "failed: pipeline 'shop_files' failed in extract: shipments_2025_01.csv lacks required column(s) shipment_id" in done.stderr
     assert "shop_sheets" in done.stdout  # the other pipeline still ran
     assert "transfer and dbt skipped" in done.stderr
     assert not (tmp_path / "home" / "warehouse.duckdb").exists()

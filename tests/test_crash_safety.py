@@ -7,6 +7,7 @@ dbt); the kill is a real SIGKILL or SIGTERM sent by the process to itself at the
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def test_a_rerun_without_new_data_changes_no_count_and_asks_once_per_resource(un
     again = toltek(home, "run", "shop_api", "--skip-transform")
     assert again.returncode == 0
     assert snapshot(home) == before == uninterrupted
-    assert "│ shop_api │      0 │           0 │" in again.stdout.replace("  ", " ") or " 0 " in again.stdout
+    assert re.search(r"shop_api\s*│\s*0\s*│\s*0\s*│\s*0\s*│", again.stdout), again.stdout
 
 
 def test_a_second_run_of_the_same_pipeline_refuses_while_the_first_runs(tmp_path):

@@ -3,7 +3,8 @@
 dlt's `filesystem` source lists `gs://…` in the cloud and `file://…` locally, incrementally by
 modification date, so a run reads only files that changed since the last one. CSV and Parquet
 files are read straight into Arrow tables of one declared schema (the fast path: no Python rows)
-and merged on `shipment_id`, so a re-delivered file replaces rather than duplicates.
+and merged on `shipment_id`, so a re-delivered file replaces rather than duplicates. Rows that
+break the contract (`contract.py`) land in `discarded_rows` with their reason.
 """
 
 from __future__ import annotations
@@ -12,30 +13,15 @@ from collections.abc import Iterable, Iterator
 
 import dlt
 import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 
+from pipelines.shop_files.contract import read_file
 from pipelines.shop_files.settings import FILE_GLOB, SHIPMENTS_SCHEMA
 
-
-def read_arrow(item: FileItemDict, schema: pa.Schema) -> pa.Table:
-    """One CSV or Parquet file as an Arrow table of `schema` (columns selected and cast)."""
-    name = item["file_name"].lower()
-    with item.open(mode="rb") as f:
-        if name.endswith(".csv"):
-            table = pacsv.read_csv(
-                f,
-                convert_options=pacsv.ConvertOptions(
-                    column_types=schema, include_columns=schema.names, strings_can_be_null=True
-                ),
-            )
-        elif name.endswith(".parquet"):
-            table = pq.read_table(f, columns=schema.names)
-        else:
-            raise ValueError(f"unsupported file type: {item['file_name']}")
-    return table.select(schema.names).cast(schema)
+DISCARDED = dlt.mark.make_hints(
+    table_name="discarded_rows", write_disposition="merge", primary_key=["source_file", "row_ref"]
+)
 
 
 @dlt.source(name="shop_files", section="shop_files")
@@ -47,10 +33,12 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
     )
 
     @dlt.transformer(name="shipments", primary_key="shipment_id", write_disposition="merge")
-    def shipments(items: list[FileItemDict]) -> Iterator[pa.Table]:
+    def shipments(items: list[FileItemDict]) -> Iterator[object]:
         for item in items:
-            table = read_arrow(item, SHIPMENTS_SCHEMA)
-            if table.num_rows:
-                yield table
+            read = read_file(item["file_name"], item.read_bytes(), SHIPMENTS_SCHEMA)
+            if read.table is not None and read.table.num_rows:
+                yield read.table
+            if read.discarded:
+                yield dlt.mark.with_hints(read.discarded, DISCARDED, create_table_variant=True)
 
     yield files | shipments

@@ -18,6 +18,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
+from pipelines.errors import SourceDataError
 from pipelines.shop_sheets.settings import SCOPES, SHEETS_API_URL
 
 
@@ -29,6 +30,20 @@ def google_access_token() -> str:
     credentials, _ = google.auth.default(scopes=list(SCOPES))
     credentials.refresh(google.auth.transport.requests.Request())
     return credentials.token
+
+
+def check_header(sheet: str, values: Sequence[Sequence[Any]]) -> None:
+    """The contract of a sheet: it has rows, and its first row is a header of distinct names.
+
+    An empty sheet fails rather than replacing the table with nothing (a cleared sheet is far more
+    often an accident than a decision).
+    """
+    if not values:
+        raise SourceDataError(f"sheet '{sheet}' is empty; refusing to replace its table with nothing")
+    header = [h for h in values[0] if h not in ("", None)]
+    names = [str(h).strip() for h in header]
+    if not header or any(not isinstance(h, str) for h in header) or len(set(names)) != len(names):
+        raise SourceDataError(f"sheet '{sheet}' has no header row: its first row is {list(values[0])[:6]!r}")
 
 
 def rows_to_records(values: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
@@ -65,7 +80,9 @@ def google_sheets(
                 params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
             )
             response.raise_for_status()
-            yield from rows_to_records(response.json().get("values", []))
+            values = response.json().get("values", [])
+            check_header(a1_range, values)
+            yield from rows_to_records(values)
 
         # A sheet has no stable key: each run replaces the table with the sheet as it is now.
         yield dlt.resource(read_range, name=table, write_disposition="replace")

@@ -1,0 +1,133 @@
+"""The files' contract, row by row.
+
+Outcomes, per case:
+
+- a malformed CSV row (wrong number of fields) or a value of the wrong type: the row is discarded,
+  kept with its reason in the `discarded_rows` table, and counted in the run summary;
+- an added column: kept (the raw table evolves; CSV values as text);
+- a removed column: nullable ones become null, a missing required column fails the run;
+- an empty file: skipped, no rows; a file that is not UTF-8: fails the run, naming the file.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from pipelines.errors import SourceDataError
+
+_INT = r"^\s*-?\d+\s*$"
+_FLOAT = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass
+class FileRead:
+    table: pa.Table | None
+    discarded: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _discard(file: str, ref: str, reason: str, raw: str) -> dict[str, Any]:
+    return {"source_file": file, "row_ref": ref, "reason": reason, "raw": raw[:2000]}
+
+
+def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    """(typed values, mask of values that do not parse) for a text column."""
+    present = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False)
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
+        pattern = _INT if pa.types.is_integer(type_) else _FLOAT
+        ok = pc.match_substring_regex(column, pattern)
+        bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))  # both sides are never null
+        cleaned = pc.if_else(pc.or_(bad, pc.invert(present)), pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(column))
+        return pc.cast(cleaned, type_), bad
+    if pa.types.is_timestamp(type_):
+        parsed = pc.strptime(column, format=_TIMESTAMP_FORMAT, unit=type_.unit, error_is_null=True)
+        bad = pc.and_(present, pc.is_null(parsed))  # both sides are never null
+        return pc.cast(parsed, type_), bad
+    return pc.if_else(present, column, pa.scalar(None, pa.string())), pa.array([False] * len(column))
+
+
+def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceDataError(f"{name} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    malformed: list[dict[str, Any]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        ref = f"line {row.number}" if row.number is not None else "line ?"
+        reason = f"{row.actual_columns} fields, expected {row.expected_columns}"
+        malformed.append(_discard(name, ref, reason, row.text))
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in schema.names}, strings_can_be_null=True),
+    )
+    table = _with_required_columns(name, table, schema, as_text=True)
+    bad_any = pa.array([False] * table.num_rows)
+    reasons: list[list[str]] = [[] for _ in range(table.num_rows)]
+    columns = {}
+    for field_ in schema:
+        typed, bad = _parse(table[field_.name].combine_chunks(), field_.type)
+        if not field_.nullable:
+            bad = pc.or_(bad, pc.is_null(typed))
+        bad = pc.fill_null(bad, False)
+        for i in pc.indices_nonzero(bad).to_pylist():
+            value = table[field_.name][i].as_py()
+            reasons[i].append(
+                f"{field_.name}: required, missing" if value in (None, "") else f"{field_.name}: {value!r} is not {field_.type}"
+            )
+        bad_any = pc.or_(bad_any, bad)
+        columns[field_.name] = typed
+    extras = [n for n in table.column_names if n not in schema.names]
+    rows = table.to_pylist() if pc.any(bad_any).as_py() else []
+    discarded = malformed + [
+        _discard(name, f"row {i + 1}", "; ".join(reasons[i]), ",".join("" if v is None else str(v) for v in rows[i].values()))
+        for i in pc.indices_nonzero(bad_any).to_pylist()
+    ]
+    keep = pc.invert(bad_any)
+    out = pa.table({**columns, **{n: table[n].cast(pa.string()) for n in extras}}).filter(keep)
+    return FileRead(out, discarded)
+
+
+def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+    table = _with_required_columns(name, pq.read_table(io.BytesIO(data)), schema, as_text=False)
+    columns = {}
+    for field_ in schema:
+        try:
+            columns[field_.name] = table[field_.name].cast(field_.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SourceDataError(f"{name}: column {field_.name} cannot be read as {field_.type} ({exc})") from None
+    extras = {n: table[n] for n in table.column_names if n not in schema.names}
+    return FileRead(pa.table({**columns, **extras}))
+
+
+def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
+    missing = [f for f in schema if f.name not in table.column_names]
+    required = [f.name for f in missing if not f.nullable]
+    if required:
+        raise SourceDataError(f"{name} lacks required column(s) {', '.join(required)}")
+    for f in missing:
+        table = table.append_column(f.name, pa.nulls(table.num_rows, pa.string() if as_text else f.type))
+    return table
+
+
+def read_file(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+    """A CSV or Parquet file under `schema`; empty files give no table."""
+    if not data.strip():
+        return FileRead(None)
+    lower = name.lower()
+    if lower.endswith(".csv"):
+        return read_csv(name, data, schema)
+    if lower.endswith(".parquet"):
+        return read_parquet(name, data, schema)
+    raise SourceDataError(f"{name}: unsupported file type (expected .csv or .parquet)")

@@ -1,0 +1,160 @@
+"""Bad input: each case has a defined outcome — evolve, discard and count, or fail clearly."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import query
+
+from pipelines.errors import PipelineFailed
+from pipelines.loading import load
+from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
+from pipelines.samples.server import Fault
+from pipelines.shop_api.pipeline import ShopApi
+from pipelines.shop_files.pipeline import ShopFiles
+from pipelines.shop_sheets.pipeline import ShopSheets
+
+pytestmark = pytest.mark.faults
+HEADER = "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg"
+
+
+@pytest.fixture
+def files_env(local_env, tmp_path):
+    samples = tmp_path / "samples"
+    (samples / "files" / "shipments").mkdir(parents=True)
+    return dataclasses.replace(local_env, samples=samples)
+
+
+def drop(env, name, content: bytes | str):
+    path = env.samples / "files" / "shipments" / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def shipments(env, columns="shipment_id, carrier"):
+    return query(env.datalake.path, f"select {columns} from raw_shop_files.shipments order by shipment_id")
+
+
+def discarded(env):
+    return query(env.datalake.path, "select source_file, row_ref, reason, raw from raw_shop_files.discarded_rows order by row_ref")
+
+
+def test_malformed_rows_and_wrong_types_are_discarded_counted_and_kept(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n1,10,ups,2026-01-01T00:00:00Z,,1.5\n2,11,dhl\nx3,12,dpd,,,\n4,13,ups,yesterday,,2\n5,14,ups,,,3\n")
+    result = load(ShopFiles, files_env)
+    assert (result.rows["shipments"], result.discarded) == (2, 3)
+    assert shipments(files_env) == [(1, "ups"), (5, "ups")]
+    assert discarded(files_env) == [
+        ("a.csv", "line 3", "3 fields, expected 6", "2,11,dhl"),
+        ("a.csv", "row 2", "shipment_id: 'x3' is not int64", "x3,12,dpd,,,"),
+        ("a.csv", "row 3", "shipped_at: 'yesterday' is not timestamp[us, tz=UTC]", "4,13,ups,yesterday,,2"),
+    ]
+
+
+def test_an_added_column_evolves_the_table(files_env):
+    drop(files_env, "a.csv", f"{HEADER},insured\n1,10,ups,,,1.5,yes\n")
+    load(ShopFiles, files_env)
+    assert shipments(files_env, "shipment_id, insured") == [(1, "yes")]
+
+
+def test_a_removed_optional_column_becomes_null_and_a_removed_required_one_fails(files_env):
+    drop(files_env, "a.csv", "shipment_id,order_id,carrier,shipped_at,delivered_at\n1,10,ups,,\n")
+    load(ShopFiles, files_env)
+    assert shipments(files_env, "shipment_id, weight_kg") == [(1, None)]
+    drop(files_env, "b.csv", "order_id,carrier\n10,ups\n")
+    os.utime(files_env.samples / "files" / "shipments" / "b.csv", (2e9, 2e9))
+    with pytest.raises(PipelineFailed, match=r"^pipeline 'shop_files' failed in extract: b\.csv lacks required column\(s\) shipment_id$"):
+        load(ShopFiles, files_env)
+
+
+def test_an_empty_file_loads_nothing_and_fails_nothing(files_env):
+    drop(files_env, "empty.csv", b"")
+    drop(files_env, "a.csv", f"{HEADER}\n1,10,ups,,,1\n")
+    result = load(ShopFiles, files_env)
+    assert (result.rows, result.discarded) == ({"shipments": 1}, 0)
+
+
+def test_a_file_that_is_not_utf8_fails_naming_the_file(files_env):
+    prefix = f"{HEADER}\n1,10,M".encode()
+    drop(files_env, "latin.csv", prefix + "üller,,,1\n".encode("latin-1"))
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopFiles, files_env)
+    assert str(caught.value) == f"pipeline 'shop_files' failed in extract: latin.csv is not UTF-8 (byte 0xfc at offset {len(prefix)})"
+
+
+def test_a_parquet_column_of_another_type_fails_naming_file_and_column(files_env):
+    table = pa.table({"shipment_id": ["one"], "order_id": [1], "carrier": ["ups"]})
+    pq.write_table(table, files_env.samples / "files" / "shipments" / "bad.parquet")
+    with pytest.raises(PipelineFailed, match=r"bad\.parquet: column shipment_id cannot be read as int64"):
+        load(ShopFiles, files_env)
+
+
+def test_an_empty_sheet_fails_instead_of_emptying_the_table(local_env, server):
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"] = []
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == (
+        "pipeline 'shop_sheets' failed in extract: sheet 'sales_targets' is empty; refusing to replace its table with nothing"
+    )
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
+
+
+def test_a_sheet_without_a_header_row_fails(local_env, server):
+    rows = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"]
+    server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"] = rows[1:]
+    with pytest.raises(PipelineFailed, match=r"sheet 'sales_targets' has no header row: its first row is \['2025-01', 'web', "):
+        load(ShopSheets, local_env)
+
+
+def test_a_sheet_value_of_another_type_fails_by_contract(local_env, server):
+    load(ShopSheets, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"]
+    sheet[5] = [sheet[5][0], sheet[5][1], "n/a", sheet[5][3]]
+    with pytest.raises(PipelineFailed, match=r"schema contract: .*target_revenue"):
+        load(ShopSheets, local_env)
+
+
+def test_json_that_does_not_match_the_data_selector_fails(local_env, server):
+    server.inject(Fault(path="/shop/v1/products", body={"items": [{"id": 1}]}, times=-1))
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopApi, local_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_api' failed in extract: response from GET {server.url}/shop/v1/products has no 'data' (it has: items)"
+    )
+
+
+def test_an_api_value_of_another_type_fails_by_contract(local_env, server):
+    load(ShopApi, local_env)
+    order = dict(server.store.api["orders"][7], total_amount="lots", updated_at="2026-09-01T00:00:00Z")
+    server.store.upsert("orders", order)
+    with pytest.raises(PipelineFailed, match=r"failed in normalize: schema contract: .*total_amount"):
+        load(ShopApi, local_env)
+    assert query(local_env.datalake.path, "select total_amount from raw_shop_api.orders where id = 7") != [("lots",)]
+
+
+def test_an_append_resource_is_refused_unless_declared(local_env, registry):
+    import dlt
+
+    from pipelines.base import Pipeline
+    from pipelines.declarations import Schedule
+
+    class Appending(Pipeline):
+        """Appends events."""
+
+        name = "appending"
+        schedule = Schedule("0 4 * * *")
+        dataset = "raw_appending"
+
+        def source(self, env):
+            return dlt.resource([{"id": 1}], name="events", write_disposition="append")
+
+    with pytest.raises(PipelineFailed, match=r"resource 'events' uses write disposition 'append'; allowed: merge, replace"):
+        load(Appending, local_env)
+    Appending.write_dispositions = ("merge", "replace", "append")
+    assert load(Appending, local_env).rows == {"events": 1}
