@@ -1,0 +1,121 @@
+"""A bad registry or stack config: one clear line from `toltek pipelines` / `toltek plan`, exit 2."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from conftest import REPO_ROOT, TOLTEK, toltek_env
+
+from pipelines.samples import SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
+
+pytestmark = pytest.mark.faults
+
+TEMPLATE = '''
+from pipelines.base import Pipeline
+from pipelines.declarations import Resources, Schedule
+
+
+class Broken(Pipeline):
+    """A pipeline with one bad declaration."""
+
+    name = {name!r}
+    schedule = Schedule({cron!r}, "Europe/Amsterdam")
+    dataset = {dataset!r}
+    secrets = {secrets!r}
+
+    def source(self, env):
+        raise NotImplementedError
+'''
+GOOD = {"name": "broken_one", "cron": "0 5 * * *", "dataset": "raw_broken", "secrets": {}}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repo")
+    for name in ("pipelines", "infra", "transform", "images"):
+        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "target", "data"))
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
+        shutil.copy2(REPO_ROOT / name, root / name)
+    return root
+
+
+def cli(tree, *args):
+    return subprocess.run(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", *args],
+        cwd=tree, env=toltek_env(tree / ".home", PYTHONPATH=str(tree)), capture_output=True, text=True, timeout=300,
+    )
+
+
+CASES = [
+    ({"name": "shop_api"}, "Broken.name: 'shop_api' is already declared by pipelines.shop_api.pipeline.ShopApi"),
+    ({"cron": "0 25 * * *"}, "Broken.schedule: invalid cron expression '0 25 * * *' (expected 5 unix-cron fields)"),
+    ({"name": "an_extremely_long_pipeline_name"}, "Broken.name: 'an_extremely_long_pipeline_name' is 31 characters; at most 24 fit every id derived from it"),
+    ({"name": "ab"}, "Broken.name: derived service account id 'pl-ab' is invalid (6-30 characters: lowercase letters, digits, hyphens)"),
+    ({"name": "Broken-One"}, "Broken.name: 'Broken-One' must be lowercase snake case (letters, digits, underscores)"),
+    ({"secrets": {"shop api token": "sources.broken.token"}}, "Broken.secrets: 'shop api token' is not a valid Secret Manager secret name"),
+    ({"dataset": "raw_shop_api"}, "Broken.dataset: 'raw_shop_api' is already claimed by pipelines.shop_api.pipeline.ShopApi"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), CASES, ids=[m.split(":")[0] + "-" + list(c)[0] for c, m in CASES])
+def test_a_bad_declaration_is_one_line_and_exit_2(tree, change, message):
+    module = tree / "pipelines" / "zz_broken.py"
+    module.write_text(TEMPLATE.format(**{**GOOD, **change}))
+    try:
+        for args in (["pipelines"], ["plan", "-s", "prd"]):
+            done = cli(tree, *args)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert done.stderr.strip() == f"error: {message}", args
+            assert "Traceback" not in done.stdout + done.stderr
+    finally:
+        module.unlink()
+
+
+def test_a_secret_without_a_local_value_is_one_line_and_exit_2(tree):
+    module = tree / "pipelines" / "zz_broken.py"
+    module.write_text(TEMPLATE.format(**{**GOOD, "secrets": {"unknown-token": "sources.broken.token"}}))
+    try:
+        done = cli(tree, "run", "broken_one", "--skip-transform")
+    finally:
+        module.unlink()
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: pipeline 'broken_one' needs secret 'unknown-token', which has no local sample value"
+    )
+
+
+def test_missing_stack_config_is_one_line_and_exit_2(tree):
+    stack_file = tree / "Pulumi.prd.yaml"
+    saved = stack_file.read_text()
+    stack_file.unlink()
+    try:
+        done = cli(tree, "plan", "-s", "prd")
+    finally:
+        stack_file.write_text(saved)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: stack config Pulumi.prd.yaml not found in {tree}"
+
+
+def test_no_secret_value_reaches_output_logs_plan_or_errors(tmp_path):
+    home = tmp_path / "home"
+    outputs = []
+    for args in (["run"], ["plan", "-s", "prd", "--json"], ["policy", "-s", "prd", "--json"], ["pipelines", "--json"]):
+        done = subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home), timeout=600)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout + done.stderr)
+    failing = subprocess.run(
+        [str(TOLTEK), "run", "shop_api", "--skip-transform"], capture_output=True, text=True, timeout=600,
+        env=toltek_env(home, TOLTEK_SAMPLE_FAULTS='[{"path": "/shop/v1/orders", "status": 401, "times": -1}]'),
+    )
+    assert failing.returncode == 1 and "HTTP 401 Unauthorized" in failing.stderr
+    outputs.append(failing.stdout + failing.stderr)
+    files = [p for p in home.rglob("*") if p.is_file() and p.suffix != ".duckdb"]
+    assert any(p.suffix == ".log" for p in files), "dbt wrote its logs"
+    secrets = [*SAMPLE_SECRETS.values(), SAMPLE_GOOGLE_TOKEN]
+    for secret in secrets:
+        assert all(secret not in text for text in outputs)
+        assert not [p for p in files if secret.encode() in p.read_bytes()]
