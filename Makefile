@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup run test bench lint clean
+.PHONY: setup run test faults bench lint clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -18,6 +18,9 @@ run: setup
 
 test: setup
 	.venv/bin/python -m pytest
+
+faults: setup
+	.venv/bin/python -m pytest -m faults
 
 bench: setup
 	.venv/bin/python -m bench
