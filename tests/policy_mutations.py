@@ -10,6 +10,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from policy_fixtures import _set
+
 from infra.plan import PlannedResource
 
 LAKE, DWH = "toltek-datalake-prd", "toltek-dwh-prd"
@@ -22,16 +24,6 @@ def find(resources: Resources, type_: str, **inputs: Any) -> PlannedResource:
     found = [r for r in resources if r.type == type_ and all(r.raw_inputs.get(k) == v for k, v in inputs.items())]
     assert found, (type_, inputs)
     return found[0]
-
-
-def _set(obj: dict, path: str, value: Any) -> None:
-    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
-    for key in keys[:-1]:
-        obj = obj[key]
-    if value is None:
-        del obj[keys[-1]]
-    else:
-        obj[keys[-1]] = value
 
 
 def change(type_: str, match: dict[str, Any], path: str, value: Any, **fields: Any) -> Callable[[Resources], Resources]:

@@ -44,6 +44,25 @@ def audit_logging(project: str, opts: pulumi.ResourceOptions) -> gcp.projects.IA
     )
 
 
+def image_repository(
+    project: str, cfg: StackConfig, description: str, opts: pulumi.ResourceOptions
+) -> gcp.artifactregistry.Repository:
+    """A Docker repository with immutable tags and active cleanup policies."""
+    return gcp.artifactregistry.Repository(
+        f"{project}-images",
+        project=project,
+        location=cfg.region,
+        repository_id=REPOSITORY_ID,
+        format="DOCKER",
+        description=description,
+        docker_config={"immutable_tags": True},
+        cleanup_policy_dry_run=False,
+        cleanup_policies=CLEANUP_POLICIES,
+        labels=labels(cfg.env),
+        opts=opts,
+    )
+
+
 def labels(env: str, **extra: str) -> dict[str, str]:
     """Labels for cost attribution: every resource says what it belongs to."""
     return {"app": "toltek", "env": env, **extra}
@@ -95,19 +114,7 @@ class DatalakeProject(pulumi.ComponentResource):
         key = project_key(project, cfg.bigquery_location, after_apis)
         encrypted = pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=key.grants))
 
-        repository = gcp.artifactregistry.Repository(
-            f"{project}-images",
-            project=project,
-            location=cfg.region,
-            repository_id=REPOSITORY_ID,
-            format="DOCKER",
-            description="Toltek pipeline images, pinned by digest",
-            docker_config={"immutable_tags": True},
-            cleanup_policy_dry_run=False,
-            cleanup_policies=CLEANUP_POLICIES,
-            labels=labels(cfg.env),
-            opts=after_apis,
-        )
+        repository = image_repository(project, cfg, "Toltek pipeline images, pinned by digest", after_apis)
         bucket = gcp.storage.Bucket(
             f"{project}-landing",
             project=project,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.components.datalake import CLEANUP_POLICIES, REPOSITORY_ID, DatalakeResources, audit_logging, dataset, labels
+from infra.components.datalake import REPOSITORY_ID, DatalakeResources, audit_logging, dataset, image_repository, labels
 from infra.components.encryption import project_key
 from infra.components.iam import grant_resource
 from infra.components.image import ImageArgs, RepositoryImage
@@ -85,19 +85,7 @@ class Warehouse(pulumi.ComponentResource):
         }
 
         self.datasets = sorted(datasets)
-        repository = gcp.artifactregistry.Repository(
-            f"{dwh}-images",
-            project=dwh,
-            location=cfg.region,
-            repository_id=REPOSITORY_ID,
-            format="DOCKER",
-            description="Toltek dbt runner images, pinned by digest",
-            docker_config={"immutable_tags": True},
-            cleanup_policy_dry_run=False,
-            cleanup_policies=CLEANUP_POLICIES,
-            labels=labels(env),
-            opts=after_apis,
-        )
+        repository = image_repository(dwh, cfg, "Toltek dbt runner images, pinned by digest", after_apis)
         image = RepositoryImage(
             f"{dwh}-dbt",
             ImageArgs(kind="dbt", repository_url=f"{cfg.region}-docker.pkg.dev/{dwh}/{REPOSITORY_ID}", depends_on=[repository]),
