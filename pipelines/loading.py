@@ -161,7 +161,7 @@ def describe(cause: BaseException) -> str:
     if isinstance(cause, SourceDataError):
         return str(cause)
     if type(cause).__name__ == "DataValidationError":  # dlt's schema contract said no
-        return f"schema contract: {getattr(cause, 'schema_entity', '')} '{getattr(cause, 'column_name', None) or getattr(cause, 'table_name', '')}' violates '{getattr(cause, 'contract_mode', '')}' ({cause})"
+        return _contract_message(cause)
     if isinstance(cause, requests.HTTPError) and cause.response is not None:
         response = cause.response
         endpoint = response.url.split("?", 1)[0]
@@ -170,6 +170,19 @@ def describe(cause: BaseException) -> str:
         what = "no answer in time" if isinstance(cause, requests.Timeout) else "connection failed"
         return f"{what} from {cause.request.method} {cause.request.url.split('?', 1)[0]} (after retries)"
     return f"{type(cause).__name__}: {cause}"
+
+
+def _contract_message(error: BaseException) -> str:
+    table, column = getattr(error, "table_name", "?"), getattr(error, "column_name", None) or ""
+    entity, mode = getattr(error, "schema_entity", ""), getattr(error, "contract_mode", "")
+    item = getattr(error, "data_item", None) or {}
+    where = f" (row id {item['id']})" if isinstance(item, dict) and "id" in item else ""
+    if entity == "data_type":
+        base, _, variant = column.partition("__v_")
+        return f"schema contract: {table}.{base} received a {variant or 'different'} value{where}; its data type is frozen"
+    if entity == "columns":
+        return f"schema contract: {table} received new column {column}{where}; columns are {mode}"
+    return f"schema contract: new table {table}; tables are {mode}"
 
 
 def _one_line(text: str, secrets: list[str]) -> str:
