@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,6 +48,10 @@ def policy(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd.", show_default=False)] = None,
     as_json: AsJson = False,
     list_rules: Annotated[bool, typer.Option("--list", help="List the rules and the external rules they mirror.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Policy config JSON, as `pulumi preview --policy-pack-config` takes: rule id (or \"all\") -> advisory, mandatory or disabled.", show_default=False),
+    ] = None,
 ) -> None:
     """Check a stack against the policy pack offline; exit 1 on any mandatory violation.
 
@@ -58,11 +63,12 @@ def policy(
     if stack is None:
         _fail("choose a stack with -s dev or -s prd (or --list)")
     from infra.plan import read_stack_file, run_plan
-    from infra.policy.offline import analyze_plan
+    from infra.policy.offline import analyze_plan, read_policy_config
 
     try:
+        enforcement = read_policy_config(config) if config else None
         plan_ = run_plan(stack, preview=True)
-        report = analyze_plan(plan_, read_stack_file(stack))
+        report = analyze_plan(plan_, read_stack_file(stack), enforcement)
     except UserError as exc:
         _fail(str(exc))
     if as_json:

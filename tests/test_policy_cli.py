@@ -75,3 +75,34 @@ def test_a_project_level_editor_grant_in_the_program_fails_naming_the_rule(tmp_p
     assert done.returncode == 1, done.stdout + done.stderr
     assert "iam-no-basic-roles" in done.stdout
     assert "roles/editor is granted on project toltek-datalake-prd" in done.stdout
+
+
+def test_policy_config_sets_enforcement_levels_as_pulumi_does(tmp_path):
+    """A violation made advisory by config no longer fails the run; disabled, it is not reported."""
+    from policy_mutations import MUTATIONS
+
+    from infra.plan import read_stack_file, run_plan
+    from infra.policy.offline import analyze, read_policy_config
+
+    plan = run_plan("prd", preview=True)
+    config = read_stack_file("prd")
+    mutate = dict((rule, m) for rule, _, m in MUTATIONS)["iam-no-user-principals"]
+    resources = mutate(plan.resources)
+    def levels(report):
+        return [v.level for v in report.violations if v.rule == "iam-no-user-principals"]
+
+    assert levels(analyze(resources, stack="prd", config=config)) == ["mandatory"]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"all": "mandatory", "iam-no-user-principals": {"enforcementLevel": "advisory"}}))
+    report = analyze(resources, stack="prd", config=config, enforcement=read_policy_config(path))
+    assert levels(report) == ["advisory"]
+    path.write_text(json.dumps({"iam-no-user-principals": "disabled"}))
+    assert levels(analyze(resources, stack="prd", config=config, enforcement=read_policy_config(path))) == []
+
+
+def test_a_bad_policy_config_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"no-such-rule": "advisory"}))
+    done = toltek("policy", "-s", "prd", "--config", str(path), home=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: policy config {path}: unknown rule 'no-such-rule' (see toltek policy --list)"

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2
@@ -22,6 +23,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from infra.plan import PROJECT, PROVIDER_PREFIX, PlannedResource
 from infra.policy.pack import PACK_NAME, PACK_VERSION, policies
+from pipelines.errors import UserError
 
 LEVELS = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory", proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"}
 
@@ -134,6 +136,35 @@ def analyze(
         )
         collect(servicer.AnalyzeStack(stack_request, None), "")
     return report
+
+
+def read_policy_config(path: Path) -> dict[str, str]:
+    """Enforcement overrides from a policy config file, in the format the Pulumi CLI takes.
+
+    `{"all": "advisory", "iam-no-user-principals": "disabled", "bucket-versioning": {"enforcementLevel": "mandatory"}}`
+    """
+    from infra.policy.pack import rules
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"policy config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"policy config {path}: expected a JSON object of rule id -> level")
+    ids = [r.id for r in rules()]
+    levels: dict[str, str] = {}
+    for key in sorted(data, key=lambda k: k != "all"):  # "all" first, then per-rule overrides
+        value = data[key]
+        level = value.get("enforcementLevel") if isinstance(value, dict) else value
+        if level not in ("advisory", "mandatory", "disabled"):
+            raise UserError(f"policy config {path}: '{key}' has level {level!r}; use advisory, mandatory or disabled")
+        if key == "all":
+            levels.update(dict.fromkeys(ids, level))
+        elif key in ids:
+            levels[key] = level
+        else:
+            raise UserError(f"policy config {path}: unknown rule '{key}' (see toltek policy --list)")
+    return levels
 
 
 def _level(name: str) -> int:
