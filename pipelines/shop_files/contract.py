@@ -95,8 +95,17 @@ def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         for i in pc.indices_nonzero(bad_any).to_pylist()
     ]
     keep = pc.invert(bad_any)
-    out = pa.table({**columns, **{n: table[n].cast(pa.string()) for n in extras}}).filter(keep)
+    out = _typed(schema, columns, {n: table[n].cast(pa.string()) for n in extras}, keep)
     return FileRead(out, discarded)
+
+
+def _typed(schema: pa.Schema, columns: dict, extras: dict, keep: pa.Array | None = None) -> pa.Table:
+    """The declared columns (with their nullability) followed by any extra ones."""
+    loose = pa.table({**columns, **extras})
+    if keep is not None:
+        loose = loose.filter(keep)
+    fields = list(schema) + [pa.field(n, loose[n].type) for n in extras]
+    return pa.Table.from_arrays([loose[f.name] for f in fields], schema=pa.schema(fields))
 
 
 def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
@@ -108,7 +117,10 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SourceDataError(f"{name}: column {field_.name} cannot be read as {field_.type} ({exc})") from None
     extras = {n: table[n] for n in table.column_names if n not in schema.names}
-    return FileRead(pa.table({**columns, **extras}))
+    if any(not f.nullable and columns[f.name].null_count for f in schema):
+        missing = [f.name for f in schema if not f.nullable and columns[f.name].null_count]
+        raise SourceDataError(f"{name}: required column(s) {', '.join(missing)} hold nulls")
+    return FileRead(_typed(schema, columns, extras))
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
