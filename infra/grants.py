@@ -21,8 +21,8 @@ Scope = Literal["project", "dataset", "secret", "job", "bucket"]
 SCHEDULER_ACCOUNT = "toltek-scheduler"
 DBT_ACCOUNT = "toltek-dbt"
 COPIER_ACCOUNT = "toltek-copier"
-WAREHOUSE_DATASETS = ("staging", "marts")
-DEV_DBT_DATASET = "dbt_dev"
+WAREHOUSE_DATASETS = naming.WAREHOUSE_DATASETS
+DEV_DBT_DATASET = naming.DEV_DBT_DATASET
 
 DATA_EDITOR = "roles/bigquery.dataEditor"
 DATA_VIEWER = "roles/bigquery.dataViewer"
@@ -57,7 +57,7 @@ def pipeline_member(pipeline: type[Pipeline], cfg: StackConfig) -> str:
 
 def datasets_of(pipeline: type[Pipeline]) -> tuple[str, str]:
     """The raw dataset and the dataset dlt stages merges in: both are the pipeline's to write."""
-    return pipeline.dataset, naming.staging_dataset(pipeline.dataset)
+    return naming.written_datasets(pipeline.dataset)
 
 
 def pipeline_grants(pipeline: type[Pipeline], cfg: StackConfig) -> list[Grant]:

@@ -65,11 +65,13 @@ def run(
 
     Locally a sample server on 127.0.0.1 serves the REST and Sheets sources, files come from the sample folder ($TOLTEK_SAMPLES, default pipelines/samples/data), and the data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb, then warehouse.duckdb.
     """
+    from pipelines.loading import require_local_secrets
     from pipelines.run import run_all
 
     try:
         settings = environments.get(env)
         selected = discover().select(names, settings.name)
+        require_local_secrets(selected, settings)
     except UserError as exc:
         fail_user(str(exc))
     signal.signal(signal.SIGTERM, _terminate)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from datetime import datetime
+from croniter import CroniterBadDateError, croniter
 
-from croniter import croniter
-
-# How far ahead schedules are inspected for their shortest gap between two runs.
+# How far ahead schedules are inspected for their shortest gap between two runs: enough runs to
+# cover both daylight-saving shifts of a frequent schedule, and years enough for a rare one.
 _GAP_SAMPLES = 2000
+_HORIZON_YEARS = 8
+_START = datetime(2026, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,32 @@ class Schedule:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"unknown time zone '{self.time_zone}'")
+        if not problems and not self._runs():
+            problems.append(f"cron expression '{self.cron}' never fires (no such date)")
         return problems
 
+    def _runs(self) -> list[datetime]:
+        """Upcoming run times, up to `_GAP_SAMPLES` of them within `_HORIZON_YEARS`."""
+        zone = ZoneInfo(self.time_zone)
+        start = _START.replace(tzinfo=zone)
+        end = start.replace(year=start.year + _HORIZON_YEARS)
+        runs = croniter(self.cron, start)
+        found: list[datetime] = []
+        try:
+            while len(found) < _GAP_SAMPLES:
+                current = runs.get_next(datetime)
+                if current > end:
+                    break
+                found.append(current)
+        except CroniterBadDateError:  # no further date matches, e.g. "0 0 30 2 *"
+            pass
+        return found
+
     def shortest_gap_seconds(self) -> float:
-        """The shortest time between two consecutive runs (daylight-saving shifts included)."""
-        runs = croniter(self.cron, datetime(2026, 1, 1, tzinfo=ZoneInfo(self.time_zone)))
-        previous = runs.get_next(datetime)
-        gap = float("inf")
-        for _ in range(_GAP_SAMPLES):
-            current = runs.get_next(datetime)
-            gap = min(gap, (current - previous).total_seconds())
-            previous = current
-        return gap
+        """The shortest time between two consecutive runs (daylight-saving shifts included);
+        infinite when the schedule fires at most once within the inspected horizon."""
+        runs = self._runs()
+        return min(((b - a).total_seconds() for a, b in zip(runs, runs[1:])), default=float("inf"))
 
 
 _CPU = ("1", "2", "4", "8")

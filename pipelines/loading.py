@@ -66,6 +66,16 @@ def destination(env: Environment) -> object:
     return dlt.destinations.bigquery(credentials=credentials, location=store.location)
 
 
+def require_local_secrets(pipelines: list[type[Pipeline]], env: Environment) -> None:
+    """Before anything runs locally: every declared secret must have a sample value."""
+    if not env.is_local:
+        return
+    for pipeline in pipelines:
+        for secret in pipeline.secrets:
+            if secret not in SAMPLE_SECRETS:
+                raise UserError(f"pipeline '{pipeline.name}' needs secret '{secret}', which has no local sample value")
+
+
 @contextmanager
 def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
     """Locally, fill each declared secret's config key with the sample server's value.
@@ -75,11 +85,10 @@ def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
     if not env.is_local:
         yield
         return
+    require_local_secrets([pipeline], env)
     saved: dict[str, str | None] = {}
     try:
         for secret, key in pipeline.secrets.items():
-            if secret not in SAMPLE_SECRETS:
-                raise UserError(f"pipeline '{pipeline.name}' needs secret '{secret}', which has no local sample value")
             var = naming.env_var_for_config_key(key)
             saved[var] = os.environ.get(var)
             os.environ[var] = SAMPLE_SECRETS[secret]

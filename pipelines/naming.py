@@ -72,9 +72,21 @@ def scheduler_job_name(pipeline_name: str, env: str) -> str:
     return f"toltek-{slug(pipeline_name)}-{env}"
 
 
+# Datasets the platform itself owns: the warehouse's layers and dbt's dev target. No pipeline may
+# claim one as its raw dataset (nor as the staging dataset derived from it).
+WAREHOUSE_DATASETS = ("staging", "marts")
+DEV_DBT_DATASET = "dbt_dev"
+RESERVED_DATASETS = (*WAREHOUSE_DATASETS, DEV_DBT_DATASET)
+
+
 def staging_dataset(dataset: str) -> str:
     """The dataset dlt stages `merge` loads in before merging into `dataset`."""
     return f"{dataset}_staging"
+
+
+def written_datasets(dataset: str) -> tuple[str, str]:
+    """Every dataset a pipeline declaring `dataset` writes: the raw one and its merge staging."""
+    return dataset, staging_dataset(dataset)
 
 
 def landing_bucket(env: str) -> str:

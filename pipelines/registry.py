@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from pipelines import naming
 from pipelines.errors import DeclarationError, UserError
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ class Registry:
 
     def add(self, cls: type[Pipeline]) -> None:
         """Register `cls`; a re-import of the same class replaces it, anything else must be unique."""
+        for dataset in naming.written_datasets(cls.dataset):
+            if dataset in naming.RESERVED_DATASETS:
+                raise DeclarationError(
+                    cls.__name__, "dataset", f"'{dataset}' is reserved for the warehouse and dbt"
+                )
         for other in self._by_name.values():
             if _qualified(other) == _qualified(cls):
                 continue
@@ -35,9 +41,10 @@ class Registry:
                 raise DeclarationError(
                     cls.__name__, "name", f"'{cls.name}' is already declared by {_qualified(other)}"
                 )
-            if other.dataset == cls.dataset:
+            clash = set(naming.written_datasets(other.dataset)) & set(naming.written_datasets(cls.dataset))
+            if clash:
                 raise DeclarationError(
-                    cls.__name__, "dataset", f"'{cls.dataset}' is already claimed by {_qualified(other)}"
+                    cls.__name__, "dataset", f"'{min(clash)}' is already claimed by {_qualified(other)}"
                 )
         self._by_name = {n: c for n, c in self._by_name.items() if _qualified(c) != _qualified(cls)}
         self._by_name[cls.name] = cls

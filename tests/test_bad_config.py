@@ -83,9 +83,11 @@ def test_a_secret_without_a_local_value_is_one_line_and_exit_2(tree):
     finally:
         module.unlink()
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1] == (
+    # Refused before anything starts: no progress, no partial run, just the one line.
+    assert done.stderr.strip() == (
         "error: pipeline 'broken_one' needs secret 'unknown-token', which has no local sample value"
     )
+    assert done.stdout == ""
 
 
 def test_missing_stack_config_is_one_line_and_exit_2(tree):

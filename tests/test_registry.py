@@ -35,7 +35,7 @@ def test_isolation_forgets_declared_pipelines():
     assert "extra_pipeline" not in discover().names()
 
 
-def declare(**overrides):
+def declare(cls_name="TestPipe", **overrides):
     """Declare a pipeline class with valid defaults, changing one field."""
     attrs = {
         "__doc__": "A test pipeline.",
@@ -46,7 +46,7 @@ def declare(**overrides):
     }
     attrs.update(overrides)
     attrs = {k: v for k, v in attrs.items() if v is not REMOVE}
-    return type("TestPipe", (Pipeline,), attrs)
+    return type(cls_name, (Pipeline,), attrs)
 
 
 REMOVE = object()
@@ -85,6 +85,10 @@ def test_a_valid_declaration_registers(registry):
         ({"resources": Resources(max_retries=-1)}, "resources", "max_retries -1"),
         ({"schedule": Schedule("*/10 * * * *")}, "resources", "an execution may take 3600 s (timeout x (1 + retries)) but runs start every 600 s"),
         ({"schedule": Schedule("0 * * * *"), "resources": Resources(timeout_seconds=1200, max_retries=3)}, "resources", "could overlap"),
+        # Exactly the gap leaves no time to start: refused too.
+        ({"schedule": Schedule("0 * * * *"), "resources": Resources(timeout_seconds=1200, max_retries=2)}, "resources", "may take 3600 s (timeout x (1 + retries)) but runs start every 3600 s"),
+        ({"schedule": Schedule("0 0 31 2 *")}, "schedule", "cron expression '0 0 31 2 *' never fires (no such date)"),
+        ({"schedule": Schedule("30 2 * * *", "Europe/Amsterdam")}, "schedule", "repeats when daylight saving ends in Europe/Amsterdam"),
         ({"environments": ("local", "staging")}, "environments", "drawn from local, dev, prd"),
         ({"environments": ()}, "environments", "non-empty"),
         ({"environments": "prd"}, "environments", "non-empty tuple"),
@@ -95,6 +99,7 @@ def test_a_valid_declaration_registers(registry):
     ],
 )
 def test_a_bad_declaration_names_class_and_field(registry, overrides, field, fragment):
+    before = registry.names()
     with pytest.raises(DeclarationError) as caught:
         declare(**overrides)
     assert caught.value.cls_name == "TestPipe"
@@ -102,7 +107,7 @@ def test_a_bad_declaration_names_class_and_field(registry, overrides, field, fra
     assert str(caught.value).startswith(f"TestPipe.{field}: ")
     assert fragment in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert "test_pipe" not in registry.names() or overrides.get("name") is None
+    assert registry.names() == before
 
 
 def test_duplicate_name_is_rejected(registry):
@@ -113,6 +118,29 @@ def test_duplicate_name_is_rejected(registry):
 def test_two_pipelines_cannot_claim_one_dataset(registry):
     with pytest.raises(DeclarationError, match=r"TestPipe\.dataset: 'raw_shop_api' is already claimed by"):
         declare(dataset="raw_shop_api")
+
+
+def test_a_dataset_may_not_be_another_pipelines_staging_dataset(registry):
+    with pytest.raises(DeclarationError) as caught:
+        declare(dataset="raw_shop_api_staging")
+    assert str(caught.value) == (
+        "TestPipe.dataset: 'raw_shop_api_staging' is already claimed by pipelines.shop_api.pipeline.ShopApi"
+    )
+
+
+def test_a_staging_dataset_may_not_be_another_pipelines_dataset(registry):
+    declare(name="test_pipe", dataset="raw_orders_staging")
+    with pytest.raises(DeclarationError) as caught:
+        declare("OtherPipe", name="other_pipe", dataset="raw_orders")
+    assert str(caught.value) == f"OtherPipe.dataset: 'raw_orders_staging' is already claimed by {__name__}.TestPipe"
+
+
+@pytest.mark.parametrize("dataset", ["staging", "marts", "dbt_dev"])
+def test_the_platforms_own_datasets_are_reserved(registry, dataset):
+    with pytest.raises(DeclarationError) as caught:
+        declare(dataset=dataset)
+    assert str(caught.value) == f"TestPipe.dataset: '{dataset}' is reserved for the warehouse and dbt"
+    assert "test_pipe" not in registry.names()
 
 
 def test_unknown_name_lists_the_registered_ones(registry):

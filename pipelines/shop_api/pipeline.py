@@ -16,7 +16,7 @@ class ShopApi(Pipeline):
     schedule = Schedule("15 * * * *", "Europe/Amsterdam")
     dataset = "raw_shop_api"
     secrets = {"shop-api-token": "sources.shop_api.access_token"}
-    resources = Resources(cpu="1", memory="1Gi", timeout_seconds=1200, max_retries=2)
+    resources = Resources(cpu="1", memory="1Gi", timeout_seconds=900, max_retries=2)
 
     def source(self, env: Environment) -> DltSource:
         base_url = f"{env.require_sample_url()}/shop/v1/" if env.is_local else PRODUCTION_BASE_URL
