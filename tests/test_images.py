@@ -153,3 +153,21 @@ def test_dbt_image_entrypoint_loads_the_project_for_prd(built):
     assert parsed.returncode == 0, parsed.stdout[-3000:]
     manifest = json.loads((Path(env["DBT_TARGET_PATH"]) / "manifest.json").read_text())
     assert "model.toltek.fct_orders" in manifest["nodes"]
+
+
+@pytest.mark.parametrize("kind", ["pipeline", "dbt"])
+def test_the_image_tag_hashes_exactly_what_the_dockerfile_copies(kind):
+    """A file the build copies but the tag does not hash would change the image under an old tag."""
+    from infra.components.image import IMAGE_INPUTS
+
+    dockerfile = REPO_ROOT / "images" / kind / "Dockerfile"
+    copied: set[str] = set()
+    for line in dockerfile.read_text().splitlines():
+        if not line.startswith("COPY "):
+            continue
+        words = shlex.split(line)
+        if any(w.startswith("--from") for w in words):
+            continue
+        copied.update(w for w in words[1:-1] if not w.startswith("--"))
+    assert copied, f"no COPY from the build context in {dockerfile}"
+    assert copied | {f"images/{kind}/Dockerfile"} == set(IMAGE_INPUTS[kind])

@@ -18,8 +18,8 @@ from pipelines.environments import REPO_ROOT
 
 # What each image is built from (relative to the repository root); the tag hashes exactly these.
 IMAGE_INPUTS = {
-    "pipeline": ("images/pipeline/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines"),
-    "dbt": ("images/dbt/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "transform"),
+    "pipeline": ("images/pipeline/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra"),
+    "dbt": ("images/dbt/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra", "transform"),
 }
 _SKIP = {"__pycache__", "target", "logs", ".pytest_cache"}
 

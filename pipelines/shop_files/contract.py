@@ -2,7 +2,8 @@
 
 Outcomes, per case:
 
-- a malformed CSV row (wrong number of fields) or a value of the wrong type: the row is discarded,
+- a malformed CSV row (wrong number of fields), a value of the wrong type or out of its range, or a
+  timestamp that is not ISO 8601 with a zone (`Z` or an offset): the row is discarded,
   kept with its reason in the `discarded_rows` table, and counted in the run summary;
 - an added column: kept (the raw table evolves; CSV values as text);
 - a removed column: nullable ones become null, a missing required column fails the run;
@@ -22,9 +23,10 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import SourceDataError
 
-_INT = r"^\s*-?\d+\s*$"
-_FLOAT = r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_INT = r"^-?\d+$"
+_FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+# ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed.
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
 
 
 @dataclass
@@ -39,18 +41,44 @@ def _discard(file: str, ref: str, reason: str, raw: str) -> dict[str, Any]:
 
 def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
     """(typed values, mask of values that do not parse) for a text column."""
-    present = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(column), ""), False)
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
-        pattern = _INT if pa.types.is_integer(type_) else _FLOAT
-        ok = pc.match_substring_regex(column, pattern)
-        bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))  # both sides are never null
-        cleaned = pc.if_else(pc.or_(bad, pc.invert(present)), pa.scalar(None, pa.string()), pc.utf8_trim_whitespace(column))
-        return pc.cast(cleaned, type_), bad
-    if pa.types.is_timestamp(type_):
-        parsed = pc.strptime(column, format=_TIMESTAMP_FORMAT, unit=type_.unit, error_is_null=True)
-        bad = pc.and_(present, pc.is_null(parsed))  # both sides are never null
-        return pc.cast(parsed, type_), bad
-    return pc.if_else(present, column, pa.scalar(None, pa.string())), pa.array([False] * len(column))
+    trimmed = pc.utf8_trim_whitespace(column)
+    present = pc.fill_null(pc.not_equal(trimmed, ""), False)
+    nothing = pa.scalar(None, pa.string())
+    if pa.types.is_string(type_):
+        return pc.if_else(present, column, nothing), pa.array([False] * len(column))
+    if pa.types.is_integer(type_):
+        pattern = _INT
+    elif pa.types.is_floating(type_):
+        pattern = _FLOAT
+    elif pa.types.is_timestamp(type_):
+        pattern = _TIMESTAMP
+    else:
+        raise TypeError(f"no text parser for {type_}")
+    # The pattern rejects most bad values at once; the cast catches the rest (an integer out of
+    # range, a 13th month), value by value only when the whole column does not cast.
+    bad = pc.and_(present, pc.invert(pc.fill_null(pc.match_substring_regex(trimmed, pattern), False)))
+    cleaned = pc.if_else(pc.or_(bad, pc.invert(present)), nothing, trimmed)
+    try:
+        typed = pc.cast(cleaned, type_)
+    except (pa.ArrowInvalid, OverflowError):
+        typed, unparsable = _cast_each(cleaned, type_)
+        bad = pc.or_(bad, unparsable)
+    if pa.types.is_floating(type_):  # a finite number too large for the type
+        bad = pc.or_(bad, pc.fill_null(pc.is_inf(typed), False))
+        typed = pc.if_else(bad, pa.scalar(None, type_), typed)
+    return typed, bad
+
+
+def _cast_each(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
+    values, bad = [], []
+    for value in column.to_pylist():
+        try:
+            values.append(None if value is None else pc.cast(pa.array([value]), type_)[0].as_py())
+            bad.append(False)
+        except (pa.ArrowInvalid, OverflowError):
+            values.append(None)
+            bad.append(True)
+    return pa.array(values, type_), pa.array(bad)
 
 
 def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
