@@ -72,6 +72,7 @@ def run(
         settings = environments.get(env)
         selected = discover().select(names, settings.name)
         require_local_secrets(selected, settings)
+        settings.prepare()
     except UserError as exc:
         fail_user(str(exc))
     signal.signal(signal.SIGTERM, _terminate)

@@ -74,6 +74,23 @@ class Environment:
 
         return f"gs://{landing_bucket(self.name)}/{prefix}"
 
+    def prepare(self) -> None:
+        """Locally: create `$TOLTEK_HOME` and check the sample folder, failing in one line."""
+        if not isinstance(self.datalake, DuckDBStore):
+            return
+        home = self.datalake.path.parent
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise UserError(f"TOLTEK_HOME {home} is a file, not a folder") from None
+        except OSError as exc:
+            raise UserError(f"cannot create TOLTEK_HOME {home}: {exc.strerror}") from None
+        if self.samples is not None and not self.samples.is_dir():
+            raise UserError(
+                f"sample data folder {self.samples} not found "
+                "(TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/)"
+            )
+
     def require_samples(self) -> Path:
         if self.samples is None:
             raise UserError(f"environment '{self.name}' has no sample data")

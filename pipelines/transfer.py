@@ -34,8 +34,15 @@ def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[Transfer
         raise PipelineFailed("the transfer step runs locally; in the cloud it is IAM (see infra/)")
     env.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
     results = []
-    with duckdb.connect(str(env.warehouse.path)) as con:
-        con.execute("ATTACH ? AS datalake (READ_ONLY)", [str(env.datalake.path)])
+    try:
+        con = duckdb.connect(str(env.warehouse.path))
+    except duckdb.IOException as exc:
+        raise PipelineFailed(f"transfer: cannot open the warehouse {env.warehouse.path}: {_first_line(exc)}") from None
+    with con:
+        try:
+            con.execute("ATTACH ? AS datalake (READ_ONLY)", [str(env.datalake.path)])
+        except duckdb.IOException as exc:
+            raise PipelineFailed(f"transfer: cannot attach the datalake {env.datalake.path}: {_first_line(exc)}") from None
         try:
             for pipeline in pipelines:
                 tables = [
@@ -49,7 +56,9 @@ def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[Transfer
                 ]
                 if not tables:
                     raise PipelineFailed(
-                        f"raw dataset '{pipeline.dataset}' of pipeline '{pipeline.name}' is missing from the datalake"
+                        f"raw dataset '{pipeline.dataset}' of pipeline '{pipeline.name}' has not been loaded yet; "
+                        "dbt builds from every pipeline's data: run `toltek run` once for all, "
+                        "or pass --skip-transform"
                     )
                 if pipeline.transfer == "copy":
                     _copy(con, pipeline.dataset)
@@ -61,6 +70,10 @@ def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[Transfer
         finally:
             con.execute("DETACH datalake")
     return results
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _copy(con: duckdb.DuckDBPyConnection, dataset: str) -> None:

@@ -121,3 +121,25 @@ def test_no_secret_value_reaches_output_logs_plan_or_errors(tmp_path):
     for secret in secrets:
         assert all(secret not in text for text in outputs)
         assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+
+def test_a_toltek_home_that_is_a_file_is_one_line_and_exit_2(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    done = subprocess.run([str(TOLTEK), "run", "shop_sheets"], capture_output=True, text=True, env=toltek_env(home), timeout=600)
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: TOLTEK_HOME {home} is a file, not a folder")
+    under = home / "inner"
+    done = subprocess.run([str(TOLTEK), "run", "shop_sheets"], capture_output=True, text=True, env=toltek_env(under), timeout=600)
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: cannot create TOLTEK_HOME {under}: Not a directory")
+    assert home.read_text() == "not a folder"
+
+
+def test_a_missing_sample_folder_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "no-samples"
+    done = subprocess.run(
+        [str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(tmp_path / "home", TOLTEK_SAMPLES=str(missing)), timeout=600
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: sample data folder {missing} not found (TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/)"
+    )

@@ -85,3 +85,15 @@ def test_a_failing_pipeline_exits_1_and_skips_the_transform(tmp_path):
     assert "shop_sheets" in done.stdout  # the other pipeline still ran
     assert "transfer and dbt skipped" in done.stderr
     assert not (tmp_path / "home" / "warehouse.duckdb").exists()
+
+
+def test_one_pipeline_on_a_fresh_home_loads_then_says_what_the_warehouse_lacks(tmp_path):
+    done = toltek("run", "shop_sheets", home=tmp_path)
+    assert done.returncode == 1
+    assert "shop_sheets" in done.stdout and "36" in done.stdout  # loaded and summarised
+    assert done.stderr.strip().splitlines()[-1] == (
+        "failed: raw dataset 'raw_shop_api' of pipeline 'shop_api' has not been loaded yet; dbt builds from every "
+        "pipeline's data: run `toltek run` once for all, or pass --skip-transform"
+    )
+    again = toltek("run", "shop_sheets", "--skip-transform", home=tmp_path)
+    assert again.returncode == 0, again.stderr
