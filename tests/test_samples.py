@@ -28,3 +28,33 @@ def test_scale_multiplies_volumes(tmp_path):
     counts = generate(tmp_path / "big", scale=3)
     assert counts["customers"] == 6000
     assert counts["orders"] == 24000
+
+
+def test_the_generator_replaces_only_a_data_set_it_generated(tmp_path):
+    import subprocess
+    import sys
+
+    def run(out):
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines.samples.generate", "--out", str(out)], capture_output=True, text=True, timeout=300
+        )
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("years of work")
+    done = run(precious)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"error: {precious} is not empty and holds no generated sample data (.toltek-samples); not replacing it"
+    )
+    assert (precious / "thesis.txt").read_text() == "years of work"
+
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert run(a_file).stderr.strip() == f"error: {a_file} is a file, not a folder"
+
+    out = tmp_path / "samples"
+    assert run(out).returncode == 0
+    (out / "stale.csv").write_text("left over")
+    assert run(out).returncode == 0  # an earlier generated set is replaced whole
+    assert not (out / "stale.csv").exists()
