@@ -32,11 +32,11 @@ class Schedule:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"unknown time zone '{self.time_zone}'")
-        if not problems and not self._runs():
+        if not problems and not self.upcoming_runs():
             problems.append(f"cron expression '{self.cron}' never fires (no such date)")
         return problems
 
-    def _runs(self) -> list[datetime]:
+    def upcoming_runs(self) -> list[datetime]:
         """Upcoming run times, up to `_GAP_SAMPLES` of them within `_HORIZON_YEARS`."""
         zone = ZoneInfo(self.time_zone)
         start = _START.replace(tzinfo=zone)
@@ -56,7 +56,7 @@ class Schedule:
     def shortest_gap_seconds(self) -> float:
         """The shortest time between two consecutive runs (daylight-saving shifts included);
         infinite when the schedule fires at most once within the inspected horizon."""
-        runs = self._runs()
+        runs = self.upcoming_runs()
         return min(((b - a).total_seconds() for a, b in zip(runs, runs[1:])), default=float("inf"))
 
 

@@ -198,3 +198,22 @@ def test_secret_values_are_masked_and_wire_numbers_are_integers():
         "count": 3,
         "ratio": 0.5,
     }
+
+
+def test_warehouse_copies_land_at_least_an_hour_before_dbt_runs_in_every_season():
+    """Data Transfer Service schedules are UTC; dbt's is local time, which shifts with daylight saving."""
+    from datetime import timedelta, timezone
+
+    from infra.components.warehouse import COPY_SCHEDULE, DBT_SCHEDULE
+
+    every, day, clock = COPY_SCHEDULE.split()
+    assert (every, day) == ("every", "day")
+    hour, minute = map(int, clock.split(":"))
+    runs = DBT_SCHEDULE.upcoming_runs()[:366]
+    assert len(runs) == 366
+    for run in runs:
+        utc = run.astimezone(timezone.utc)
+        copy = utc.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        assert copy + timedelta(hours=1) <= utc, (run, copy)
+        assert utc - copy < timedelta(hours=12), (run, copy)  # the same morning's copy, not yesterday's
+    assert {run.utcoffset() for run in runs} == {timedelta(hours=1), timedelta(hours=2)}  # both seasons
