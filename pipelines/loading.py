@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
+from dlt.common.pipeline import NormalizeInfo
 
 from pipelines import naming
 from pipelines.base import Pipeline
@@ -110,7 +111,7 @@ def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
         if disposition not in pipeline.write_dispositions:
             raise PipelineFailed(
                 f"pipeline '{pipeline.name}': resource '{name}' uses write disposition '{disposition}'; "
-                f"allowed: {', '.join(pipeline.write_dispositions)} (see 'Writing a pipeline' in the README)"
+                f"allowed: {', '.join(pipeline.write_dispositions)} (see 'Adding a pipeline' in the README)"
             )
 
 
@@ -213,6 +214,17 @@ def load(
         return _load(pipeline, env, on_stage)
 
 
+def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
+    """Add the rows a normalize step produced (dlt's own tables aside) to `result`.
+
+    Rows an interrupted run had already normalized are loaded on resume but not counted again.
+    """
+    if info is not None:
+        for table, count in info.row_counts.items():
+            if not table.startswith("_dlt"):
+                result.rows[table] = result.rows.get(table, 0) + count
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
@@ -226,20 +238,18 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     try:
         with local_secrets(pipeline, env):
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
-                on_stage("resume")
-                dlt_pipeline.normalize()
+                stage = "resume"
+                on_stage(stage)
+                _count(result, dlt_pipeline.normalize())
                 dlt_pipeline.load()
+                stage = "extract"
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
             dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             stage = "normalize"
             on_stage(stage)
-            info = dlt_pipeline.normalize()
-            if info is not None:
-                for table, count in info.row_counts.items():
-                    if not table.startswith("_dlt"):
-                        result.rows[table] = result.rows.get(table, 0) + count
+            _count(result, dlt_pipeline.normalize())
             stage = "load"
             on_stage(stage)
             dlt_pipeline.load()

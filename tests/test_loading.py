@@ -1,9 +1,18 @@
-"""Where a pipeline loads: the environment decides the dlt destination."""
+"""Where a pipeline loads (the environment decides the dlt destination), and how it resumes."""
 
 from __future__ import annotations
 
-from pipelines import environments
-from pipelines.loading import destination
+import subprocess
+import sys
+
+import dlt
+import pytest
+from conftest import query
+
+from pipelines import environments, naming
+from pipelines.errors import PipelineFailed
+from pipelines.loading import destination, load, local_secrets
+from pipelines.shop_sheets.pipeline import ShopSheets
 
 
 def test_local_loads_into_the_datalake_duckdb_file(toltek_home):
@@ -19,3 +28,47 @@ def test_cloud_loads_into_bigquery_of_the_datalake_project(monkeypatch):
     assert dest.destination_type == "dlt.destinations.bigquery"
     assert dest.config_params["location"] == "EU"
     assert dest.config_params["credentials"].project_id == "toltek-datalake-prd"
+
+
+HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(local_env):
+    """A run that died after extracting leaves a package; the next run loads it before its own."""
+    left = dlt.pipeline(
+        pipeline_name=naming.dlt_pipeline_name(ShopSheets.name),
+        destination=destination(local_env),
+        dataset_name=ShopSheets.dataset,
+        pipelines_dir=str(local_env.work_dir),
+    )
+    with local_secrets(ShopSheets, local_env):
+        left.extract(ShopSheets().source(local_env))
+    assert left.has_pending_data
+
+    local_env.datalake.path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(local_env.datalake.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(PipelineFailed, match=r"^pipeline 'shop_sheets' failed in resume: .*lock"):
+            load(ShopSheets, local_env)
+    finally:
+        holder.kill()
+        holder.wait()
+
+    # The failed attempt had normalized the package already: it is loaded now, not counted again.
+    result = load(ShopSheets, local_env)
+    assert result.rows == {"sales_targets": 36}
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets._dlt_loads where status = 0") == [(2,)]
+
+    # A package left extracted but not normalized is normalized, loaded and counted on resume.
+    with local_secrets(ShopSheets, local_env):
+        left.extract(ShopSheets().source(local_env))
+    result = load(ShopSheets, local_env)
+    assert result.rows == {"sales_targets": 72}  # the resumed package's 36 rows, then this run's 36
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets._dlt_loads where status = 0") == [(4,)]
