@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,24 @@ MART_KEYS = {
 def counts(db: Path, keys: dict[str, str]) -> dict[str, tuple]:
     """(rows, distinct keys) per table."""
     return {table: query(db, f"select count(*), count(distinct ({key})) from {table}")[0] for table, key in keys.items()}
+
+
+_HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+@contextmanager
+def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
+    """Keep the DuckDB file `path` open for writing in another process (DuckDB locks it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import dlt
 import pytest
-from conftest import query
+from conftest import duckdb_held_by_another_process, query
 
 from pipelines import environments, naming
 from pipelines.errors import PipelineFailed
@@ -30,13 +27,6 @@ def test_cloud_loads_into_bigquery_of_the_datalake_project(monkeypatch):
     assert dest.config_params["credentials"].project_id == "toltek-datalake-prd"
 
 
-HOLD_LOCK = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(600)
-"""
-
 
 def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(local_env):
     """A run that died after extracting leaves a package; the next run loads it before its own."""
@@ -50,15 +40,9 @@ def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(loca
         left.extract(ShopSheets().source(local_env))
     assert left.has_pending_data
 
-    local_env.datalake.path.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(local_env.datalake.path)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with duckdb_held_by_another_process(local_env.datalake.path):
         with pytest.raises(PipelineFailed, match=r"^pipeline 'shop_sheets' failed in resume: .*lock"):
             load(ShopSheets, local_env)
-    finally:
-        holder.kill()
-        holder.wait()
 
     # The failed attempt had normalized the package already: it is loaded now, not counted again.
     result = load(ShopSheets, local_env)

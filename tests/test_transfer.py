@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from conftest import query
+from conftest import duckdb_held_by_another_process, query
 
 from pipelines.errors import PipelineFailed
 from pipelines.loading import load
@@ -49,26 +46,12 @@ def test_a_missing_raw_dataset_is_a_clear_failure(local_env):
 
 def test_a_warehouse_held_by_another_process_is_a_one_line_failure(local_env):
     load(ShopSheets, local_env)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(local_env.warehouse.path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with duckdb_held_by_another_process(local_env.warehouse.path):
         with pytest.raises(PipelineFailed) as caught:
             transfer(local_env, [ShopSheets])
-    finally:
-        holder.kill()
-        holder.wait()
     message = str(caught.value)
     assert message.startswith(f"transfer: cannot open the warehouse {local_env.warehouse.path}: IO Error: Could not set lock")
     assert "\n" not in message
     (result,) = transfer(local_env, [ShopSheets])  # released: the next run goes through
     assert result.rows == 36
 
-
-HOLD_LOCK = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("locked", flush=True)
-time.sleep(600)
-"""
