@@ -70,7 +70,7 @@ class Resources:
 
     cpu: str = "1"
     memory: str = "1Gi"
-    timeout_seconds: int = 1800
+    timeout_seconds: int = 1200  # with one retry, fits an hourly schedule
     max_retries: int = 1
 
     def problems(self) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
+from conftest import REPO_ROOT
 
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
@@ -83,7 +86,7 @@ def test_a_valid_declaration_registers(registry):
         ({"resources": Resources(memory="64Gi")}, "resources", "between 512Mi and 32Gi"),
         ({"resources": Resources(timeout_seconds=10)}, "resources", "timeout_seconds 10"),
         ({"resources": Resources(max_retries=-1)}, "resources", "max_retries -1"),
-        ({"schedule": Schedule("*/10 * * * *")}, "resources", "an execution may take 3600 s (timeout x (1 + retries)) but runs start every 600 s"),
+        ({"schedule": Schedule("*/10 * * * *")}, "resources", "an execution may take 2400 s (timeout x (1 + retries)) but runs start every 600 s"),
         ({"schedule": Schedule("0 * * * *"), "resources": Resources(timeout_seconds=1200, max_retries=3)}, "resources", "could overlap"),
         # Exactly the gap leaves no time to start: refused too.
         ({"schedule": Schedule("0 * * * *"), "resources": Resources(timeout_seconds=1200, max_retries=2)}, "resources", "may take 3600 s (timeout x (1 + retries)) but runs start every 3600 s"),
@@ -154,3 +157,13 @@ def test_select_refuses_a_pipeline_outside_its_environments(registry):
         registry.select(["test_pipe"], "prd")
     assert "test_pipe" not in [c.name for c in registry.select(None, "prd")]
     assert "test_pipe" in [c.name for c in registry.select(None, "local")]
+
+
+def test_the_readme_example_pipeline_declares_cleanly(registry):
+    """The class the README's 'Adding a pipeline' shows is a valid declaration as written."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Adding a pipeline", 1)[1]
+    code = textwrap.dedent(section.split("```python", 1)[1].split("```", 1)[0])
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert registry.get("payments") is namespace["Payments"]
