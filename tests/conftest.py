@@ -102,3 +102,15 @@ def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
     finally:
         holder.kill()
         holder.wait()
+
+
+# Lines tests want in the run's summary (e.g. the policy pack's mutation score), printed at the end
+# of every run even though pytest captures test output.
+SUMMARY_LINES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if SUMMARY_LINES:
+        terminalreporter.section("toltek")
+        for line in SUMMARY_LINES:
+            terminalreporter.write_line(line)

@@ -4,6 +4,7 @@ the rule written for it — for every rule."""
 from __future__ import annotations
 
 import pytest
+from conftest import SUMMARY_LINES
 from policy_mutations import MUTATIONS
 
 from infra.plan import read_stack_file, run_plan
@@ -33,8 +34,9 @@ def test_every_rule_catches_its_mutation_and_the_score_is_100_percent(prd):
         (caught if rule_id in report.rule_ids() else missed).append((rule_id, what, sorted(report.rule_ids())))
     covered = {rule_id for rule_id, _, _ in MUTATIONS}
     score = len(caught) / len(MUTATIONS)
-    print(f"\nmutation score: {len(caught)}/{len(MUTATIONS)} = {score:.0%} ({len(covered)} of {len(rules())} rules mutated)")
-    for rule_id, what, found in missed:
-        print(f"  missed {rule_id}: {what} -> {found}")
+    SUMMARY_LINES.append(
+        f"policy mutation score: {len(caught)}/{len(MUTATIONS)} = {score:.0%} ({len(covered)} of {len(rules())} rules mutated)"
+    )
+    SUMMARY_LINES.extend(f"  missed {rule_id}: {what} -> {found}" for rule_id, what, found in missed)
     assert covered == {r.id for r in rules()}, "every rule has a mutation"
     assert missed == []
