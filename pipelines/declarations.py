@@ -4,29 +4,56 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
-# How far ahead schedules are inspected for their shortest gap between two runs: enough runs to
-# cover both daylight-saving shifts of a frequent schedule, and years enough for a rare one.
-_GAP_SAMPLES = 2000
+# How far ahead schedules are inspected for their shortest gap between two runs: enough runs for
+# a frequent schedule, years enough for a rare one, plus every run in the days around each
+# daylight-saving change of the time zone's next year.
+_GAP_SAMPLES = 500
 _HORIZON_YEARS = 8
 _START = datetime(2026, 1, 1)
+
+# Unix cron as Cloud Scheduler reads it: numbers, `*`, ranges, steps, lists, and English month and
+# weekday names; not the `L`, `W`, `#` or `?` of other cron dialects.
+_NAMES = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
+_NAMES |= {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+
+
+def _unix_cron(cron: str) -> bool:
+    fields = cron.split()
+    tokens = [t for f in fields for t in re.split(r"[,/-]", f)]
+    return (
+        len(fields) == 5
+        and all(t == "*" or t.isdigit() or t.upper() in _NAMES for t in tokens)
+        and croniter.is_valid(cron)
+    )
+
+
+def _exists(moment: datetime) -> bool:
+    """False for a wall-clock time skipped when daylight saving starts."""
+    back = moment.astimezone(timezone.utc).astimezone(moment.tzinfo)
+    return back.replace(tzinfo=None, fold=0) == moment.replace(tzinfo=None, fold=0)
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """When the pipeline runs: a five-field unix cron (as Cloud Scheduler reads it) in a time zone."""
+    """When the pipeline runs: a five-field unix cron (as Cloud Scheduler reads it) in a time zone.
+
+    Cloud Scheduler runs on wall-clock time: a time repeated when daylight saving ends may fire
+    twice, an hour apart, and the gap between runs around a change is an hour longer or shorter.
+    """
 
     cron: str
     time_zone: str = "Etc/UTC"
 
     def problems(self) -> list[str]:
+        if not isinstance(self.cron, str) or not isinstance(self.time_zone, str):
+            return [f"cron {self.cron!r} and time zone {self.time_zone!r} must be strings"]
         problems = []
-        fields = self.cron.split()
-        if len(fields) != 5 or not croniter.is_valid(self.cron):
+        if not _unix_cron(self.cron):
             problems.append(f"invalid cron expression '{self.cron}' (expected 5 unix-cron fields)")
         try:
             ZoneInfo(self.time_zone)
@@ -36,15 +63,16 @@ class Schedule:
             problems.append(f"cron expression '{self.cron}' never fires (no such date)")
         return problems
 
-    def upcoming_runs(self) -> list[datetime]:
-        """Upcoming run times, up to `_GAP_SAMPLES` of them within `_HORIZON_YEARS`."""
+    def upcoming_runs(self, start: datetime = _START, end: datetime | None = None, limit: int = _GAP_SAMPLES) -> list[datetime]:
+        """Run times from `start` (wall clock in the schedule's zone), at most `limit`, before `end`
+        (default: `_HORIZON_YEARS` later)."""
         zone = ZoneInfo(self.time_zone)
-        start = _START.replace(tzinfo=zone)
-        end = start.replace(year=start.year + _HORIZON_YEARS)
+        start = start.replace(tzinfo=zone)
+        end = end.replace(tzinfo=zone) if end else start.replace(year=start.year + _HORIZON_YEARS)
         runs = croniter(self.cron, start)
         found: list[datetime] = []
         try:
-            while len(found) < _GAP_SAMPLES:
+            while len(found) < limit:
                 current = runs.get_next(datetime)
                 if current > end:
                     break
@@ -53,11 +81,29 @@ class Schedule:
             pass
         return found
 
-    def shortest_gap_seconds(self) -> float:
-        """The shortest time between two consecutive runs (daylight-saving shifts included);
-        infinite when the schedule fires at most once within the inspected horizon."""
+    def _changes(self) -> list[datetime]:
+        """Days of `_START`'s year on which the zone's UTC offset changes."""
+        zone = ZoneInfo(self.time_zone)
+        days = [(_START + timedelta(days=n)).replace(tzinfo=zone) for n in range(367)]
+        return [a.replace(tzinfo=None) for a, b in zip(days, days[1:]) if a.utcoffset() != b.utcoffset()]
+
+    def firing_instants(self) -> list[float]:
+        """Instants (UTC timestamps) the schedule fires at in the inspected runs, counting both
+        occurrences of a wall-clock time repeated when daylight saving ends."""
         runs = self.upcoming_runs()
-        return min(((b - a).total_seconds() for a, b in zip(runs, runs[1:])), default=float("inf"))
+        for day in self._changes():
+            runs += self.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
+        instants = set()
+        for run in runs:
+            both = [m for m in (run.replace(fold=0), run.replace(fold=1)) if _exists(m)]
+            instants.update(m.timestamp() for m in both or [run])
+        return sorted(instants)
+
+    def shortest_gap_seconds(self) -> float:
+        """The shortest real time between two consecutive firings (daylight-saving changes
+        included); infinite when the schedule fires at most once within the inspected horizon."""
+        instants = self.firing_instants()
+        return min((b - a for a, b in zip(instants, instants[1:])), default=float("inf"))
 
 
 _CPU = ("1", "2", "4", "8")
@@ -76,18 +122,20 @@ class Resources:
     def problems(self) -> list[str]:
         problems = []
         if self.cpu not in _CPU:
-            problems.append(f"cpu '{self.cpu}' must be one of {', '.join(_CPU)}")
-        match = _MEMORY.match(self.memory)
+            problems.append(f"cpu {self.cpu!r} must be one of {', '.join(_CPU)}")
+        match = _MEMORY.match(self.memory) if isinstance(self.memory, str) else None
         if not match:
-            problems.append(f"memory '{self.memory}' must look like 512Mi or 2Gi")
+            problems.append(f"memory {self.memory!r} must look like 512Mi or 2Gi")
         else:
             mib = int(match["n"]) * (1024 if match["unit"] == "Gi" else 1)
             if not 512 <= mib <= 32 * 1024:
                 problems.append(f"memory '{self.memory}' must be between 512Mi and 32Gi")
-        if not 60 <= self.timeout_seconds <= 24 * 3600:
-            problems.append(f"timeout_seconds {self.timeout_seconds} must be 60..86400")
-        if not 0 <= self.max_retries <= 10:
-            problems.append(f"max_retries {self.max_retries} must be 0..10")
+        for name, low, high in (("timeout_seconds", 60, 24 * 3600), ("max_retries", 0, 10)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                problems.append(f"{name} {value!r} must be an integer")
+            elif not low <= value <= high:
+                problems.append(f"{name} {value} must be {low}..{high}")
         return problems
 
     @property

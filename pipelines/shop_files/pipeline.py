@@ -16,7 +16,7 @@ class ShopFiles(Pipeline):
     schedule = Schedule("30 */4 * * *", "Europe/Amsterdam")
     dataset = "raw_shop_files"
     landing_prefix = LANDING_PREFIX
-    resources = Resources(cpu="2", memory="2Gi", timeout_seconds=3600, max_retries=2)
+    resources = Resources(cpu="2", memory="2Gi", timeout_seconds=3000, max_retries=2)
 
     def source(self, env: Environment) -> DltSource:
         return shop_files(bucket_url=env.landing_url(self.landing_prefix))
