@@ -8,6 +8,7 @@ BigQuery location come from the Pulumi stack config (`Pulumi.<env>.yaml`), or fr
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +30,10 @@ def samples_dir() -> Path:
 def toltek_home() -> Path:
     """`$TOLTEK_HOME`, defaulting to `.toltek/` at the repository root."""
     return Path(os.environ.get("TOLTEK_HOME") or REPO_ROOT / ".toltek").resolve()
+
+
+# What a local sample data set holds: REST API records, spreadsheets, landed files.
+SAMPLE_FOLDERS = ("api", "sheets", "files")
 
 
 @dataclass(frozen=True)
@@ -75,21 +80,26 @@ class Environment:
         return f"gs://{landing_bucket(self.name)}/{prefix}"
 
     def prepare(self) -> None:
-        """Locally: create `$TOLTEK_HOME` and check the sample folder, failing in one line."""
+        """Locally: create `$TOLTEK_HOME` (writable) and check the sample folder, failing in one line."""
         if not isinstance(self.datalake, DuckDBStore):
             return
         home = self.datalake.path.parent
         try:
             home.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise UserError(f"TOLTEK_HOME {home} is a file, not a folder") from None
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.work_dir).close()
+        except FileExistsError as exc:
+            raise UserError(f"TOLTEK_HOME: {exc.filename} is a file, not a folder") from None
         except OSError as exc:
-            raise UserError(f"cannot create TOLTEK_HOME {home}: {exc.strerror}") from None
-        if self.samples is not None and not self.samples.is_dir():
-            raise UserError(
-                f"sample data folder {self.samples} not found "
-                "(TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/)"
-            )
+            raise UserError(f"TOLTEK_HOME {home} is not usable: {exc.strerror} ({exc.filename or home})") from None
+        if self.samples is not None:
+            rule = "TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/"
+            if not self.samples.is_dir():
+                what = "is a file" if self.samples.exists() else "not found"
+                raise UserError(f"sample data folder {self.samples} {what} ({rule})")
+            missing = [sub for sub in SAMPLE_FOLDERS if not (self.samples / sub).is_dir()]
+            if missing:
+                raise UserError(f"sample data folder {self.samples} lacks {', '.join(f'{m}/' for m in missing)} ({rule})")
 
     def require_samples(self) -> Path:
         if self.samples is None:

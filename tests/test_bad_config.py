@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from conftest import REPO_ROOT, TOLTEK, toltek_env
 
-from pipelines.samples import SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
+from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
 
 pytestmark = pytest.mark.faults
 
@@ -123,23 +123,53 @@ def test_no_secret_value_reaches_output_logs_plan_or_errors(tmp_path):
         assert not [p for p in files if secret.encode() in p.read_bytes()]
 
 
-def test_a_toltek_home_that_is_a_file_is_one_line_and_exit_2(tmp_path):
+def run_cli(*args, home, **extra):
+    return subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home, **extra), timeout=600)
+
+
+def test_a_toltek_home_that_is_not_a_usable_folder_is_one_line_and_exit_2(tmp_path):
     home = tmp_path / "home"
     home.write_text("not a folder")
-    done = subprocess.run([str(TOLTEK), "run", "shop_sheets"], capture_output=True, text=True, env=toltek_env(home), timeout=600)
-    assert (done.returncode, done.stderr.strip()) == (2, f"error: TOLTEK_HOME {home} is a file, not a folder")
+    done = run_cli("run", "shop_sheets", home=home)
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: TOLTEK_HOME: {home} is a file, not a folder")
     under = home / "inner"
-    done = subprocess.run([str(TOLTEK), "run", "shop_sheets"], capture_output=True, text=True, env=toltek_env(under), timeout=600)
-    assert (done.returncode, done.stderr.strip()) == (2, f"error: cannot create TOLTEK_HOME {under}: Not a directory")
-    assert home.read_text() == "not a folder"
-
-
-def test_a_missing_sample_folder_is_one_line_and_exit_2(tmp_path):
-    missing = tmp_path / "no-samples"
-    done = subprocess.run(
-        [str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(tmp_path / "home", TOLTEK_SAMPLES=str(missing)), timeout=600
+    done = run_cli("run", "shop_sheets", home=under)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"error: TOLTEK_HOME {under} is not usable: Not a directory ({under})"
     )
+    assert home.read_text() == "not a folder"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dlt").write_text("in the way")
+    done = run_cli("run", "shop_sheets", home=other)
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: TOLTEK_HOME: {other / 'dlt'} is a file, not a folder")
+
+
+RULE = "TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/"
+
+
+def test_a_sample_folder_that_is_missing_or_incomplete_is_one_line_and_exit_2(tmp_path):
+    home = tmp_path / "home"
+    missing = tmp_path / "no-samples"
+    done = run_cli("run", home=home, TOLTEK_SAMPLES=str(missing))
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: sample data folder {missing} not found ({RULE})")
+    missing.write_text("x")
+    done = run_cli("run", home=home, TOLTEK_SAMPLES=str(missing))
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: sample data folder {missing} is a file ({RULE})")
+    partial = tmp_path / "partial"
+    (partial / "files").mkdir(parents=True)
+    done = run_cli("run", home=home, TOLTEK_SAMPLES=str(partial))
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: sample data folder {partial} lacks api/, sheets/ ({RULE})")
+
+
+def test_a_broken_sample_file_is_one_line_naming_it(tmp_path):
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    customers = samples / "api" / "customers.jsonl"
+    customers.write_text(customers.read_text() + "{not json\n")
+    done = run_cli("run", home=tmp_path / "home", TOLTEK_SAMPLES=str(samples))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        f"error: sample data folder {missing} not found (TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/)"
+        f"error: sample data: {customers} is not valid sample data "
+        "(JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
     )

@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from pipelines.errors import UserError
 from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
 
 API_PREFIX = "/shop/v1/"
@@ -61,12 +62,20 @@ class SampleStore:
 
     @classmethod
     def load(cls, data_dir: Path = DATA_DIR) -> SampleStore:
+        """Read `data_dir`'s api/*.jsonl and sheets/*.json; a file that cannot be read is one `UserError`."""
         store = cls()
-        for path in sorted((data_dir / "api").glob("*.jsonl")):
-            with open(path) as f:
-                store.api[path.stem] = {r["id"]: r for r in map(json.loads, f)}
-        for path in sorted((data_dir / "sheets").glob("*.json")):
-            store.spreadsheets[path.stem] = json.loads(path.read_text())["sheets"]
+        path = data_dir
+        try:
+            for path in sorted((data_dir / "api").glob("*.jsonl")):
+                with open(path) as f:
+                    store.api[path.stem] = {r["id"]: r for r in (json.loads(line) for line in f if line.strip())}
+            for path in sorted((data_dir / "sheets").glob("*.json")):
+                store.spreadsheets[path.stem] = json.loads(path.read_text())["sheets"]
+        except OSError as exc:
+            raise UserError(f"sample data: cannot read {exc.filename or path}: {exc.strerror}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise UserError(f"sample data: {path} is not valid sample data ({detail})") from None
         return store
 
     def upsert(self, entity: str, *records: dict) -> None:
