@@ -14,6 +14,7 @@ import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
 from dlt.common.pipeline import NormalizeInfo
+from dlt.common.schema.exceptions import DataValidationError
 
 from pipelines import naming
 from pipelines.base import Pipeline
@@ -149,11 +150,11 @@ def _root_cause(exc: BaseException) -> BaseException:
     """
     import requests
 
-    telling = (SourceDataError, SignalReceivedException, requests.RequestException)
+    telling = (SourceDataError, SignalReceivedException, DataValidationError, requests.RequestException)
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, telling) or type(exc).__name__ == "DataValidationError":
+        if isinstance(exc, telling):
             return exc
         inner = exc.__cause__
         if inner is None and not isinstance(exc.__context__, StopIteration | GeneratorExit):
@@ -170,7 +171,7 @@ def describe(cause: BaseException) -> str:
 
     if isinstance(cause, SourceDataError):
         return str(cause)
-    if type(cause).__name__ == "DataValidationError":  # dlt's schema contract said no
+    if isinstance(cause, DataValidationError):  # dlt's schema contract said no
         return _contract_message(cause)
     if isinstance(cause, requests.HTTPError) and cause.response is not None:
         response = cause.response
@@ -262,6 +263,11 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
         secrets += list(SAMPLE_SECRETS.values())
         message = _one_line(describe(cause), secrets)
+        if isinstance(cause, DataValidationError):
+            # Data the contract refuses would be refused on every retry: drop it and roll the
+            # pipeline's state (incremental cursors included) back to before it was extracted.
+            dlt_pipeline.abort_packages()
+            message += "; the refused data was dropped, fix the source and run again"
         raise PipelineFailed(f"pipeline '{pipeline.name}' failed in {stage}: {message}") from None
     result.seconds = time.monotonic() - started
     return result

@@ -147,8 +147,11 @@ def test_a_sheet_value_of_another_type_fails_by_contract(local_env, server):
         load(ShopSheets, local_env)
     assert str(caught.value) == (
         "pipeline 'shop_sheets' failed in normalize: schema contract: sales_targets.target_revenue received a text value; "
-        "its data type is frozen"
+        "its data type is frozen; the refused data was dropped, fix the source and run again"
     )
+    sheet[5] = [sheet[5][0], sheet[5][1], 1234.5, sheet[5][3]]  # fixed at the source: the next run loads
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets where target_revenue = 1234.5") == [(1,)]
 
 
 def test_json_that_does_not_match_the_data_selector_fails(local_env, server):
@@ -168,9 +171,13 @@ def test_an_api_value_of_another_type_fails_by_contract(local_env, server):
         load(ShopApi, local_env)
     assert str(caught.value) == (
         "pipeline 'shop_api' failed in normalize: schema contract: orders.total_amount received a text value (row id 7); "
-        "its data type is frozen"
+        "its data type is frozen; the refused data was dropped, fix the source and run again"
     )
     assert query(local_env.datalake.path, "select total_amount from raw_shop_api.orders where id = 7") != [("lots",)]
+    # Fixed at the source: the refused package is gone, so the next run loads the order.
+    server.store.upsert("orders", dict(order, total_amount=99.5))
+    load(ShopApi, local_env)
+    assert query(local_env.datalake.path, "select total_amount from raw_shop_api.orders where id = 7") == [(99.5,)]
 
 
 def test_an_append_resource_is_refused_unless_declared(local_env, registry):
