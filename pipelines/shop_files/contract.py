@@ -52,6 +52,9 @@ def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
         pattern = _FLOAT
     elif pa.types.is_timestamp(type_):
         pattern = _TIMESTAMP
+        # Fractions finer than the column's unit are cut to it (the cast refuses them otherwise).
+        digits = {"s": 0, "ms": 3, "us": 6, "ns": 9}[type_.unit]
+        trimmed = pc.replace_substring_regex(trimmed, r"(\.\d{%d})\d+" % digits, r"\1") if digits else trimmed
     else:
         raise TypeError(f"no text parser for {type_}")
     # The pattern rejects most bad values at once; the cast catches the rest (an integer out of
