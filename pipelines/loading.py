@@ -218,7 +218,9 @@ def load(
 def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
     """Add the rows a normalize step produced (dlt's own tables aside) to `result`.
 
-    Rows an interrupted run had already normalized are loaded on resume but not counted again.
+    The summary counts rows normalized in this run. A package an interrupted run had already
+    normalized (it died while loading) is loaded on resume without a count: the counts died with
+    that run.
     """
     if info is not None:
         for table, count in info.row_counts.items():

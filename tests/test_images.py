@@ -171,3 +171,18 @@ def test_the_image_tag_hashes_exactly_what_the_dockerfile_copies(kind):
         copied.update(w for w in words[1:-1] if not w.startswith("--"))
     assert copied, f"no COPY from the build context in {dockerfile}"
     assert copied | {f"images/{kind}/Dockerfile"} == set(IMAGE_INPUTS[kind])
+
+
+def test_the_image_tag_follows_what_dockerignore_lets_into_the_build(tmp_path):
+    from infra.components.image import content_tag
+
+    shutil.copy(REPO_ROOT / ".dockerignore", tmp_path / ".dockerignore")
+    (tmp_path / "pipelines" / "shop" / "logs").mkdir(parents=True)
+    (tmp_path / "pipelines" / "shop" / "source.py").write_text("x = 1\n")
+    before = content_tag(("pipelines",), root=tmp_path)
+    cache = tmp_path / "pipelines" / "shop" / "__pycache__"
+    cache.mkdir()
+    (cache / "source.cpython-311.pyc").write_bytes(b"\0compiled")
+    assert content_tag(("pipelines",), root=tmp_path) == before  # ignored: never in the image
+    (tmp_path / "pipelines" / "shop" / "logs" / "helper.py").write_text("y = 2\n")
+    assert content_tag(("pipelines",), root=tmp_path) != before  # copied: the tag must move

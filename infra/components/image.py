@@ -8,6 +8,7 @@ Pushing uses Docker's credential helper: `gcloud auth configure-docker <region>-
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,19 +22,49 @@ IMAGE_INPUTS = {
     "pipeline": ("images/pipeline/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra"),
     "dbt": ("images/dbt/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra", "transform"),
 }
-_SKIP = {"__pycache__", "target", "logs", ".pytest_cache"}
+def dockerignore(root: Path = REPO_ROOT) -> list[tuple[re.Pattern[str], bool]]:
+    """The build context's `.dockerignore` as (pattern, excludes) pairs, in order (last match wins).
+
+    Docker's rules: `*` and `?` stay within one path segment, `**` spans any number of them, a
+    pattern that matches a folder matches everything in it, `!` re-includes.
+    """
+    rules = []
+    path = root / ".dockerignore"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        excludes = not line.startswith("!")
+        glob = line.lstrip("!").strip().strip("/")
+        parts = re.split(r"(\*\*/?|\*|\?)", glob)
+        regex = "".join(
+            {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part)) for part in parts
+        )
+        rules.append((re.compile(f"{regex}(/.*)?"), excludes))
+    return rules
+
+
+def _ignored(rel: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+    ignored = False
+    for pattern, excludes in rules:
+        if pattern.fullmatch(rel):
+            ignored = excludes
+    return ignored
 
 
 def content_tag(paths: tuple[str, ...], root: Path = REPO_ROOT) -> str:
-    """A short hash of the files under `paths`: names and bytes, in a stable order."""
+    """A short hash of the files under `paths` that reach the build context (`.dockerignore`
+    applied): names and bytes, in a stable order."""
+    rules = dockerignore(root)
     digest = hashlib.sha256()
     for rel in paths:
         path = root / rel
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for file in files:
-            if _SKIP.intersection(file.relative_to(root).parts):
+            name = file.relative_to(root).as_posix()
+            if _ignored(name, rules):
                 continue
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+            digest.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
