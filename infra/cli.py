@@ -20,6 +20,7 @@ err = Console(stderr=True)
 
 Stack = Annotated[str, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the resources as JSON.")]
+PolicyJson = Annotated[bool, typer.Option("--json", help="Print the violations (with --list: the rules) as JSON.")]
 
 
 def _fail(message: str) -> None:
@@ -46,7 +47,7 @@ def plan(stack: Stack, as_json: AsJson = False) -> None:
 
 def policy(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd.", show_default=False)] = None,
-    as_json: AsJson = False,
+    as_json: PolicyJson = False,
     list_rules: Annotated[bool, typer.Option("--list", help="List the rules and the external rules they mirror.")] = False,
     config: Annotated[
         Path | None,
@@ -57,16 +58,20 @@ def policy(
 
     The plan is evaluated as at a real preview (unknown values stay unknown) and run through pulumi-policy's own analyzer, with the stack's config, as `pulumi preview --policy-pack infra/policy` does.
     """
-    if list_rules:
-        _list_rules(as_json)
-        return
-    if stack is None:
-        _fail("choose a stack with -s dev or -s prd (or --list)")
-    from infra.plan import read_stack_file, run_plan
     from infra.policy.offline import analyze_plan, read_policy_config
 
     try:
         enforcement = read_policy_config(config) if config else None
+    except UserError as exc:
+        _fail(str(exc))
+    if list_rules:
+        _list_rules(as_json, enforcement or {})
+        return
+    if stack is None:
+        _fail("choose a stack with -s dev or -s prd (or --list)")
+    from infra.plan import read_stack_file, run_plan
+
+    try:
         plan_ = run_plan(stack, preview=True)
         report = analyze_plan(plan_, read_stack_file(stack), enforcement)
     except UserError as exc:
@@ -93,12 +98,16 @@ def _print_report(stack: str, report) -> None:  # noqa: ANN001 - infra.policy.of
     out.print(f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s)", highlight=False)
 
 
-def _list_rules(as_json: bool) -> None:
+def _list_rules(as_json: bool, enforcement: dict[str, str]) -> None:
+    """The rules, each at its level after the policy config (`enforcement`: rule id -> level)."""
     from infra.policy.pack import rules
+
+    def level(rule) -> str:  # noqa: ANN001 - infra.policy.model.Rule
+        return enforcement.get(rule.id, rule.enforcement.name.lower())
 
     if as_json:
         print(json.dumps([
-            {"id": r.id, "level": r.enforcement.name.lower(), "severity": r.severity.name.lower(), "stack": r.stack,
+            {"id": r.id, "level": level(r), "severity": r.severity.name.lower(), "stack": r.stack,
              "resource_types": list(r.resource_types), "mirrors": list(r.mirrors), "description": r.description,
              "rationale": r.rationale}
             for r in rules()
@@ -109,7 +118,7 @@ def _list_rules(as_json: bool) -> None:
     for column in ("level", "severity", "mirrors", "description"):
         table.add_column(column, overflow="fold")
     for r in rules():
-        table.add_row(r.id, r.enforcement.name.lower(), r.severity.name.lower(), "\n".join(r.mirrors) or "-", r.description)
+        table.add_row(r.id, level(r), r.severity.name.lower(), "\n".join(r.mirrors) or "-", r.description)
     out.print(table)
 
 

@@ -63,7 +63,7 @@ def run(
 ) -> None:
     """Run pipelines, then the transfer and `dbt build`, and print a summary.
 
-    Locally a sample server on 127.0.0.1 serves the REST and Sheets sources, files come from the sample folder ($TOLTEK_SAMPLES, default pipelines/samples/data), and the data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb, then warehouse.duckdb.
+    Locally everything comes from the sample folder ($TOLTEK_SAMPLES, default pipelines/samples/data): a server on 127.0.0.1 serves its api/ and sheets/ as the REST and Sheets sources, and files/ stands in for the landing bucket. The data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb, then warehouse.duckdb.
     """
     from pipelines.loading import require_local_secrets
     from pipelines.run import run_all

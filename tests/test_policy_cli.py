@@ -106,3 +106,16 @@ def test_a_bad_policy_config_is_one_line_and_exit_2(tmp_path):
     done = toltek("policy", "-s", "prd", "--config", str(path), home=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: policy config {path}: unknown rule 'no-such-rule' (see toltek policy --list)"
+    listed = toltek("policy", "--list", "--config", str(path), home=tmp_path)
+    assert (listed.returncode, listed.stderr.strip()) == (2, done.stderr.strip())  # --list reads it too
+
+
+def test_list_shows_each_rules_level_after_the_policy_config(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"all": "advisory", "iam-no-basic-roles": "mandatory", "labels-cost-attribution": "disabled"}))
+    done = toltek("policy", "--list", "--json", "--config", str(path), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    levels = {r["id"]: r["level"] for r in json.loads(done.stdout)}
+    assert levels.pop("iam-no-basic-roles") == "mandatory"
+    assert levels.pop("labels-cost-attribution") == "disabled"
+    assert set(levels.values()) == {"advisory"}

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
 
 from pipelines.samples import DATA_DIR
 from pipelines.samples.generate import generate
+
+
+def run(out):
+    """The generator's command line, writing into `out`."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.samples.generate", "--out", str(out)], capture_output=True, text=True, timeout=300
+    )
 
 
 def relative_files(root):
@@ -31,14 +41,6 @@ def test_scale_multiplies_volumes(tmp_path):
 
 
 def test_the_generator_replaces_only_a_data_set_it_generated(tmp_path):
-    import subprocess
-    import sys
-
-    def run(out):
-        return subprocess.run(
-            [sys.executable, "-m", "pipelines.samples.generate", "--out", str(out)], capture_output=True, text=True, timeout=300
-        )
-
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.txt").write_text("years of work")
@@ -58,3 +60,16 @@ def test_the_generator_replaces_only_a_data_set_it_generated(tmp_path):
     (out / "stale.csv").write_text("left over")
     assert run(out).returncode == 0  # an earlier generated set is replaced whole
     assert not (out / "stale.csv").exists()
+
+
+def test_the_generator_refuses_a_symlink_and_a_path_under_a_file_in_one_line(tmp_path):
+    real = tmp_path / "real"
+    assert run(real).returncode == 0
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    done = run(link)
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: {link} is a symbolic link; pass the folder it points to ({real})")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    done = run(a_file / "inner")
+    assert (done.returncode, done.stderr.strip()) == (2, f"error: cannot write {a_file / 'inner' / 'api'}: Not a directory")

@@ -60,6 +60,8 @@ MARKER = ".toltek-samples"
 
 def _clear(out: Path) -> None:
     """Empty `out` if it is a generated data set; refuse any other folder or file."""
+    if out.is_symlink():
+        raise UserError(f"{out} is a symbolic link; pass the folder it points to ({out.resolve()})")
     if not out.exists():
         return
     if not out.is_dir():
@@ -235,6 +237,8 @@ def main() -> None:
         counts = generate(args.out, scale=args.scale, seed=args.seed)
     except UserError as exc:
         parser.exit(2, f"error: {exc}\n")
+    except OSError as exc:
+        parser.exit(2, f"error: cannot write {exc.filename or args.out}: {exc.strerror}\n")
     print(", ".join(f"{k}: {v}" for k, v in counts.items()), f"-> {args.out}")
 
 
