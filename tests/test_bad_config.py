@@ -173,3 +173,24 @@ def test_a_broken_sample_file_is_one_line_naming_it(tmp_path):
         f"error: sample data: {customers} is not valid sample data "
         "(JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
     )
+
+
+def test_a_toltek_home_without_write_permission_is_one_line_and_exit_2(tmp_path):
+    import os
+
+    home = tmp_path / "locked"
+    home.mkdir()
+    home.chmod(0o555)
+    command = [str(TOLTEK), "run", "shop_sheets"]
+    if os.geteuid() == 0:  # root ignores file modes unless it drops the capabilities that let it
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a folder unwritable")
+        caps = "-dac_override,-dac_read_search,-fowner"
+        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=toltek_env(home), timeout=600)
+    finally:
+        home.chmod(0o755)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"error: TOLTEK_HOME {home} is not usable: Permission denied ({home / 'dlt'})"
+    )
