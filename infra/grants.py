@@ -21,8 +21,6 @@ Scope = Literal["project", "dataset", "secret", "job", "bucket"]
 SCHEDULER_ACCOUNT = "toltek-scheduler"
 DBT_ACCOUNT = "toltek-dbt"
 COPIER_ACCOUNT = "toltek-copier"
-WAREHOUSE_DATASETS = naming.WAREHOUSE_DATASETS
-DEV_DBT_DATASET = naming.DEV_DBT_DATASET
 
 DATA_EDITOR = "roles/bigquery.dataEditor"
 DATA_VIEWER = "roles/bigquery.dataViewer"
@@ -80,7 +78,7 @@ def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> l
     dwh, lake = cfg.warehouse_project, cfg.datalake_project
     dbt, copier = member(DBT_ACCOUNT, dwh), member(COPIER_ACCOUNT, dwh)
     grants = [Grant(dwh, "project", dwh, JOB_USER, dbt)]
-    grants += [Grant(dwh, "dataset", dataset, DATA_EDITOR, dbt) for dataset in WAREHOUSE_DATASETS]
+    grants += [Grant(dwh, "dataset", dataset, DATA_EDITOR, dbt) for dataset in naming.WAREHOUSE_DATASETS]
     grants.append(Grant(dwh, "job", dbt_job_name(cfg), RUN_INVOKER, member(SCHEDULER_ACCOUNT, dwh)))
     for pipeline in pipelines:
         if pipeline.transfer == "copy":

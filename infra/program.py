@@ -15,7 +15,6 @@ from infra.components.image import ImageArgs, RepositoryImage
 from infra.components.pipeline_job import PipelineJob, PipelineJobArgs
 from infra.components.warehouse import Warehouse, WarehouseArgs
 from infra.config import StackConfig
-from infra.grants import DEV_DBT_DATASET
 from pipelines import naming
 from pipelines.base import Pipeline
 from pipelines.registry import discover
@@ -35,7 +34,7 @@ def build(cfg: StackConfig, pipelines: list[type[Pipeline]]) -> dict[str, object
             config=cfg,
             pipelines=pipelines,
             provider=lake_provider,
-            dbt_dataset=None if cfg.has_warehouse else DEV_DBT_DATASET,
+            dbt_dataset=None if cfg.has_warehouse else naming.DEV_DBT_DATASET,
         ),
     ).resources
     image = RepositoryImage(

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from infra.components.encryption import ProjectKey, project_key
+from infra.components.jobs import alert_channel
 from infra.config import StackConfig
 from infra.grants import SCHEDULER_ACCOUNT, datasets_of
 from pipelines import naming
@@ -158,14 +159,7 @@ class DatalakeProject(pulumi.ComponentResource):
             display_name="Toltek scheduler: starts pipeline jobs",
             opts=after_apis,
         )
-        channel = gcp.monitoring.NotificationChannel(
-            f"{project}-alerts",
-            project=project,
-            type="email",
-            display_name=f"Toltek alerts ({cfg.env})",
-            labels={"email_address": cfg.alert_email},
-            opts=after_apis,
-        )
+        channel = alert_channel(project, what=cfg.env, email=cfg.alert_email, opts=after_apis)
         self.resources = DatalakeResources(
             services=services,
             key=key,

@@ -22,6 +22,8 @@ IMAGE_INPUTS = {
     "pipeline": ("images/pipeline/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra"),
     "dbt": ("images/dbt/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra", "transform"),
 }
+
+
 def dockerignore(root: Path = REPO_ROOT) -> list[tuple[re.Pattern[str], bool]]:
     """The build context's `.dockerignore` as (pattern, excludes) pairs, in order (last match wins).
 

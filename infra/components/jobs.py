@@ -96,6 +96,18 @@ def scheduler_job(
     )
 
 
+def alert_channel(project: str, *, what: str, email: str, opts: pulumi.ResourceOptions) -> gcp.monitoring.NotificationChannel:
+    """The e-mail channel a project's failure alerts go to."""
+    return gcp.monitoring.NotificationChannel(
+        f"{project}-alerts",
+        project=project,
+        type="email",
+        display_name=f"Toltek alerts ({what})",
+        labels={"email_address": email},
+        opts=opts,
+    )
+
+
 def failure_alert(
     name: str,
     *,

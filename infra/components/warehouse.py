@@ -12,18 +12,18 @@ from infra.components.datalake import REPOSITORY_ID, DatalakeResources, audit_lo
 from infra.components.encryption import project_key
 from infra.components.iam import grant_resource
 from infra.components.image import ImageArgs, RepositoryImage
-from infra.components.jobs import cloud_run_job, failure_alert, scheduler_job
+from infra.components.jobs import alert_channel, cloud_run_job, failure_alert, scheduler_job
 from infra.config import StackConfig
 from infra.grants import (
     COPIER_ACCOUNT,
     DBT_ACCOUNT,
     SCHEDULER_ACCOUNT,
-    WAREHOUSE_DATASETS,
     copy_pipelines,
     dbt_job_name,
     service_account_email,
     warehouse_grants,
 )
+from pipelines import naming
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
 
@@ -81,7 +81,7 @@ class Warehouse(pulumi.ComponentResource):
         datasets = {
             dataset_id: dataset(dwh, cfg, dataset_id, description, owner, key, encrypted)
             for dataset_id, description, owner in [
-                *((d, f"dbt {d} models", "dbt") for d in WAREHOUSE_DATASETS),
+                *((d, f"dbt {d} models", "dbt") for d in naming.WAREHOUSE_DATASETS),
                 *((p.dataset, f"copy of {p.dataset} from {cfg.datalake_project}", p.name) for p in copies),
             ]
         }
@@ -133,14 +133,7 @@ class Warehouse(pulumi.ComponentResource):
             scheduler_email=service_account_email(SCHEDULER_ACCOUNT, dwh),
             opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[self.dbt_job, accounts[SCHEDULER_ACCOUNT]])),
         )
-        channel = gcp.monitoring.NotificationChannel(
-            f"{dwh}-alerts",
-            project=dwh,
-            type="email",
-            display_name=f"Toltek alerts ({env} warehouse)",
-            labels={"email_address": cfg.alert_email},
-            opts=after_apis,
-        )
+        channel = alert_channel(dwh, what=f"{env} warehouse", email=cfg.alert_email, opts=after_apis)
         failure_alert(f"{job_name}-failed", project=dwh, job_name=job_name, channel=channel.name, opts=after_apis)
 
         targets: list[pulumi.Resource] = [*accounts.values(), *datasets.values(), self.dbt_job]

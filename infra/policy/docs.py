@@ -11,10 +11,7 @@ from infra.policy.pack import PACK_NAME, rules
 
 def _types(rule: Rule) -> str:
     names = sorted({t.rsplit(":", 1)[-1] for t in rule.resource_types})
-    if len(names) <= 5:
-        return ", ".join(names)
-    what = "IAM and access-control" if all("Iam" in n or "IAM" in n or "Access" in n or n == "Dataset" for n in names) else "resource"
-    return f"{len(names)} {what} types"
+    return ", ".join(names) if len(names) <= 5 else f"{len(names)} resource types"
 
 
 def render() -> str:

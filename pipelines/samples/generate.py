@@ -19,7 +19,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import UserError
-
 from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
 
 YEAR = 2025
