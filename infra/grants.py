@@ -80,6 +80,10 @@ def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> l
     grants = [Grant(dwh, "project", dwh, JOB_USER, dbt)]
     grants += [Grant(dwh, "dataset", dataset, DATA_EDITOR, dbt) for dataset in naming.WAREHOUSE_DATASETS]
     grants.append(Grant(dwh, "job", dbt_job_name(cfg), RUN_INVOKER, member(SCHEDULER_ACCOUNT, dwh)))
+    pipelines = list(pipelines)
+    if any(p.transfer == "copy" for p in pipelines):
+        # Each copy run is a BigQuery job in the warehouse project, run as the copier.
+        grants.append(Grant(dwh, "project", dwh, JOB_USER, copier))
     for pipeline in pipelines:
         if pipeline.transfer == "copy":
             grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, copier))

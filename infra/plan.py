@@ -43,6 +43,10 @@ class PlannedResource:
     protect: bool = False
     parent: str | None = None
     project: str | None = None
+    # What the engine orders this resource after: `depends_on` plus every input's dependencies
+    # (URNs, components expanded to their children by the SDK), and per input property.
+    dependencies: frozenset[str] = frozenset()
+    property_dependencies: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "project": self.project, "inputs": self.inputs}
@@ -54,6 +58,7 @@ class Plan:
     preview: bool = False
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # data sources read at preview
 
     def of_type(self, type_: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -150,10 +155,16 @@ def _monitor(mocks: Any, plan: Plan) -> Any:
     from pulumi.runtime.mocks import MockMonitor
 
     class RecordingMonitor(MockMonitor):
+        def Invoke(self, request):  # noqa: N802 - gRPC naming
+            args = json_format.MessageToDict(request.args, preserving_proto_field_name=True)
+            plan.invokes.append((request.tok, _wire(args)))
+            return super().Invoke(request)
+
         def RegisterResource(self, request):  # noqa: N802 - gRPC naming
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+                by_property = {k: frozenset(v.urns) for k, v in request.propertyDependencies.items()}
                 plan.resources.append(
                     PlannedResource(
                         type=request.type,
@@ -165,6 +176,8 @@ def _monitor(mocks: Any, plan: Plan) -> Any:
                         inputs=_wire(inputs),
                         raw_inputs=inputs,
                         protect=bool(request.protect),
+                        dependencies=frozenset(request.dependencies).union(*by_property.values()),
+                        property_dependencies=by_property,
                     )
                 )
             return response

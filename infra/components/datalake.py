@@ -17,6 +17,8 @@ from pipelines.base import Pipeline
 DATALAKE_APIS = (
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
+    "cloudkms.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",

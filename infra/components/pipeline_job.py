@@ -62,6 +62,17 @@ class PipelineJob(pulumi.ComponentResource):
             description=pipeline.summary()[:256],
             opts=child,
         )
+        # What the account may do comes first: Cloud Run checks, when it creates the job, that the
+        # job's account can read the secrets it mounts. Only the scheduler's right to start the
+        # job needs the job itself.
+        grants = pipeline_grants(pipeline, cfg)
+        targets: list[pulumi.Resource] = [self.account, *(lake.secrets[s] for s in pipeline.secrets)]
+        targets += [lake.datasets[d] for d in datasets_of(pipeline)]
+        if pipeline.landing_prefix:
+            targets.append(lake.landing_bucket)
+        grant_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[*lake.services, *targets])
+        account_grants = [grant_resource(g, grant_opts) for g in grants if g.scope != "job"]
+
         job_name = naming.job_name(pipeline.name, env)
         self.job = cloud_run_job(
             job_name,
@@ -78,16 +89,14 @@ class PipelineJob(pulumi.ComponentResource):
                 for secret, key in pipeline.secrets.items()
             },
             labels=tags,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.account])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.account, *account_grants])),
         )
-
-        targets: list[pulumi.Resource] = [self.account, self.job, *(lake.secrets[s] for s in pipeline.secrets)]
-        targets += [lake.datasets[d] for d in datasets_of(pipeline)]
-        if pipeline.landing_prefix:
-            targets.append(lake.landing_bucket)
-        grant_opts = pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=targets)
-        for grant in pipeline_grants(pipeline, cfg):
-            grant_resource(grant, grant_opts, location=cfg.region)
+        invoker_opts = pulumi.ResourceOptions(
+            parent=self, provider=args.provider, depends_on=[*lake.services, self.job, lake.scheduler_account]
+        )
+        for grant in grants:
+            if grant.scope == "job":
+                grant_resource(grant, invoker_opts, location=cfg.region)
 
         self.scheduler = scheduler_job(
             naming.scheduler_job_name(pipeline.name, env),

@@ -31,6 +31,8 @@ WAREHOUSE_APIS = (
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "bigquerydatatransfer.googleapis.com",
+    "cloudkms.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "cloudscheduler.googleapis.com",
     "iam.googleapis.com",
     "monitoring.googleapis.com",
