@@ -18,8 +18,6 @@ from pipelines.errors import UserError
 out = Console()
 err = Console(stderr=True)
 
-Stack = Annotated[str, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the resources as JSON.")]
 PolicyJson = Annotated[bool, typer.Option("--json", help="Print the violations (with --list: the rules) as JSON.")]
 
 
@@ -28,21 +26,62 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def plan(stack: Stack, as_json: AsJson = False) -> None:
-    """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials).
+def plan(
+    stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resources, deploy findings and secret versions to add as JSON.")] = False,
+    checklist: Annotated[bool, typer.Option("--checklist", help="Print the first-deploy checklist of the dev and prd stacks (Markdown, as in the README).")] = False,
+) -> None:
+    """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials), then run the deploy checks.
 
-    Lists every resource the stack would create, grouped by GCP project and component; --json gives type, name, parent component, project and inputs (secret values masked).
+    Lists every resource the stack would create, grouped by GCP project and component, then what the first `pulumi up` would fail on: inputs the provider SDK's own types refuse, APIs the stack never enables, resources created before what they need, identities missing a permission their resource needs. Exit 1 on any finding. Also lists the secrets that need a version before the first execution.
     """
+    from infra.deploy.report import check_plan
     from infra.plan import run_plan
 
+    if checklist:
+        from infra.deploy.checklist import stack_checklist
+
+        try:
+            print(stack_checklist(), end="")
+        except UserError as exc:
+            _fail(str(exc))
+        return
+    if stack is None:
+        _fail("choose a stack with -s dev or -s prd (or --checklist)")
     try:
         result = run_plan(stack)
     except UserError as exc:
         _fail(str(exc))
+    report = check_plan(result)
     if as_json:
-        print(result.to_json())
-        return
-    out.print(plan_tree(result))
+        print(json.dumps({
+            "stack": stack,
+            "resources": [r.as_dict() for r in result.resources],
+            "findings": [f.as_dict() for f in report.findings],
+            "secret_versions": [
+                {"project": v.project, "secret": v.secret, "jobs": list(v.jobs), "command": v.command()} for v in report.secret_versions
+            ],
+        }, indent=2))
+    else:
+        out.print(plan_tree(result))
+        if report.findings:
+            out.print(findings_table(f"Deploy findings in stack {stack}", report.findings))
+        for version in report.secret_versions:
+            out.print(f"[yellow]before the first run:[/] {version.line()}", highlight=False, soft_wrap=True)
+        out.print(f"stack {stack}: {len(report.findings)} deploy finding(s)", highlight=False)
+    raise typer.Exit(1 if report.findings else 0)
+
+
+def findings_table(title: str, rows) -> Table:  # noqa: ANN001 - policy violations or deploy findings
+    """Policy violations and deploy findings, in one shape: rule, level, resource (and property), message."""
+    table = Table(title=title, title_justify="left")
+    for column in ("rule", "level", "resource", "message"):
+        table.add_column(column, overflow="fold")
+    for v in sorted(rows, key=lambda v: (v.level != "mandatory", v.rule, v.resource)):
+        style = "red" if v.level == "mandatory" else "yellow"
+        where = f"{v.resource} {getattr(v, 'path', '')}".strip()
+        table.add_row(f"[{style}]{v.rule}[/]", v.level, where, v.message)
+    return table
 
 
 def policy(
@@ -71,31 +110,31 @@ def policy(
         _fail("choose a stack with -s dev or -s prd (or --list)")
     from infra.plan import read_stack_file, run_plan
 
+    from infra.deploy.report import check_plan
+
     try:
         plan_ = run_plan(stack, preview=True)
         report = analyze_plan(plan_, read_stack_file(stack), enforcement)
     except UserError as exc:
         _fail(str(exc))
+    findings = check_plan(plan_).findings
     if as_json:
-        print(json.dumps([v.as_dict() for v in report.violations], indent=2))
+        print(json.dumps([v.as_dict() for v in report.violations] + [f.as_dict() for f in findings], indent=2))
     else:
-        _print_report(stack, report)
-    raise typer.Exit(1 if report.mandatory else 0)
+        _print_report(stack, report, findings)
+    raise typer.Exit(1 if report.mandatory or findings else 0)
 
 
-def _print_report(stack: str, report) -> None:  # noqa: ANN001 - infra.policy.offline.Report
-    if report.violations:
-        table = Table(title=f"Policy violations in stack {stack}", title_justify="left")
-        for column in ("rule", "level", "resource", "message"):
-            table.add_column(column, overflow="fold")
-        for v in sorted(report.violations, key=lambda v: (v.level != "mandatory", v.rule, v.resource)):
-            style = "red" if v.level == "mandatory" else "yellow"
-            table.add_row(f"[{style}]{v.rule}[/]", v.level, v.resource, v.message)
-        out.print(table)
+def _print_report(stack: str, report, findings) -> None:  # noqa: ANN001 - infra.policy.offline.Report, deploy findings
+    if report.violations or findings:
+        out.print(findings_table(f"Policy violations and deploy findings in stack {stack}", [*report.violations, *findings]))
     for message in report.diagnostics:
         err.print(f"[yellow]note:[/] {message}", highlight=False)
     advisory = len(report.violations) - len(report.mandatory)
-    out.print(f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s)", highlight=False)
+    out.print(
+        f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s), {len(findings)} deploy finding(s)",
+        highlight=False,
+    )
 
 
 def _list_rules(as_json: bool, enforcement: dict[str, str]) -> None:

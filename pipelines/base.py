@@ -7,6 +7,7 @@ cloud infrastructure (service account, Cloud Run job, schedule, IAM, alert).
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -25,6 +26,7 @@ MAX_NAME_LENGTH = 24
 # Time a scheduled execution is allowed to take to start (container start, image pull) when
 # checking that one execution ends before the next scheduled one begins.
 START_MARGIN_SECONDS = 60
+SPREADSHEET_ID = re.compile(r"[A-Za-z0-9_-]{20,100}")
 
 
 class Pipeline:
@@ -44,6 +46,8 @@ class Pipeline:
       dataset of the same name in the warehouse project);
     - ``landing_prefix``: for file sources, the folder of the datalake's landing bucket it reads
       (grants it read access to that bucket);
+    - ``google_sheets``: ids of the Google Sheets it reads in the cloud with its own account (each
+      must be shared with that account, read-only: the first-deploy checklist lists them);
 
     - ``write_dispositions``: allowed write dispositions (default merge, replace: see crash safety);
     - ``schema_contract``: dlt schema contract (default: evolve tables and columns, freeze types);
@@ -59,6 +63,7 @@ class Pipeline:
     environments: ClassVar[tuple[str, ...]] = ENVIRONMENTS
     transfer: ClassVar[Literal["read", "copy"]] = "read"
     landing_prefix: ClassVar[str | None] = None
+    google_sheets: ClassVar[tuple[str, ...]] = ()
     # Crash safety: a load killed half-way and retried on a fresh container must not double rows,
     # so resources merge on a key or replace; `append` must be opted into deliberately.
     write_dispositions: ClassVar[tuple[str, ...]] = ("merge", "replace")
@@ -106,6 +111,7 @@ class Pipeline:
             "environments": list(cls.environments),
             "transfer": cls.transfer,
             "landing_prefix": cls.landing_prefix,
+            "google_sheets": list(cls.google_sheets),
         }
 
 
@@ -168,6 +174,10 @@ def validate(cls: type[Pipeline]) -> None:
     prefix = cls.landing_prefix
     if prefix is not None and (not isinstance(prefix, str) or not naming.LANDING_PREFIX.fullmatch(prefix)):
         fail("landing_prefix", f"{prefix!r} must be a folder name: lowercase letters, digits, '_', '-', '/'")
+
+    sheets = cls.google_sheets
+    if isinstance(sheets, str) or not isinstance(sheets, tuple) or not all(isinstance(s, str) and SPREADSHEET_ID.fullmatch(s) for s in sheets):
+        fail("google_sheets", f"{sheets!r} must be a tuple of spreadsheet ids (the part of the sheet's URL after /d/)")
 
     allowed = {"merge", "replace", "append", "skip"}
     if isinstance(cls.write_dispositions, str) or not set(cls.write_dispositions) <= allowed or not cls.write_dispositions:

@@ -150,7 +150,11 @@ def test_stack_outputs_name_each_pipelines_job_account_and_scheduler(plans):
 def test_plan_json_lists_each_resource_with_type_name_parent_project_inputs(tmp_path):
     done = subprocess.run([str(TOLTEK), "plan", "-s", "prd", "--json"], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr
-    resources = json.loads(done.stdout)
+    document = json.loads(done.stdout)
+    assert set(document) == {"stack", "resources", "findings", "secret_versions"} and document["stack"] == "prd"
+    assert document["findings"] == []
+    assert [v["secret"] for v in document["secret_versions"]] == ["shop-api-token"]
+    resources = document["resources"]
     assert all(set(r) == {"type", "name", "parent", "project", "inputs"} for r in resources)
     for pipeline in ("shop_api", "shop_files", "shop_sheets"):
         mine = [r for r in resources if r["parent"] == naming.job_name(pipeline, "prd")]

@@ -110,6 +110,8 @@ def test_a_valid_declaration_registers(registry):
         ({"transfer": "stream"}, "transfer", "'stream' must be one of read, copy"),
         ({"landing_prefix": "/abs/path"}, "landing_prefix", "must be a folder name"),
         ({"landing_prefix": "Shipments"}, "landing_prefix", "must be a folder name"),
+        ({"google_sheets": "1TOLTEKsalesTargets2025xxxxxxxxxxxxxxxxxxxxx"}, "google_sheets", "must be a tuple of spreadsheet ids"),
+        ({"google_sheets": ("https://docs.google.com/spreadsheets/d/1abc",)}, "google_sheets", "must be a tuple of spreadsheet ids"),
         ({"source": REMOVE}, "source", "must be implemented"),
     ],
 )

@@ -19,7 +19,6 @@ from infra.deploy.model import Finding, check, finding
 from infra.deploy.stack import RUN_JOB, SCHEDULER_JOB, TRANSFER, Target, service_accounts_used
 from infra.plan import PlannedResource
 from pipelines import naming
-from pipelines.environments import REPO_ROOT
 
 _READ = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.list")
 _WRITE = (*_READ, "bigquery.tables.create", "bigquery.tables.update", "bigquery.tables.updateData", "bigquery.tables.delete")
@@ -189,7 +188,8 @@ def is_dbt_job(job: PlannedResource) -> bool:
     "The dbt job's account can run jobs where it builds, write the warehouse datasets and read every source it selects.",
     source="BigQuery: queries need bigquery.jobs.create in the job project, tables.getData on what they read, tables.create/updateData where they write",
 )
-def dbt_access(stack: Any, root: Path = REPO_ROOT) -> Iterator[Finding]:
+def dbt_access(stack: Any) -> Iterator[Finding]:
+    root = stack.root
     for job in stack.of_type(RUN_JOB):
         if not is_dbt_job(job):
             continue

@@ -29,6 +29,7 @@ class Finding:
             "type": self.type,
             "path": self.path,
             "message": self.message,
+            "why": next((c.source for c in CHECKS if c.id == self.rule), ""),
         }
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from infra.deploy import access, apis, inputs, order  # noqa: F401 - registers the checks
 from infra.deploy.model import CHECKS, Check, Finding
 from infra.deploy.stack import RUN_JOB, Stack
 from infra.plan import PlannedResource
+from pipelines.environments import REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,22 @@ def _secret_versions(stack: Stack) -> list[SecretVersion]:
     return [SecretVersion(p, s, tuple(sorted(jobs))) for (p, s), jobs in sorted(readers.items()) if (p, s) not in versioned]
 
 
-def view(resources: Sequence[PlannedResource], *, stack: str, invokes: Sequence[tuple[str, dict[str, Any]]] = ()) -> Stack:
-    return Stack(stack, list(resources), invokes=list(invokes))
+def view(
+    resources: Sequence[PlannedResource], *, stack: str, invokes: Sequence[tuple[str, dict[str, Any]]] = (), root: Path | None = None
+) -> Stack:
+    return Stack(stack, list(resources), invokes=list(invokes), root=root or REPO_ROOT)
 
 
 def check_resources(
-    resources: Sequence[PlannedResource], *, stack: str, invokes: Sequence[tuple[str, dict[str, Any]]] = ()
+    resources: Sequence[PlannedResource],
+    *,
+    stack: str,
+    invokes: Sequence[tuple[str, dict[str, Any]]] = (),
+    root: Path | None = None,
 ) -> DeployReport:
-    """Every check over `resources` (a plan's, or a mutated copy)."""
-    view_ = view(resources, stack=stack, invokes=invokes)
+    """Every check over `resources` (a plan's, or a mutated copy); `root`: the repository whose
+    dbt project the dbt job runs (default: this one)."""
+    view_ = view(resources, stack=stack, invokes=invokes, root=root)
     findings = sorted({f for c in CHECKS for f in c.run(view_)})
     return DeployReport(findings, _secret_versions(view_))
 

@@ -7,11 +7,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from infra.deploy.graph import Graph
 from infra.deploy.model import Finding
 from infra.plan import PlannedResource
+from pipelines.environments import REPO_ROOT
 
 ACCOUNT = "gcp:serviceaccount/account:Account"
 SERVICE = "gcp:projects/service:Service"
@@ -56,6 +58,7 @@ class Stack:
     resources: list[PlannedResource]
     config: Any = None  # infra.config.StackConfig
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    root: Path = REPO_ROOT  # the repository whose dbt project the dbt job runs
     graph: Graph = field(init=False)
 
     def __post_init__(self) -> None:

@@ -37,7 +37,7 @@ class Violation:
     type: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "level": self.level, "resource": self.resource, "type": self.type, "message": self.message}
+        return {"rule": self.rule, "level": self.level, "resource": self.resource, "type": self.type, "path": "", "message": self.message}
 
 
 @dataclass

@@ -17,6 +17,7 @@ class ShopSheets(Pipeline):
     schedule = Schedule("0 6 * * *", "Europe/Amsterdam")
     dataset = "raw_shop_sheets"
     resources = Resources(cpu="1", memory="512Mi", timeout_seconds=600, max_retries=2)
+    google_sheets = (PRODUCTION_SPREADSHEET_ID,)
 
     def source(self, env: Environment) -> DltSource:
         if env.is_local:
