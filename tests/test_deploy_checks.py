@@ -129,3 +129,11 @@ def test_the_input_types_come_from_the_installed_sdk():
     assert args_class("gcp:cloudrunv2/job:Job") is pulumi_gcp.cloudrunv2.JobArgs
     assert args_class("pulumi:providers:gcp") is pulumi_gcp.ProviderArgs
     assert args_class("docker:index/image:Image").__module__.startswith("pulumi_docker")
+
+
+def test_the_readme_holds_the_generated_first_deploy_checklist():
+    from infra.deploy.checklist import stack_checklist
+
+    generated = stack_checklist()
+    assert "pulumi up -s prd" in generated and "gcloud secrets versions add shop-api-token" in generated
+    assert generated in (REPO_ROOT / "README.md").read_text(), "README is stale: paste `toltek plan --checklist` into it"
