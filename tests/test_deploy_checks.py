@@ -137,3 +137,34 @@ def test_the_readme_holds_the_generated_first_deploy_checklist():
     generated = stack_checklist()
     assert "pulumi up -s prd" in generated and "gcloud secrets versions add shop-api-token" in generated
     assert generated in (REPO_ROOT / "README.md").read_text(), "README is stale: paste `toltek plan --checklist` into it"
+
+
+def test_a_program_that_never_enables_kms_fails_plan_and_policy_naming_the_check(tmp_path):
+    tree = tmp_path / "repo"
+    for name in ("pipelines", "infra", "transform", "images"):
+        shutil.copytree(REPO_ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs"))
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md", ".dockerignore"):
+        shutil.copy2(REPO_ROOT / name, tree / name)
+    datalake = tree / "infra" / "components" / "datalake.py"
+    assert datalake.read_text().count('    "cloudkms.googleapis.com",\n') == 1
+    datalake.write_text(datalake.read_text().replace('    "cloudkms.googleapis.com",\n', ""))
+
+    def toltek(*args):
+        return subprocess.run(
+            [sys.executable, "-c", "from pipelines.cli import main; main()", *args],
+            cwd=tree, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "COLUMNS": "250", "TOLTEK_HOME": str(tmp_path / "home")},
+            capture_output=True, text=True, timeout=300,
+        )
+
+    done = toltek("plan", "-s", "prd")
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "api-enabled" in done.stdout and "toltek-datalake-prd-keyring" in done.stdout
+    assert "cloudkms.googleapis.com is never enabled in toltek-datalake-prd" in done.stdout
+    assert done.stdout.rstrip().endswith("stack prd: 4 deploy finding(s)")
+
+    done = toltek("policy", "-s", "prd", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    reported = json.loads(done.stdout)
+    kms = sorted(r["resource"] for r in reported if r["rule"] == "api-enabled")
+    assert kms == ["toltek-datalake-prd-data-key", "toltek-datalake-prd-data-key-bigquery", "toltek-datalake-prd-data-key-storage", "toltek-datalake-prd-keyring"]
+    assert all(set(r) == {"rule", "level", "resource", "type", "path", "message", "why"} for r in reported)

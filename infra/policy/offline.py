@@ -37,7 +37,10 @@ class Violation:
     type: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "level": self.level, "resource": self.resource, "type": self.type, "path": "", "message": self.message}
+        from infra.policy.pack import rules
+
+        why = next((r.rationale for r in rules() if r.id == self.rule), "")
+        return {"rule": self.rule, "level": self.level, "resource": self.resource, "type": self.type, "path": "", "message": self.message, "why": why}
 
 
 @dataclass
