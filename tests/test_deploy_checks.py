@@ -168,3 +168,8 @@ def test_a_program_that_never_enables_kms_fails_plan_and_policy_naming_the_check
     kms = sorted(r["resource"] for r in reported if r["rule"] == "api-enabled")
     assert kms == ["toltek-datalake-prd-data-key", "toltek-datalake-prd-data-key-bigquery", "toltek-datalake-prd-data-key-storage", "toltek-datalake-prd-keyring"]
     assert all(set(r) == {"rule", "level", "resource", "type", "path", "message", "why"} for r in reported)
+
+
+def test_the_readme_describes_every_check():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert [c.id for c in checks() if f"`{c.id}`" not in readme] == []
