@@ -24,6 +24,7 @@ COPIER_ACCOUNT = "toltek-copier"
 
 DATA_EDITOR = "roles/bigquery.dataEditor"
 DATA_VIEWER = "roles/bigquery.dataViewer"
+DATA_OWNER = "roles/bigquery.dataOwner"
 JOB_USER = "roles/bigquery.jobUser"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_INVOKER = "roles/run.invoker"
@@ -87,7 +88,9 @@ def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> l
     for pipeline in pipelines:
         if pipeline.transfer == "copy":
             grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, copier))
-            grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_EDITOR, copier))
+            # A dataset copy updates its destination dataset (bigquery.datasets.update): only
+            # dataOwner carries that among the dataset roles; it is granted on the copy alone.
+            grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_OWNER, copier))
             grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_VIEWER, dbt))
         else:
             grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, dbt))

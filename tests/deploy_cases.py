@@ -98,6 +98,17 @@ def unlink(type_: str, match: dict[str, Any], on_type: str, on_match: dict[str, 
     return mutate
 
 
+def link(type_: str, match: dict[str, Any], on_type: str, on_match: dict[str, Any]) -> Mutation:
+    """Make one resource depend on another (as `depends_on` would)."""
+
+    def mutate(resources: list[PlannedResource], invokes: list) -> Planned:
+        target, other = find(resources, type_, **match), find(resources, on_type, **on_match)
+        changed = dataclasses.replace(target, dependencies=target.dependencies | {other.urn})
+        return [changed if r is target else r for r in resources], invokes
+
+    return mutate
+
+
 def add(type_: str, name: str, inputs: dict[str, Any], *, project: str = LAKE, after: tuple[tuple[str, dict[str, Any]], ...] = ()) -> Mutation:
     """Add a resource in `project`, depending on the resources matched by `after`."""
 
@@ -234,8 +245,13 @@ CASES: list[Case] = [
     bad("access-transfer", "the copier cannot run jobs in the warehouse", remove(PROJECT_MEMBER, member=COPIER), stack=COPY),
     bad("access-transfer", "the copier cannot read the source dataset", remove(DATASET_MEMBER, member=COPIER, project=LAKE), stack=COPY),
     bad("access-transfer", "a transfer without a service account", change(TRANSFER, {}, "serviceAccountName", delete=True), stack=COPY),
-    good("access-transfer", "dataOwner instead of dataEditor on the destination",
-         change(DATASET_MEMBER, {"member": COPIER, "project": DWH}, "role", "roles/bigquery.dataOwner"), stack=COPY),
+    bad("access-transfer", "dataEditor on the destination: no bigquery.datasets.update",
+        change(DATASET_MEMBER, {"member": COPIER, "project": DWH}, "role", "roles/bigquery.dataEditor"), stack=COPY),
+    good("access-transfer", "BigQuery Admin on the warehouse project instead of its dataset and job roles",
+         both(remove(DATASET_MEMBER, member=COPIER, project=DWH), remove(PROJECT_MEMBER, member=COPIER),
+              add(PROJECT_MEMBER, "copier-admin", {"project": DWH, "role": "roles/bigquery.admin", "member": COPIER}, project=DWH,
+                  after=(service("cloudresourcemanager.googleapis.com", DWH), (ACCOUNT, {"accountId": "toltek-copier"}))),
+              link(TRANSFER, {}, PROJECT_MEMBER, {"role": "roles/bigquery.admin"})), stack=COPY),
     bad("access-dbt", "dbt cannot read raw_shop_api", remove(DATASET_MEMBER, member=DBT, datasetId="raw_shop_api")),
     bad("access-dbt", "dbt cannot run queries", remove(PROJECT_MEMBER, member=DBT)),
     bad("access-dbt", "dbt reads staging but cannot write it", change(DATASET_MEMBER, {"member": DBT, "datasetId": "staging"}, "role", "roles/bigquery.dataViewer")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from infra.config import parse
 from infra.grants import (
     DATA_EDITOR,
+    DATA_OWNER,
     DATA_VIEWER,
     JOB_USER,
     OBJECT_VIEWER,
@@ -81,7 +82,8 @@ def test_a_copy_pipeline_gets_a_copier_with_access_on_both_sides(registry):
 
     grants = warehouse_grants([Copied], PRD)
     assert Grant(LAKE, "dataset", "raw_copied", DATA_VIEWER, COPIER) in grants
-    assert Grant(DWH, "dataset", "raw_copied", DATA_EDITOR, COPIER) in grants
+    assert Grant(DWH, "dataset", "raw_copied", DATA_OWNER, COPIER) in grants  # a copy updates its dataset
+    assert Grant(DWH, "project", DWH, JOB_USER, COPIER) in grants  # and runs as copy jobs there
     assert Grant(DWH, "dataset", "raw_copied", DATA_VIEWER, DBT) in grants
     assert Grant(LAKE, "dataset", "raw_copied", DATA_VIEWER, DBT) not in grants
 

@@ -156,9 +156,10 @@ def test_dbt_image_entrypoint_loads_the_project_for_prd(built):
 
 
 @pytest.mark.parametrize("kind", ["pipeline", "dbt"])
-def test_the_image_tag_hashes_exactly_what_the_dockerfile_copies(kind):
-    """A file the build copies but the tag does not hash would change the image under an old tag."""
-    from infra.components.image import IMAGE_INPUTS
+def test_the_build_context_is_exactly_what_the_dockerfile_copies(kind):
+    """pulumi-docker rebuilds when any file of the context changes; the tag hashes the context. A
+    context wider than the COPY lines would rebuild (and re-push an immutable tag) for nothing."""
+    from infra.components.image import context_files, ignore_file
 
     dockerfile = REPO_ROOT / "images" / kind / "Dockerfile"
     copied: set[str] = set()
@@ -168,21 +169,47 @@ def test_the_image_tag_hashes_exactly_what_the_dockerfile_copies(kind):
         words = shlex.split(line)
         if any(w.startswith("--from") for w in words):
             continue
-        copied.update(w for w in words[1:-1] if not w.startswith("--"))
+        copied.update(w.rstrip("/") for w in words[1:-1] if not w.startswith("--"))
     assert copied, f"no COPY from the build context in {dockerfile}"
-    assert copied | {f"images/{kind}/Dockerfile"} == set(IMAGE_INPUTS[kind])
+    assert ignore_file(kind) == dockerfile.parent / "Dockerfile.dockerignore"
+    assert {f.split("/")[0] for f in context_files(kind)} == copied
 
 
-def test_the_image_tag_follows_what_dockerignore_lets_into_the_build(tmp_path):
-    from infra.components.image import content_tag
-
-    shutil.copy(REPO_ROOT / ".dockerignore", tmp_path / ".dockerignore")
+def _tree(tmp_path):
+    for kind in ("pipeline", "dbt"):
+        (tmp_path / "images" / kind).mkdir(parents=True)
+        for name in ("Dockerfile", "Dockerfile.dockerignore"):
+            shutil.copy(REPO_ROOT / "images" / kind / name, tmp_path / "images" / kind / name)
     (tmp_path / "pipelines" / "shop" / "logs").mkdir(parents=True)
     (tmp_path / "pipelines" / "shop" / "source.py").write_text("x = 1\n")
-    before = content_tag(("pipelines",), root=tmp_path)
-    cache = tmp_path / "pipelines" / "shop" / "__pycache__"
+    (tmp_path / "transform" / "models").mkdir(parents=True)
+    (tmp_path / "transform" / "models" / "m.sql").write_text("select 1\n")
+    for name in ("pyproject.toml", "uv.lock", "README.md", "Makefile"):
+        (tmp_path / name).write_text(name)
+    return tmp_path
+
+
+def test_the_image_tag_moves_with_the_build_context_and_only_with_it(tmp_path):
+    from infra.components.image import content_tag
+
+    root = _tree(tmp_path)
+    before = {kind: content_tag(kind, root=root) for kind in ("pipeline", "dbt")}
+
+    def tags():
+        return {kind: content_tag(kind, root=root) for kind in ("pipeline", "dbt")}
+
+    cache = root / "pipelines" / "shop" / "__pycache__"
     cache.mkdir()
     (cache / "source.cpython-311.pyc").write_bytes(b"\0compiled")
-    assert content_tag(("pipelines",), root=tmp_path) == before  # ignored: never in the image
-    (tmp_path / "pipelines" / "shop" / "logs" / "helper.py").write_text("y = 2\n")
-    assert content_tag(("pipelines",), root=tmp_path) != before  # copied: the tag must move
+    (root / "Makefile").write_text("changed")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_x.py").write_text("assert True\n")
+    assert tags() == before  # outside both contexts: no rebuild, same tags
+    (root / "transform" / "models" / "m.sql").write_text("select 2\n")
+    after_model = tags()
+    assert after_model["pipeline"] == before["pipeline"] and after_model["dbt"] != before["dbt"]
+    (root / "pipelines" / "shop" / "logs" / "helper.py").write_text("y = 2\n")
+    after_code = tags()
+    assert after_code["pipeline"] != before["pipeline"] and after_code["dbt"] != after_model["dbt"]
+    (root / "images" / "dbt" / "Dockerfile").write_text("FROM scratch\n")
+    assert tags()["dbt"] != after_code["dbt"] and tags()["pipeline"] == after_code["pipeline"]

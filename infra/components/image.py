@@ -1,7 +1,10 @@
 """A container image built from this repository and pushed to an Artifact Registry repository.
 
-Tags are the content hash of what goes into the image, so a tag never moves (the repository's
-tags are immutable) and an unchanged tree pushes nothing new; jobs use the pushed image by digest.
+Tags are the content hash of the image's build context (`images/<kind>/Dockerfile.dockerignore`
+keeps it to exactly what the Dockerfile copies), the same files pulumi-docker hashes to decide on
+a rebuild: whatever rebuilds the image also moves its tag, so a pushed tag never has to change
+(the repository's tags are immutable) and an unchanged tree pushes nothing; jobs use the pushed
+image by digest.
 Pushing uses Docker's credential helper: `gcloud auth configure-docker <region>-docker.pkg.dev`.
 """
 
@@ -17,21 +20,20 @@ import pulumi_docker as docker
 
 from pipelines.environments import REPO_ROOT
 
-# What each image is built from (relative to the repository root); the tag hashes exactly these.
-IMAGE_INPUTS = {
-    "pipeline": ("images/pipeline/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra"),
-    "dbt": ("images/dbt/Dockerfile", "pyproject.toml", "uv.lock", "README.md", "pipelines", "infra", "transform"),
-}
+def ignore_file(kind: str, root: Path = REPO_ROOT) -> Path:
+    """The ignore file of an image's build context: `images/<kind>/Dockerfile.dockerignore` when it
+    exists (BuildKit and pulumi-docker both prefer it), else the context's `.dockerignore`."""
+    own = root / "images" / kind / "Dockerfile.dockerignore"
+    return own if own.exists() else root / ".dockerignore"
 
 
-def dockerignore(root: Path = REPO_ROOT) -> list[tuple[re.Pattern[str], bool]]:
-    """The build context's `.dockerignore` as (pattern, excludes) pairs, in order (last match wins).
+def dockerignore(path: Path) -> list[tuple[re.Pattern[str], bool, str]]:
+    """An ignore file as (pattern, excludes, glob) triples, in order (last match wins).
 
     Docker's rules: `*` and `?` stay within one path segment, `**` spans any number of them, a
     pattern that matches a folder matches everything in it, `!` re-includes.
     """
     rules = []
-    path = root / ".dockerignore"
     for line in path.read_text().splitlines() if path.exists() else []:
         line = line.strip()
         if not line or line.startswith("#"):
@@ -42,31 +44,52 @@ def dockerignore(root: Path = REPO_ROOT) -> list[tuple[re.Pattern[str], bool]]:
         regex = "".join(
             {"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part)) for part in parts
         )
-        rules.append((re.compile(f"{regex}(/.*)?"), excludes))
+        rules.append((re.compile(f"{regex}(/.*)?"), excludes, glob))
     return rules
 
 
-def _ignored(rel: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+def _ignored(rel: str, rules: list[tuple[re.Pattern[str], bool, str]]) -> bool:
     ignored = False
-    for pattern, excludes in rules:
+    for pattern, excludes, _ in rules:
         if pattern.fullmatch(rel):
             ignored = excludes
     return ignored
 
 
-def content_tag(paths: tuple[str, ...], root: Path = REPO_ROOT) -> str:
-    """A short hash of the files under `paths` that reach the build context (`.dockerignore`
-    applied): names and bytes, in a stable order."""
-    rules = dockerignore(root)
+def _may_reinclude(folder: str, rules: list[tuple[re.Pattern[str], bool, str]]) -> bool:
+    """Whether a `!` rule could re-include something under an ignored `folder` (walk into it)."""
+    return any(not excludes and (glob.startswith(f"{folder}/") or glob.startswith("*")) for _, excludes, glob in rules)
+
+
+def context_files(kind: str, root: Path = REPO_ROOT) -> list[str]:
+    """The files of the repository that reach `kind`'s build context, sorted."""
+    rules = dockerignore(ignore_file(kind, root))
+    found: list[str] = []
+
+    def walk(folder: Path) -> None:
+        for path in sorted(folder.iterdir()):
+            rel = path.relative_to(root).as_posix()
+            if path.is_dir() and not path.is_symlink():
+                if not _ignored(rel, rules) or _may_reinclude(rel, rules):
+                    walk(path)
+            elif path.is_file() and not _ignored(rel, rules):
+                found.append(rel)
+
+    walk(root)
+    return found
+
+
+def content_tag(kind: str, root: Path = REPO_ROOT) -> str:
+    """A short hash of everything that builds `kind`'s image: its Dockerfile, its ignore file and
+    every file of its build context (names and bytes, in a stable order)."""
     digest = hashlib.sha256()
-    for rel in paths:
-        path = root / rel
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for file in files:
-            name = file.relative_to(root).as_posix()
-            if _ignored(name, rules):
-                continue
-            digest.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
+    dockerfile = root / "images" / kind / "Dockerfile"
+    for name, data in [
+        (dockerfile.relative_to(root).as_posix(), dockerfile.read_bytes()),
+        ("(ignore)", ignore_file(kind, root).read_bytes() if ignore_file(kind, root).exists() else b""),
+        *((rel, (root / rel).read_bytes()) for rel in context_files(kind, root)),
+    ]:
+        digest.update(name.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -86,7 +109,7 @@ class RepositoryImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("toltek:images:RepositoryImage", name, None, opts)
-        tag = content_tag(IMAGE_INPUTS[args.kind])
+        tag = content_tag(args.kind)
         image = docker.Image(
             f"{name}-image",
             image_name=f"{args.repository_url}/{args.kind}:{tag}",

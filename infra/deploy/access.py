@@ -41,12 +41,15 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 RUN_URI = re.compile(r"^https://run\.googleapis\.com/v2/projects/([^/]+)/locations/([^/]+)/jobs/([^/:]+):run$")
 GOOGLE_API = re.compile(r"^https://[a-z0-9.-]+\.googleapis\.com/")
-# Dataset copy (BigQuery "Manage datasets: copy datasets"): jobs in the destination project, read
-# the source dataset, write the destination dataset.
+# Dataset copy (BigQuery "Manage datasets: copy datasets", required permissions): jobs in the
+# destination project; datasets.get and tables.list on both datasets; datasets.update and
+# tables.create on the destination (the copy itself reads and writes table data).
 COPY_NEEDS = {
     "project": ("bigquery.jobs.create",),
     "source": ("bigquery.datasets.get", "bigquery.tables.list", "bigquery.tables.getData"),
-    "destination": ("bigquery.datasets.get", "bigquery.tables.list", "bigquery.tables.create", "bigquery.tables.updateData"),
+    "destination": (
+        "bigquery.datasets.get", "bigquery.datasets.update", "bigquery.tables.list", "bigquery.tables.create", "bigquery.tables.updateData",
+    ),
 }
 DBT_BUILDS = ("bigquery.tables.create", "bigquery.tables.updateData", "bigquery.tables.getData")
 
@@ -134,7 +137,7 @@ def job_reads_secrets(stack: Any) -> Iterator[Finding]:
 @check(
     "access-transfer",
     "A dataset-copy transfer runs as a service account holding what the copy needs in both projects.",
-    source="BigQuery 'Manage datasets: copy datasets': bigquery.jobs.create on the destination project, datasets.get/tables.list on both datasets, tables.create on the destination",
+    source="BigQuery 'Manage datasets: copy datasets': bigquery.jobs.create on the destination project, datasets.get/tables.list on both datasets, datasets.update/tables.create on the destination",
 )
 def transfer_access(stack: Any) -> Iterator[Finding]:
     for r in stack.of_type(TRANSFER):

@@ -14,16 +14,19 @@ from infra.deploy.model import Finding, check, finding
 from infra.deploy.stack import SERVICE
 
 SERVICE_USAGE = "serviceusage.googleapis.com"
-# Enabled on every new project and needed before the stack can enable anything itself: the
-# checklist asks for them, the stack cannot.
-BOOTSTRAP_APIS = (SERVICE_USAGE,)
+RESOURCE_MANAGER = "cloudresourcemanager.googleapis.com"
+# Needed before the stack can enable anything itself: the provider enables APIs through Service
+# Usage and reads the project back through Resource Manager (terraform-provider-google's
+# google_project_service), both charged to the deploying credentials' quota project. The checklist
+# asks for them; the stack enables Resource Manager too, so it stays on.
+BOOTSTRAP_APIS = (SERVICE_USAGE, RESOURCE_MANAGER)
 
 # type -> (API it calls, role the deploying identity needs to create it). Sources: each
 # resource's page in the Google Cloud docs (REST reference host) and IAM's predefined roles.
 API_OF_TYPE: dict[str, tuple[str, str]] = {
     "gcp:projects/service:Service": (SERVICE_USAGE, "roles/serviceusage.serviceUsageAdmin"),
-    "gcp:projects/iAMMember:IAMMember": ("cloudresourcemanager.googleapis.com", "roles/resourcemanager.projectIamAdmin"),
-    "gcp:projects/iAMAuditConfig:IAMAuditConfig": ("cloudresourcemanager.googleapis.com", "roles/resourcemanager.projectIamAdmin"),
+    "gcp:projects/iAMMember:IAMMember": (RESOURCE_MANAGER, "roles/resourcemanager.projectIamAdmin"),
+    "gcp:projects/iAMAuditConfig:IAMAuditConfig": (RESOURCE_MANAGER, "roles/resourcemanager.projectIamAdmin"),
     "gcp:kms/keyRing:KeyRing": ("cloudkms.googleapis.com", "roles/cloudkms.admin"),
     "gcp:kms/cryptoKey:CryptoKey": ("cloudkms.googleapis.com", "roles/cloudkms.admin"),
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": ("cloudkms.googleapis.com", "roles/cloudkms.admin"),

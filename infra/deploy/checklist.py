@@ -43,8 +43,8 @@ def checklist(plans: Sequence[Any], sheets: dict[str, Sequence[str]]) -> str:
         )
         for project, apis in sorted(bootstrap_apis(stack).items()):
             item(
-                f"In `{project}`, APIs the stack needs before it can enable any itself are on "
-                f"(on by default in a new project): `gcloud services enable {' '.join(sorted(apis))} --project {project}`."
+                f"In `{project}`, the APIs the stack needs before it can enable any itself are on: "
+                f"`gcloud services enable {' '.join(sorted(apis))} --project {project}`."
             )
         for project, roles in sorted(deployer_roles(stack).items()):
             item(f"The identity running `pulumi up` holds in `{project}`: {_code(sorted(roles))}.")
@@ -56,7 +56,14 @@ def checklist(plans: Sequence[Any], sheets: dict[str, Sequence[str]]) -> str:
         )
         if regions:
             item(f"Docker can push to Artifact Registry: `gcloud auth configure-docker {','.join(f'{r}-docker.pkg.dev' for r in regions)}`.")
-        item(f"`pulumi up -s {plan.stack}`.")
+        item(
+            "The deploying credentials have a quota project with the APIs above on "
+            f"(`gcloud auth application-default set-quota-project {projects[0]}`): API calls are charged to it."
+        )
+        item(
+            f"`pulumi up -s {plan.stack}`. Should it stop on a permission it has just granted (IAM changes take "
+            "effect within minutes, not at once), run it again: it resumes where it stopped."
+        )
         for version in check_plan(plan).secret_versions:
             item(f"Before `{', '.join(version.jobs)}` first runs, give secret `{version.secret}` a value: `{version.command()}`.")
         created = {r.raw_inputs.get("accountId"): r for r in stack.of_type(ACCOUNT)}
