@@ -75,9 +75,15 @@ def run(
         settings.prepare()
     except UserError as exc:
         fail_user(str(exc))
+    from pipelines.locks import Busy, home_lock
+
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        ok = run_all(settings, selected, transform=not skip_transform, out=out, err=err)
+        with home_lock(settings.work_dir):
+            ok = run_all(settings, selected, transform=not skip_transform, out=out, err=err)
+    except Busy as exc:
+        err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     except UserError as exc:
         fail_user(str(exc))
     except (Terminated, KeyboardInterrupt) as exc:

@@ -3,7 +3,6 @@ datalake (DuckDB locally, BigQuery in the cloud), with Parquet load files."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from pipelines import naming
 from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
 from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
+from pipelines.locks import exclusive
 from pipelines.samples import SAMPLE_SECRETS
 
 LOADER_FILE_FORMAT = "parquet"
@@ -116,30 +116,10 @@ def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
             )
 
 
-@contextmanager
-def run_lock(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
+def run_lock(pipeline: type[Pipeline], env: Environment):  # noqa: ANN201 - a context manager
     """One run of a pipeline at a time per working directory: a second one refuses to start."""
-    env.work_dir.mkdir(parents=True, exist_ok=True)
     path = env.work_dir / f"{naming.dlt_pipeline_name(pipeline.name)}.lock"
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise PipelineFailed(
-                f"pipeline '{pipeline.name}' is already running (pid {holder}); not started"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive(path, lambda pid: f"pipeline '{pipeline.name}' is already running (pid {pid}); not started")
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -82,7 +82,8 @@ def test_a_rerun_without_new_data_changes_no_count_and_asks_once_per_resource(un
     assert re.search(r"shop_api\s*│\s*0\s*│\s*0\s*│\s*0\s*│", again.stdout), again.stdout
 
 
-def test_a_second_run_of_the_same_pipeline_refuses_while_the_first_runs(tmp_path):
+@pytest.mark.parametrize("second_args", [["shop_api"], ["shop_sheets"], []], ids=["same pipeline", "another pipeline", "everything"])
+def test_a_second_run_on_one_home_refuses_in_one_line_and_touches_nothing(tmp_path, second_args):
     home = tmp_path / "home"
     slow = json.dumps([{"path": "/shop/v1/customers", "delay": 4, "times": 1}])
     first = subprocess.Popen(
@@ -93,11 +94,14 @@ def test_a_second_run_of_the_same_pipeline_refuses_while_the_first_runs(tmp_path
     deadline = time.monotonic() + 60
     while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    second = toltek(home, "run", "shop_api", "--skip-transform")
+    second = toltek(home, "run", *second_args, "--skip-transform")
+    during = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
     out, err = first.communicate(timeout=300)
 
     assert second.returncode == 1
-    assert f"failed: pipeline 'shop_api' is already running (pid {first.pid}); not started" in second.stderr
+    assert second.stderr.strip() == f"failed: another toltek run (pid {first.pid}) is using {home}; not started"
+    assert second.stdout == ""
+    assert [p for p in during if p.startswith(("dlt/toltek_shop_sheets", "dlt/toltek_shop_files"))] == [], "the second run started nothing"
     assert first.returncode == 0, err
     raw = counts(home / "datalake.duckdb", {k: v for k, v in RAW_KEYS.items() if k.startswith("raw_shop_api")})
     assert raw["raw_shop_api.orders"] == (8000, 8000)
