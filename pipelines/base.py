@@ -50,6 +50,10 @@ class Pipeline:
       must be shared with that account, read-only: the first-deploy checklist lists them);
 
     - ``write_dispositions``: allowed write dispositions (default merge, replace: see crash safety);
+    - ``allow_empty_replace``: let a ``replace`` resource that yields no rows empty its table (by
+      default such a load is refused: an empty source is far more often an accident);
+    - ``max_replace_loss``: also refuse a ``replace`` that loses more than this fraction of a
+      table's rows (e.g. 0.5; default: only emptying is refused);
     - ``schema_contract``: dlt schema contract (default: evolve tables and columns, freeze types);
 
     and implement ``source(env)`` returning the dlt source for an environment.
@@ -64,6 +68,8 @@ class Pipeline:
     transfer: ClassVar[Literal["read", "copy"]] = "read"
     landing_prefix: ClassVar[str | None] = None
     google_sheets: ClassVar[tuple[str, ...]] = ()
+    allow_empty_replace: ClassVar[bool] = False
+    max_replace_loss: ClassVar[float | None] = None
     # Crash safety: a load killed half-way and retried on a fresh container must not double rows,
     # so resources merge on a key or replace; `append` must be opted into deliberately.
     write_dispositions: ClassVar[tuple[str, ...]] = ("merge", "replace")
@@ -178,6 +184,12 @@ def validate(cls: type[Pipeline]) -> None:
     sheets = cls.google_sheets
     if isinstance(sheets, str) or not isinstance(sheets, tuple) or not all(isinstance(s, str) and SPREADSHEET_ID.fullmatch(s) for s in sheets):
         fail("google_sheets", f"{sheets!r} must be a tuple of spreadsheet ids (the part of the sheet's URL after /d/)")
+
+    if not isinstance(cls.allow_empty_replace, bool):
+        fail("allow_empty_replace", f"{cls.allow_empty_replace!r} must be True or False")
+    loss = cls.max_replace_loss
+    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, int | float) or not 0 < loss < 1):
+        fail("max_replace_loss", f"{loss!r} must be a fraction between 0 and 1 (or None)")
 
     allowed = {"merge", "replace", "append", "skip"}
     if isinstance(cls.write_dispositions, str) or not set(cls.write_dispositions) <= allowed or not cls.write_dispositions:

@@ -208,6 +208,49 @@ def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
                 result.rows[table] = result.rows.get(table, 0) + count
 
 
+def _rows_now(dlt_pipeline: dlt.Pipeline, table: str) -> int:
+    """Rows `table` holds in the destination now (0 when it does not exist yet)."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    try:
+        with dlt_pipeline.sql_client() as client:
+            rows = client.execute_sql(f"SELECT COUNT(1) FROM {client.make_qualified_table_name(table)}")
+    except DatabaseUndefinedRelation:
+        return 0
+    return int(rows[0][0]) if rows else 0
+
+
+def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, info: NormalizeInfo | None) -> str | None:
+    """Why the normalized package must not be loaded: a `replace` table it would empty (or shrink
+    by more than the pipeline's `max_replace_loss`), or None."""
+    if info is None:
+        return None
+    tables = dlt_pipeline.default_schema.tables
+    for table, new in sorted(info.row_counts.items()):
+        declared = tables.get(table, {})
+        if table.startswith("_dlt") or declared.get("parent") or declared.get("write_disposition") != "replace":
+            continue
+        if pipeline.allow_empty_replace and pipeline.max_replace_loss is None:
+            continue
+        now = _rows_now(dlt_pipeline, table) if new == 0 or pipeline.max_replace_loss is not None else 0
+        if now and new == 0 and not pipeline.allow_empty_replace:
+            return f"table {pipeline.dataset}.{table} would be emptied (it has {now} rows, this load none); declare allow_empty_replace = True if that is real"
+        loss = pipeline.max_replace_loss
+        if now and loss is not None and new and new < now * (1 - loss):
+            return f"table {pipeline.dataset}.{table} would shrink from {now} to {new} rows, more than max_replace_loss = {loss}"
+    return None
+
+
+def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: LoadResult) -> None:
+    """Normalize, then refuse a package that would empty a table: drop it and roll state back."""
+    info = dlt_pipeline.normalize()
+    problem = shrinking_replace(pipeline, dlt_pipeline, info)
+    if problem:
+        dlt_pipeline.abort_packages()
+        raise SourceDataError(f"{problem}; nothing was loaded")
+    _count(result, info)
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
@@ -223,7 +266,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)
-                _count(result, dlt_pipeline.normalize())
+                _normalize(pipeline, dlt_pipeline, result)
                 dlt_pipeline.load()
                 stage = "extract"
             on_stage(stage)
@@ -232,7 +275,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             stage = "normalize"
             on_stage(stage)
-            _count(result, dlt_pipeline.normalize())
+            _normalize(pipeline, dlt_pipeline, result)
             stage = "load"
             on_stage(stage)
             dlt_pipeline.load()

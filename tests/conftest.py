@@ -68,7 +68,7 @@ RAW_KEYS = {
     "raw_shop_api.orders": "id",
     "raw_shop_api.products": "id",
     "raw_shop_api.orders__items": "_dlt_parent_id, line",
-    "raw_shop_files.shipments": "shipment_id",
+    "raw_shop_files.shipments": "shipment_id, _file_name",
     "raw_shop_sheets.sales_targets": "month, channel",
 }
 MART_KEYS = {

@@ -60,7 +60,7 @@ def test_second_run_reads_only_new_or_changed_files_and_merges(files_env):
 
     assert load(ShopFiles, files_env).rows == {"shipments": 2}
     db = files_env.datalake.path
-    assert query(db, "select count(*), count(distinct shipment_id) from raw_shop_files.shipments") == [(6673, 6673)]
-    assert query(db, "select carrier, delivered_at from raw_shop_files.shipments where shipment_id = 100001") == [
-        ("ups", None)
-    ]
+    # Every delivered version is kept (the staging model picks the newest): 100001 twice.
+    assert query(db, "select count(*), count(distinct shipment_id) from raw_shop_files.shipments") == [(6674, 6673)]
+    versions = query(db, "select _file_name, carrier, delivered_at from raw_shop_files.shipments where shipment_id = 100001 order by _file_modified_at")
+    assert len(versions) == 2 and versions[-1] == ("shipments_2026_01.csv", "ups", None)

@@ -1,10 +1,14 @@
 """Files in Cloud Storage (or a local folder): the warehouse partner's shipment drops.
 
-dlt's `filesystem` source lists `gs://…` in the cloud and `file://…` locally, incrementally by
-modification date, so a run reads only files that changed since the last one. CSV and Parquet
-files are read straight into Arrow tables of one declared schema (the fast path: no Python rows)
-and merged on `shipment_id`, so a re-delivered file replaces rather than duplicates. Rows that
-break the contract (`contract.py`) land in `discarded_rows` with their reason.
+dlt's `filesystem` source lists `gs://…` in the cloud and `file://…` locally. A run reads the
+files it has not read before, or that changed since (name, modification time and size, kept in the
+pipeline's state): a late file with an old modification time is read once, like any other. CSV
+and Parquet files are read straight into Arrow tables of one declared schema (the fast path: no
+Python rows), each row carrying its file's name and modification time, and merged on
+(`shipment_id`, file): a re-delivered file replaces its own rows, and every delivered version of a
+shipment is kept, so the staging model can pick the newest (latest modification time, then file
+name) however the files arrived. Rows that break the contract (`contract.py`) land in
+`discarded_rows` with their reason.
 """
 
 from __future__ import annotations
@@ -24,21 +28,44 @@ DISCARDED = dlt.mark.make_hints(
 )
 
 
-@dlt.source(name="shop_files", section="shop_files")
-def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -> Iterable[DltResource]:
-    files = filesystem(
-        bucket_url=bucket_url,
-        file_glob=file_glob,
-        incremental=dlt.sources.incremental("modification_date"),
+FILE_NAME, FILE_MODIFIED_AT = "_file_name", "_file_modified_at"
+
+
+def file_version(item: FileItemDict) -> str:
+    """What identifies one delivery of a file: its modification time and size."""
+    return f"{item['modification_date'].isoformat()}|{item['size_in_bytes']}"
+
+
+def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
+    """The file's name and modification time on every row: which version of a shipment is newest."""
+    rows = table.num_rows
+    modified = pa.array([item["modification_date"]] * rows, pa.timestamp("us", tz="UTC"))
+    return table.append_column(pa.field(FILE_NAME, pa.string(), nullable=False), pa.array([item["file_name"]] * rows, pa.string())).append_column(
+        pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC"), nullable=False), modified
     )
 
-    @dlt.transformer(name="shipments", primary_key="shipment_id", write_disposition="merge")
+
+@dlt.source(name="shop_files", section="shop_files")
+def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -> Iterable[DltResource]:
+    files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
+
+    @dlt.transformer(
+        name="shipments",
+        primary_key=["shipment_id", FILE_NAME],
+        write_disposition="merge",
+        columns={FILE_MODIFIED_AT: {"dedup_sort": "desc"}},
+    )
     def shipments(items: list[FileItemDict]) -> Iterator[object]:
+        read_before = dlt.current.resource_state().setdefault("files", {})
         for item in items:
+            version = file_version(item)
+            if read_before.get(item["file_name"]) == version:
+                continue
             read = read_file(item["file_name"], item.read_bytes(), SHIPMENTS_SCHEMA)
             if read.table is not None and read.table.num_rows:
-                yield read.table
+                yield with_file_columns(read.table, item)
             if read.discarded:
                 yield dlt.mark.with_hints(read.discarded, DISCARDED, create_table_variant=True)
+            read_before[item["file_name"]] = version
 
     yield files | shipments

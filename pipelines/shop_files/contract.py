@@ -7,7 +7,10 @@ Outcomes, per case:
   kept with its reason in the `discarded_rows` table, and counted in the run summary;
 - an added column: kept (the raw table evolves; CSV values as text);
 - a removed column: nullable ones become null, a missing required column fails the run;
-- an empty file: skipped, no rows; a file that is not UTF-8: fails the run, naming the file.
+- an empty file, or a CSV with only its header: no rows, no failure (a header naming no required
+  column still fails);
+- a file that is not UTF-8, a CSV that cannot be parsed or a Parquet file that cannot be read
+  (truncated, not Parquet): fails the run, naming the file.
 """
 
 from __future__ import annotations
@@ -97,13 +100,20 @@ def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         malformed.append(_discard(name, ref, reason, row.text))
         return "skip"
 
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=False),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in schema.names}, strings_can_be_null=True),
-    )
+    if not data.endswith(b"\n"):
+        data += b"\n"  # a last line without its newline (a header alone, say) is still a line
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in schema.names}, strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid as exc:
+        raise SourceDataError(f"{name} cannot be read as CSV ({' '.join(str(exc).split())[:200]})") from None
     table = _with_required_columns(name, table, schema, as_text=True)
+    if table.num_rows == 0:
+        return FileRead(None, malformed)
     bad_any = pa.array([False] * table.num_rows)
     reasons: list[list[str]] = [[] for _ in range(table.num_rows)]
     columns = {}
@@ -140,7 +150,14 @@ def _typed(schema: pa.Schema, columns: dict, extras: dict, keep: pa.Array | None
 
 
 def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
-    table = _with_required_columns(name, pq.read_table(io.BytesIO(data)), schema, as_text=False)
+    try:
+        raw = pq.read_table(io.BytesIO(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceDataError(f"{name} is not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
+    if raw.num_rows == 0:
+        _with_required_columns(name, raw, schema, as_text=False)
+        return FileRead(None)
+    table = _with_required_columns(name, raw, schema, as_text=False)
     columns = {}
     for field_ in schema:
         try:

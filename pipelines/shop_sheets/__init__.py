@@ -32,18 +32,38 @@ def google_access_token() -> str:
     return credentials.token
 
 
+def _column(index: int) -> str:
+    """A sheet's column letter: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def check_header(sheet: str, values: Sequence[Sequence[Any]]) -> None:
     """The contract of a sheet: it has rows, and its first row is a header of distinct names.
 
     An empty sheet fails rather than replacing the table with nothing (a cleared sheet is far more
-    often an accident than a decision).
+    often an accident than a decision; one cleared down to its header is refused at load). A
+    duplicate name, or a blank one above values, is named with its columns.
     """
     if not values:
         raise SourceDataError(f"sheet '{sheet}' is empty; refusing to replace its table with nothing")
     header = [h for h in values[0] if h not in ("", None)]
-    names = [str(h).strip() for h in header]
-    if not header or any(not isinstance(h, str) for h in header) or len(set(names)) != len(names):
+    if not header or any(not isinstance(h, str) for h in header):
         raise SourceDataError(f"sheet '{sheet}' has no header row: its first row is {list(values[0])[:6]!r}")
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(values[0]):
+        name = str(cell).strip() if cell is not None else ""
+        if not name:
+            if any(len(row) > i and row[i] not in ("", None) for row in values[1:]):
+                raise SourceDataError(f"sheet '{sheet}' has values under a blank header in column {_column(i)}")
+            continue
+        if name in seen:
+            raise SourceDataError(f"sheet '{sheet}' has header '{name}' twice (columns {_column(seen[name])} and {_column(i)})")
+        seen[name] = i
 
 
 def rows_to_records(values: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,241 @@
+"""Sources behaving like real sources: late and re-delivered files, corrections, cleared sheets.
+
+Each case asserts the exact raw contents after the runs (and, end to end, the marts), so a
+behaviour that loses or overwrites data with exit 0 fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import TOLTEK, query, toltek_env
+
+from pipelines.errors import PipelineFailed
+from pipelines.loading import load
+from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
+from pipelines.shop_files.pipeline import ShopFiles
+from pipelines.shop_sheets.pipeline import ShopSheets
+
+HEADER = "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg"
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+
+@pytest.fixture
+def files_env(local_env, tmp_path):
+    samples = tmp_path / "samples"
+    (samples / "files" / "shipments").mkdir(parents=True)
+    return dataclasses.replace(local_env, samples=samples)
+
+
+def drop(env, name: str, content: bytes | str, mtime: float) -> None:
+    """A file landing in the bucket with the modification time its uploader preserved."""
+    path = env.samples / "files" / "shipments" / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    os.utime(path, (mtime, mtime))
+
+
+def raw(env) -> list[tuple]:
+    return query(
+        env.datalake.path,
+        "select shipment_id, carrier, _file_name, epoch(_file_modified_at)::bigint from raw_shop_files.shipments "
+        "order by shipment_id, _file_modified_at, _file_name",
+    )
+
+
+def newest(env) -> list[tuple]:
+    """What the staging model keeps: the newest version of each shipment (same rule, in SQL)."""
+    return query(
+        env.datalake.path,
+        "select shipment_id, carrier from raw_shop_files.shipments "
+        "qualify row_number() over (partition by shipment_id order by _file_modified_at desc, _file_name desc) = 1 "
+        "order by shipment_id",
+    )
+
+
+def row(shipment: int, carrier: str, order: int | None = None) -> str:
+    return f"{shipment},{order or shipment - 100},{carrier},2026-01-02T10:00:00Z,,1.5"
+
+
+# Files ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("names", [("a_original.csv", "b_correction.csv"), ("b_original.csv", "a_correction.csv")])
+def test_an_original_and_its_correction_in_one_run_the_newer_file_wins_in_either_name_order(files_env, names):
+    original, correction = names
+    drop(files_env, original, f"{HEADER}\n{row(1001, 'ups')}\n{row(1002, 'dhl')}\n", T0)
+    drop(files_env, correction, f"{HEADER}\n{row(1001, 'postnl')}\n", T0 + 3600)
+    assert load(ShopFiles, files_env).rows == {"shipments": 3}
+    assert raw(files_env) == [
+        (1001, "ups", original, T0), (1001, "postnl", correction, T0 + 3600), (1002, "dhl", original, T0),
+    ]
+    assert newest(files_env) == [(1001, "postnl"), (1002, "dhl")]
+
+
+def test_a_late_file_with_an_older_modification_time_is_loaded_once_and_does_not_win(files_env):
+    drop(files_env, "2026_02.csv", f"{HEADER}\n{row(2001, 'ups')}\n", T0 + 86400)
+    load(ShopFiles, files_env)
+    # `cp -p` / `gsutil cp -P` of an older drop, after a newer one was loaded
+    drop(files_env, "2026_01.csv", f"{HEADER}\n{row(2001, 'dhl')}\n{row(2002, 'dpd')}\n", T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    assert load(ShopFiles, files_env).rows == {}  # and exactly once
+    assert raw(files_env) == [(2001, "dhl", "2026_01.csv", T0), (2001, "ups", "2026_02.csv", T0 + 86400), (2002, "dpd", "2026_01.csv", T0)]
+    assert newest(files_env) == [(2001, "ups"), (2002, "dpd")]
+
+
+def test_files_from_a_clock_skewed_uploader_all_load(files_env):
+    drop(files_env, "future.csv", f"{HEADER}\n{row(3001, 'ups')}\n", T0 + 10 * 365 * 86400)
+    load(ShopFiles, files_env)
+    drop(files_env, "now.csv", f"{HEADER}\n{row(3002, 'dhl')}\n", T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert [r[:2] for r in raw(files_env)] == [(3001, "ups"), (3002, "dhl")]
+
+
+def test_a_redelivered_file_replaces_its_own_rows(files_env):
+    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'ups')}\n{row(4002, 'dhl')}\n", T0)
+    load(ShopFiles, files_env)
+    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'postnl')}\n{row(4002, 'dhl')}\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    assert raw(files_env) == [(4001, "postnl", "drop.csv", T0 + 60), (4002, "dhl", "drop.csv", T0 + 60)]
+
+
+def test_a_file_touched_without_changes_is_read_again_without_duplicates(files_env):
+    drop(files_env, "drop.csv", f"{HEADER}\n{row(5001, 'ups')}\n", T0)
+    load(ShopFiles, files_env)
+    os.utime(files_env.samples / "files" / "shipments" / "drop.csv", (T0 + 5, T0 + 5))
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert raw(files_env) == [(5001, "ups", "drop.csv", T0 + 5)]
+
+
+@pytest.mark.parametrize("content", [HEADER + "\n", HEADER, b""], ids=["header", "header without newline", "zero bytes"])
+def test_a_file_with_no_rows_loads_nothing_and_blocks_nothing(files_env, content):
+    drop(files_env, "a_empty.csv", content, T0)
+    drop(files_env, "b_full.csv", f"{HEADER}\n{row(6001, 'ups')}\n", T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert raw(files_env) == [(6001, "ups", "b_full.csv", T0)]
+
+
+def test_a_truncated_parquet_file_fails_naming_it_and_loads_once_fixed(files_env):
+    table = pa.table({"shipment_id": [7001], "order_id": [1], "carrier": ["ups"]})
+    path = files_env.samples / "files" / "shipments" / "drop.parquet"
+    pq.write_table(table, path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopFiles, files_env)
+    assert str(caught.value).startswith("pipeline 'shop_files' failed in extract: drop.parquet is not a readable Parquet file (")
+    path.write_bytes(whole)  # the upload completes
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+
+
+# Sheets ---------------------------------------------------------------------------------------
+
+
+def targets(env) -> list[tuple]:
+    return query(env.datalake.path, "select * exclude (_dlt_load_id, _dlt_id) from raw_shop_sheets.sales_targets order by all")
+
+
+def test_a_sheet_cleared_down_to_its_header_is_refused_and_the_table_kept(local_env, server):
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == (
+        "pipeline 'shop_sheets' failed in normalize: table raw_shop_sheets.sales_targets would be emptied "
+        "(it has 36 rows, this load none); declare allow_empty_replace = True if that is real; nothing was loaded"
+    )
+    assert len(before) == 36 and targets(local_env) == before
+
+
+def test_a_pipeline_that_declares_empty_as_real_may_empty_its_table(local_env, server, registry):
+    class EmptyIsReal(ShopSheets):
+        """Targets, where an empty sheet means no targets."""
+
+        name = "sheets_empty_ok"
+        dataset = "raw_sheets_empty_ok"
+        google_sheets = ()
+        allow_empty_replace = True
+
+    load(EmptyIsReal, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    assert load(EmptyIsReal, local_env).rows == {"sales_targets": 0}
+    assert query(local_env.datalake.path, "select count(*) from raw_sheets_empty_ok.sales_targets") == [(0,)]
+
+
+def test_a_replace_losing_more_than_the_declared_fraction_is_refused(local_env, server, registry):
+    class Guarded(ShopSheets):
+        """Targets that may shrink by at most half."""
+
+        name = "sheets_guarded"
+        dataset = "raw_sheets_guarded"
+        google_sheets = ()
+        max_replace_loss = 0.5
+
+    load(Guarded, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:11]  # 36 -> 10 rows
+    with pytest.raises(PipelineFailed, match=r"would shrink from 36 to 10 rows, more than max_replace_loss = 0.5; nothing was loaded$"):
+        load(Guarded, local_env)
+    assert query(local_env.datalake.path, "select count(*) from raw_sheets_guarded.sales_targets") == [(36,)]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (["month", "channel", "channel", "target_revenue"], "sheet 'sales_targets' has header 'channel' twice (columns B and C)"),
+        (["month", "", "target_revenue", "currency"], "sheet 'sales_targets' has values under a blank header in column B"),
+    ],
+    ids=["duplicate", "blank"],
+)
+def test_a_duplicate_or_blank_header_is_named(local_env, server, header, message):
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = [header, *sheet["sales_targets"][1:]]
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == f"pipeline 'shop_sheets' failed in extract: {message}"
+
+
+# End to end -----------------------------------------------------------------------------------
+
+
+def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(tmp_path):
+    """`toltek run` twice: corrections in both name orders pick the newer file in fct_orders; a
+    sheet cleared to its header fails the run (exit 1) and leaves the marts' targets intact."""
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    shipments = samples / "files" / "shipments"
+    first = (shipments / "shipments_2025_01.csv").read_text().splitlines()
+    (a, b) = first[1].split(","), first[2].split(",")
+    old = (shipments / "shipments_2025_01.csv").stat().st_mtime
+    for name, fields, carrier in (("0_fix.csv", a, "ups"), ("zz_fix.csv", b, "dpd")):
+        fields = [*fields[:2], carrier, *fields[3:]]
+        (shipments / name).write_text(f"{HEADER}\n{','.join(fields)}\n")
+        os.utime(shipments / name, (old + 3600, old + 3600))
+    home = tmp_path / "home"
+    env = toltek_env(home, TOLTEK_SAMPLES=str(samples))
+    done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    warehouse = home / "warehouse.duckdb"
+    fixed = query(warehouse, f"select shipment_id, carrier from marts.fct_orders where shipment_id in ({a[0]}, {b[0]}) order by 1")
+    assert fixed == [(int(a[0]), "ups"), (int(b[0]), "dpd")]
+    assert query(warehouse, "select count(*), count(distinct order_id) from marts.fct_orders") == [(8000, 8000)]
+    targets_before = query(warehouse, "select * from marts.mart_sales_vs_targets order by all")
+
+    sheet = samples / "sheets" / f"{SAMPLE_SPREADSHEET_ID}.json"
+    document = json.loads(sheet.read_text())
+    document["sheets"]["sales_targets"] = document["sheets"]["sales_targets"][:1]
+    sheet.write_text(json.dumps(document))
+    again = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=env, timeout=900)
+    assert again.returncode == 1
+    assert "table raw_shop_sheets.sales_targets would be emptied (it has 36 rows, this load none)" in again.stderr
+    assert query(warehouse, "select * from marts.mart_sales_vs_targets order by all") == targets_before
+    assert query(warehouse, "select count(*) from marts.mart_sales_vs_targets where target_revenue is null") == [(0,)]
