@@ -13,7 +13,8 @@ import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
 from dlt.common.pipeline import NormalizeInfo
-from dlt.common.schema.exceptions import DataValidationError
+from dlt.common.destination.exceptions import DestinationTerminalException
+from dlt.common.schema.exceptions import DataValidationError, SchemaException
 
 from pipelines import naming
 from pipelines.base import Pipeline
@@ -21,6 +22,7 @@ from pipelines.environments import DuckDBStore, Environment
 from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
 from pipelines.locks import exclusive
 from pipelines.samples import SAMPLE_SECRETS
+from pipelines.set_aside import is_data_failure, set_aside
 
 LOADER_FILE_FORMAT = "parquet"
 DISCARDED_TABLE = "discarded_rows"
@@ -130,7 +132,7 @@ def _root_cause(exc: BaseException) -> BaseException:
     """
     import requests
 
-    telling = (SourceDataError, SignalReceivedException, DataValidationError, requests.RequestException)
+    telling = (SourceDataError, SignalReceivedException, DataValidationError, SchemaException, DestinationTerminalException, requests.RequestException)
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
@@ -234,7 +236,7 @@ def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, info
             continue
         now = _rows_now(dlt_pipeline, table) if new == 0 or pipeline.max_replace_loss is not None else 0
         if now and new == 0 and not pipeline.allow_empty_replace:
-            return f"table {pipeline.dataset}.{table} would be emptied (it has {now} rows, this load none); declare allow_empty_replace = True if that is real"
+            return f"table {pipeline.dataset}.{table} would be emptied (it has {now} rows, this load none; declare allow_empty_replace = True if that is real)"
         loss = pipeline.max_replace_loss
         if now and loss is not None and new and new < now * (1 - loss):
             return f"table {pipeline.dataset}.{table} would shrink from {now} to {new} rows, more than max_replace_loss = {loss}"
@@ -242,12 +244,11 @@ def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, info
 
 
 def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: LoadResult) -> None:
-    """Normalize, then refuse a package that would empty a table: drop it and roll state back."""
+    """Normalize, then refuse a package that would empty a table."""
     info = dlt_pipeline.normalize()
     problem = shrinking_replace(pipeline, dlt_pipeline, info)
     if problem:
-        dlt_pipeline.abort_packages()
-        raise SourceDataError(f"{problem}; nothing was loaded")
+        raise SourceDataError(problem)  # a data failure: the package is set aside, not loaded
     _count(result, info)
 
 
@@ -288,11 +289,11 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
         secrets += list(SAMPLE_SECRETS.values())
         message = _one_line(describe(cause), secrets)
-        if isinstance(cause, DataValidationError):
-            # Data the contract refuses would be refused on every retry: drop it and roll the
-            # pipeline's state (incremental cursors included) back to before it was extracted.
-            dlt_pipeline.abort_packages()
-            message += "; the refused data was dropped, fix the source and run again"
+        if is_data_failure(cause):
+            # It would fail the same way on every run: keep it aside and roll the state back.
+            kept = set_aside(dlt_pipeline, env.work_dir.parent / "failed" / pipeline.name, message)
+            if kept:
+                message += f"; its data is kept in {kept} and the pipeline's state rolled back: fix the source and run again"
         raise PipelineFailed(f"pipeline '{pipeline.name}' failed in {stage}: {message}") from None
     result.seconds = time.monotonic() - started
     return result

@@ -148,10 +148,14 @@ def test_a_sheet_cleared_down_to_its_header_is_refused_and_the_table_kept(local_
     sheet["sales_targets"] = sheet["sales_targets"][:1]
     with pytest.raises(PipelineFailed) as caught:
         load(ShopSheets, local_env)
+    failed = local_env.work_dir.parent / "failed" / "shop_sheets"
     assert str(caught.value) == (
         "pipeline 'shop_sheets' failed in normalize: table raw_shop_sheets.sales_targets would be emptied "
-        "(it has 36 rows, this load none); declare allow_empty_replace = True if that is real; nothing was loaded"
+        "(it has 36 rows, this load none; declare allow_empty_replace = True if that is real); "
+        f"its data is kept in {failed} and the pipeline's state rolled back: fix the source and run again"
     )
+    [kept] = failed.iterdir()
+    assert "would be emptied" in (kept / "reason.txt").read_text()
     assert len(before) == 36 and targets(local_env) == before
 
 
@@ -183,7 +187,7 @@ def test_a_replace_losing_more_than_the_declared_fraction_is_refused(local_env, 
     load(Guarded, local_env)
     sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
     sheet["sales_targets"] = sheet["sales_targets"][:11]  # 36 -> 10 rows
-    with pytest.raises(PipelineFailed, match=r"would shrink from 36 to 10 rows, more than max_replace_loss = 0.5; nothing was loaded$"):
+    with pytest.raises(PipelineFailed, match=r"would shrink from 36 to 10 rows, more than max_replace_loss = 0.5; its data is kept in "):
         load(Guarded, local_env)
     assert query(local_env.datalake.path, "select count(*) from raw_sheets_guarded.sales_targets") == [(36,)]
 
@@ -239,3 +243,30 @@ def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(tmp_p
     assert "table raw_shop_sheets.sales_targets would be emptied (it has 36 rows, this load none)" in again.stderr
     assert query(warehouse, "select * from marts.mart_sales_vs_targets order by all") == targets_before
     assert query(warehouse, "select count(*) from marts.mart_sales_vs_targets where target_revenue is null") == [(0,)]
+
+
+# Poison packages ------------------------------------------------------------------------------
+
+
+def test_a_null_key_is_set_aside_once_and_the_fixed_source_loads_on_the_next_run(local_env, server):
+    from pipelines.shop_api.pipeline import ShopApi
+
+    assert load(ShopApi, local_env).rows["products"] == 48
+    broken = dict(server.store.api["products"][1], id=None, name="no key", updated_at="2030-01-01T00:00:00Z")
+    server.store.api["products"][-1] = broken
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopApi, local_env)
+    failed = local_env.work_dir.parent / "failed" / "shop_api"
+    assert str(caught.value) == (
+        "pipeline 'shop_api' failed in normalize: CannotCoerceNullException: In schema `shop_api`: Cannot coerce NULL "
+        f"in table `products` column `id` which is not nullable; its data is kept in {failed} and the pipeline's state "
+        "rolled back: fix the source and run again"
+    )
+    [kept] = failed.iterdir()
+    assert "Cannot coerce NULL" in (kept / "reason.txt").read_text()
+    assert any(p.suffix == ".parquet" or "products" in p.name for p in kept.rglob("*") if p.is_file())
+    del server.store.api["products"][-1]
+    server.store.upsert("products", dict(server.store.api["products"][1], name="renamed", updated_at="2030-01-01T00:00:00Z"))
+    assert load(ShopApi, local_env).rows == {"products": 1}  # not the poison again: it was set aside
+    names = query(local_env.datalake.path, "select name from raw_shop_api.products where id = 1")
+    assert names == [("renamed",)] and query(local_env.datalake.path, "select count(*) from raw_shop_api.products") == [(48,)]
