@@ -1,4 +1,4 @@
-"""The Cloud Storage files source on `file://`: CSV and Parquet, incremental by modification date."""
+"""The Cloud Storage files source on `file://`: CSV and Parquet, each delivery of a file read once."""
 
 from __future__ import annotations
 

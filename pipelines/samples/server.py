@@ -20,7 +20,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +59,9 @@ class SampleStore:
     api: dict[str, dict[int, dict]] = field(default_factory=dict)
     spreadsheets: dict[str, dict[str, list[list]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with (entity, page) before a page is served: a test changes records while a client
+    # pages through them, as people do in a live system (records move between pages).
+    before_page: Callable[[str, int], None] | None = None
 
     @classmethod
     def load(cls, data_dir: Path = DATA_DIR) -> SampleStore:
@@ -84,6 +87,8 @@ class SampleStore:
                 self.api.setdefault(entity, {})[record["id"]] = record
 
     def page(self, entity: str, updated_since: str | None, page: int, size: int) -> tuple[list, bool]:
+        if self.before_page is not None:
+            self.before_page(entity, page)
         with self.lock:
             rows = [r for r in self.api[entity].values() if not updated_since or r["updated_at"] >= updated_since]
         rows.sort(key=lambda r: (r["updated_at"], r["id"]))

@@ -20,4 +20,5 @@ class ShopApi(Pipeline):
 
     def source(self, env: Environment) -> DltSource:
         base_url = f"{env.require_sample_url()}/shop/v1/" if env.is_local else PRODUCTION_BASE_URL
-        return shop_api(base_url=base_url)
+        # Look back one schedule interval for records committed late with an earlier updated_at.
+        return shop_api(base_url=base_url, lag_seconds=self.schedule.shortest_gap_seconds())
