@@ -85,6 +85,8 @@ def _transfer_and_transform(env: Environment, out: Console, err: Console) -> boo
     out.print(table)
     for failure in result.failed:
         err.print(f"[bold red]dbt:[/] {failure}", highlight=False, soft_wrap=True)
+    if result.skipped:
+        err.print(f"dbt: {len(result.skipped)} node(s) skipped because a node they depend on failed", highlight=False)
     return result.ok
 
 

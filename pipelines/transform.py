@@ -19,10 +19,11 @@ class TransformResult:
 
     passed: Counter[str] = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not run because something upstream failed
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.skipped
 
 
 def dbt_env(env: Environment) -> dict[str, str]:
@@ -64,6 +65,9 @@ def build(env: Environment) -> TransformResult:
         kind = str(node_result.node.resource_type)
         if str(node_result.status) in _PASSED:
             result.passed[kind] += 1
+        elif str(node_result.status) == "skipped":
+            result.skipped.append(f"{kind} {node_result.node.name}")
         else:
-            result.failed.append(f"{kind} {node_result.node.name}: {node_result.status}")
+            why = " ".join(str(node_result.message or "").split())[:300]
+            result.failed.append(f"{kind} {node_result.node.name}: {node_result.status}" + (f": {why}" if why else ""))
     return result

@@ -339,3 +339,38 @@ def test_an_api_rerun_looks_back_one_schedule_interval(local_env, server):
     server.store.upsert("orders", late)
     load(ShopApi, local_env)
     assert as_text(orders(local_env)) == source_orders(server)
+
+
+@pytest.mark.parametrize(
+    ("raw", "starting"),
+    [("<html><body>Service temporarily unavailable</body></html>", "<html><body>Service temporarily unavailable</body></html>"),
+     ('{"data": [{"id": 1,', '{"data": [{"id": 1,')],
+    ids=["html", "truncated json"],
+)
+def test_an_api_answer_that_is_not_json_fails_naming_the_endpoint(local_env, server, raw, starting):
+    from pipelines.samples.server import Fault
+    from pipelines.shop_api.pipeline import ShopApi
+
+    server.inject(Fault(path="/shop/v1/customers", raw=raw, times=-1))
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopApi, local_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_api' failed in extract: response from GET {server.url}/shop/v1/customers is not JSON "
+        f"(text/html, starting {starting!r})"
+    )
+
+
+def test_a_failing_dbt_test_names_itself_and_its_error_on_stderr(tmp_path):
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    shipments = samples / "files" / "shipments"
+    first = (shipments / "shipments_2025_01.csv").read_text().splitlines()[1].split(",")
+    (shipments / "zz_fedex.csv").write_text(f"{HEADER}\n{','.join([*first[:2], 'fedex', *first[3:]])}\n")
+    os.utime(shipments / "zz_fedex.csv", (T0 * 2, T0 * 2))  # the newest version: fedex
+    done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(tmp_path / "home", TOLTEK_SAMPLES=str(samples)), timeout=900)
+    assert done.returncode == 1
+    failures = [line for line in done.stderr.splitlines() if line.startswith("dbt: ")]
+    assert failures[0] == (
+        "dbt: test accepted_values_stg_shop_files__shipments_carrier__postnl__dhl__dpd__ups: fail: Got 1 result, configured to fail if != 0"
+    ), done.stderr[-2000:]
+    assert len(failures) == 2 and failures[1].startswith("dbt: ") and failures[1].endswith(" node(s) skipped because a node they depend on failed")

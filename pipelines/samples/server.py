@@ -45,6 +45,7 @@ class Fault:
     reset: bool = False  # drop the connection without an answer
     delay: float = 0.0  # seconds before answering
     body: object | None = None  # answer 200 with this JSON instead
+    raw: str | None = None  # answer 200 with this text (e.g. a proxy's HTML page) instead
     times: int = 1  # -1: every request
 
     @classmethod
@@ -132,6 +133,14 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         if fault.body is not None:
             self._send(200, fault.body)
+            return True
+        if fault.raw is not None:
+            payload = fault.raw.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
             return True
         return False
 

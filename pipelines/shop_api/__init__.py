@@ -34,10 +34,15 @@ def require_key(key: str) -> Callable[..., Response]:
     def check(response: Response, *args: object, **kwargs: object) -> Response:
         if not response.ok:
             return response  # HTTP errors are retried or reported as such
-        body = response.json()
+        endpoint = response.url.split("?", 1)[0]
+        try:
+            body = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            start = " ".join(response.text[:60].split())
+            raise SourceDataError(f"response from GET {endpoint} is not JSON ({kind}, starting {start!r})") from None
         if not isinstance(body, dict) or key not in body:
             found = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
-            endpoint = response.url.split("?", 1)[0]
             raise SourceDataError(f"response from GET {endpoint} has no '{key}' (it has: {found or 'nothing'})")
         return response
 
