@@ -374,3 +374,53 @@ def test_a_failing_dbt_test_names_itself_and_its_error_on_stderr(tmp_path):
         "dbt: test accepted_values_stg_shop_files__shipments_carrier__postnl__dhl__dpd__ups: fail: Got 1 result, configured to fail if != 0"
     ), done.stderr[-2000:]
     assert len(failures) == 2 and failures[1].startswith("dbt: ") and failures[1].endswith(" node(s) skipped because a node they depend on failed")
+
+
+# More of the world ----------------------------------------------------------------------------
+
+
+def test_a_renamed_column_evolves_and_the_old_one_turns_null(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n{row(8001, 'ups')}\n", T0)
+    load(ShopFiles, files_env)
+    renamed = HEADER.replace("carrier", "carrier_name")
+    drop(files_env, "b.csv", f"{renamed}\n{row(8002, 'dhl')}\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert query(files_env.datalake.path, "select shipment_id, carrier, carrier_name from raw_shop_files.shipments order by 1") == [
+        (8001, "ups", None), (8002, None, "dhl"),
+    ]
+
+
+def test_timestamps_in_another_zone_land_as_the_same_instant(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n9001,1,ups,2026-03-29T03:30:00+02:00,2026-03-29T01:30:00Z,1\n", T0)
+    load(ShopFiles, files_env)
+    assert query(
+        files_env.datalake.path,
+        "select epoch(shipped_at)::bigint, epoch(delivered_at)::bigint from raw_shop_files.shipments",
+    ) == [(1_774_747_800, 1_774_747_800)]
+
+
+def test_excel_exports_with_a_byte_order_mark_and_crlf_load(files_env):
+    drop(files_env, "excel.csv", ("\ufeff" + HEADER + "\r\n" + row(9101, "ups") + "\r\n").encode(), T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert raw(files_env) == [(9101, "ups", "excel.csv", T0)]
+
+
+def test_a_renamed_sheet_tab_fails_naming_the_range(local_env, server):
+    sheets = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheets["targets 2026"] = sheets.pop("sales_targets")
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_sheets' failed in extract: sheet 'sales_targets' is not in spreadsheet {SAMPLE_SPREADSHEET_ID} "
+        "(a renamed or deleted tab?)"
+    )
+
+
+def test_a_record_deleted_upstream_stays_in_raw(local_env, server):
+    """An `updated_since` API never reports deletions: the raw table keeps what it last saw."""
+    from pipelines.shop_api.pipeline import ShopApi
+
+    load(ShopApi, local_env)
+    del server.store.api["customers"][5]
+    load(ShopApi, local_env)
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_api.customers where id = 5") == [(1,)]

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import dlt
+import requests
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
@@ -95,11 +96,18 @@ def google_sheets(
         table = a1_range.split("!", 1)[0].strip("'")
 
         def read_range(a1_range: str = a1_range) -> Iterator[dict[str, Any]]:
-            response = client.get(
-                f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
-                params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
-            )
-            response.raise_for_status()
+            try:
+                response = client.get(
+                    f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
+                    params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+                )
+                response.raise_for_status()
+            except requests.HTTPError as exc:
+                if exc.response is not None and exc.response.status_code == 400 and "Unable to parse range" in exc.response.text:
+                    raise SourceDataError(
+                        f"sheet '{a1_range}' is not in spreadsheet {spreadsheet_id} (a renamed or deleted tab?)"
+                    ) from None
+                raise
             values = response.json().get("values", [])
             check_header(a1_range, values)
             yield from rows_to_records(values)
