@@ -210,6 +210,18 @@ def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
                 result.rows[table] = result.rows.get(table, 0) + count
 
 
+def _discarded_in(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> int:
+    """Rows set aside by these loads: what `discarded_rows` holds from them (its normalized rows
+    also count entries a fixed file resolved, which the load deleted)."""
+    if not load_ids:
+        return 0
+    with dlt_pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(DISCARDED_TABLE)
+        placeholders = ", ".join(["%s"] * len(load_ids))
+        rows = client.execute_sql(f"SELECT COUNT(1) FROM {table} WHERE _dlt_load_id IN ({placeholders})", *load_ids)
+    return int(rows[0][0]) if rows else 0
+
+
 def _rows_now(dlt_pipeline: dlt.Pipeline, table: str) -> int:
     """Rows `table` holds in the destination now (0 when it does not exist yet)."""
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
@@ -279,7 +291,9 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             _normalize(pipeline, dlt_pipeline, result)
             stage = "load"
             on_stage(stage)
-            dlt_pipeline.load()
+            info = dlt_pipeline.load()
+            if DISCARDED_TABLE in result.rows:
+                result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, info.loads_ids)
     except UserError:
         raise
     except Exception as exc:

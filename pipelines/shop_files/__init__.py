@@ -24,7 +24,12 @@ from pipelines.shop_files.contract import read_file
 from pipelines.shop_files.settings import FILE_GLOB, SHIPMENTS_SCHEMA
 
 DISCARDED = dlt.mark.make_hints(
-    table_name="discarded_rows", write_disposition="merge", primary_key=["source_file", "row_ref"]
+    table_name="discarded_rows",
+    write_disposition="merge",
+    primary_key=["source_file", "row_ref"],
+    # A file read again (fixed, re-delivered) takes its old entries with it: a row it no longer
+    # discards is deleted from `discarded_rows`.
+    columns={"_resolved": {"data_type": "bool", "hard_delete": True}},
 )
 
 
@@ -56,16 +61,23 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
         columns={FILE_MODIFIED_AT: {"dedup_sort": "desc"}},
     )
     def shipments(items: list[FileItemDict]) -> Iterator[object]:
-        read_before = dlt.current.resource_state().setdefault("files", {})
+        state = dlt.current.resource_state()
+        read_before, discarded_before = state.setdefault("files", {}), state.setdefault("discarded", {})
         for item in items:
-            version = file_version(item)
-            if read_before.get(item["file_name"]) == version:
+            name, version = item["file_name"], file_version(item)
+            if read_before.get(name) == version:
                 continue
-            read = read_file(item["file_name"], item.read_bytes(), SHIPMENTS_SCHEMA)
+            read = read_file(name, item.read_bytes(), SHIPMENTS_SCHEMA)
             if read.table is not None and read.table.num_rows:
                 yield with_file_columns(read.table, item)
-            if read.discarded:
-                yield dlt.mark.with_hints(read.discarded, DISCARDED, create_table_variant=True)
-            read_before[item["file_name"]] = version
+            refs = [d["row_ref"] for d in read.discarded]
+            resolved = [{"source_file": name, "row_ref": ref, "_resolved": True} for ref in discarded_before.get(name, []) if ref not in refs]
+            if read.discarded or resolved:
+                yield dlt.mark.with_hints([*read.discarded, *resolved], DISCARDED, create_table_variant=True)
+            read_before[name] = version
+            if refs:
+                discarded_before[name] = refs
+            else:
+                discarded_before.pop(name, None)
 
     yield files | shipments
