@@ -24,6 +24,7 @@ faults: setup
 
 bench: setup
 	.venv/bin/python -m bench
+	.venv/bin/python -m bench.scale
 
 lint: setup
 	.venv/bin/hadolint images/*/Dockerfile

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from pipelines.errors import UserError
 from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
+from pipelines.samples.records import Records
 
 API_PREFIX = "/shop/v1/"
 SHEETS_PREFIX = "/sheets/v4/spreadsheets/"
@@ -57,7 +58,7 @@ class Fault:
 class SampleStore:
     """The data the server serves, mutable so tests can add and change records."""
 
-    api: dict[str, dict[int, dict]] = field(default_factory=dict)
+    api: dict[str, Records] = field(default_factory=dict)
     spreadsheets: dict[str, dict[str, list[list]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Called with (entity, page) before a page is served: a test changes records while a client
@@ -71,8 +72,7 @@ class SampleStore:
         path = data_dir
         try:
             for path in sorted((data_dir / "api").glob("*.jsonl")):
-                with open(path) as f:
-                    store.api[path.stem] = {r["id"]: r for r in (json.loads(line) for line in f if line.strip())}
+                store.api[path.stem] = Records(path)
             for path in sorted((data_dir / "sheets").glob("*.json")):
                 store.spreadsheets[path.stem] = json.loads(path.read_text())["sheets"]
         except OSError as exc:
@@ -85,16 +85,13 @@ class SampleStore:
     def upsert(self, entity: str, *records: dict) -> None:
         with self.lock:
             for record in records:
-                self.api.setdefault(entity, {})[record["id"]] = record
+                self.api.setdefault(entity, Records())[record["id"]] = record
 
     def page(self, entity: str, updated_since: str | None, page: int, size: int) -> tuple[list, bool]:
         if self.before_page is not None:
             self.before_page(entity, page)
         with self.lock:
-            rows = [r for r in self.api[entity].values() if not updated_since or r["updated_at"] >= updated_since]
-        rows.sort(key=lambda r: (r["updated_at"], r["id"]))
-        start = (page - 1) * size
-        return rows[start : start + size], start + size < len(rows)
+            return self.api[entity].page(updated_since, page, size)
 
 
 class _Handler(BaseHTTPRequestHandler):
