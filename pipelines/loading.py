@@ -200,14 +200,31 @@ def load(
 def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
     """Add the rows a normalize step produced (dlt's own tables aside) to `result`.
 
-    The summary counts rows normalized in this run. A package an interrupted run had already
-    normalized (it died while loading) is loaded on resume without a count: the counts died with
-    that run.
+    The summary counts rows normalized in this run; rows an interrupted run had normalized but not
+    loaded are counted when resuming loads them (`_count_pending`).
     """
     if info is not None:
         for table, count in info.row_counts.items():
             if not table.startswith("_dlt"):
                 result.rows[table] = result.rows.get(table, 0) + count
+
+
+def _count_pending(result: LoadResult, dlt_pipeline: dlt.Pipeline) -> None:
+    """Add the rows an interrupted run normalized but did not finish loading: its Parquet jobs not
+    loaded yet, and those staged for a merge whose SQL job is still to run (row counts from the
+    files' Parquet footers). What resuming loads now."""
+    import pyarrow.parquet as pq
+
+    for load_id in dlt_pipeline.list_normalized_load_packages():
+        jobs = dlt_pipeline.get_load_package_info(load_id).jobs
+        pending = [*jobs.get("new_jobs", []), *jobs.get("started_jobs", [])]
+        merging = {j.job_file_info.table_name for j in pending if j.file_path.endswith(".sql")}
+        for job in [*pending, *jobs.get("completed_jobs", [])]:
+            table = job.job_file_info.table_name
+            if table.startswith("_dlt") or not job.file_path.endswith(".parquet"):
+                continue
+            if job in pending or table.split("__")[0] in merging:
+                result.rows[table] = result.rows.get(table, 0) + pq.read_metadata(job.file_path).num_rows
 
 
 def _discarded_in(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> int:
@@ -279,6 +296,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)
+                _count_pending(result, dlt_pipeline)
                 _normalize(pipeline, dlt_pipeline, result)
                 dlt_pipeline.load()
                 stage = "extract"

@@ -71,6 +71,9 @@ def test_sigterm_stops_cleanly_with_a_non_zero_exit_and_the_next_run_completes(u
 
     assert again.returncode == 0, again.stderr[-2000:]
     assert snapshot(home) == uninterrupted
+    # The rows the stopped run had not loaded are counted by the run that loads them.
+    resumed = re.search(r"shop_api\s*│\s*\d+\s*│\s*(\d+)\s*│", again.stdout)
+    assert resumed and int(resumed.group(1)) > look_back_window()[1], again.stdout
 
 
 def look_back_window() -> tuple[int, int]:
