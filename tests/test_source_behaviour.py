@@ -437,3 +437,30 @@ def test_a_fixed_file_replaces_its_discarded_rows(files_env):
     assert (result.rows["shipments"], result.discarded) == (2, 1)
     assert query(files_env.datalake.path, entries) == [("a.csv", "row 3", "shipped_at: 'tomorrow' is not timestamp[us, tz=UTC]")]
     assert [r[:2] for r in raw(files_env)] == [(9201, "ups"), (9202, "ups")]
+
+
+@pytest.mark.parametrize(("pipeline_name", "table", "order"), [("shop_api", "orders", "`updated_at` DESC"), ("shop_files", "shipments", "`_file_modified_at` DESC")])
+def test_the_bigquery_merge_keeps_the_same_version_as_duckdb(local_env, files_env, pipeline_name, table, order):
+    """dlt's BigQuery merge SQL, generated offline from the schema the pipeline really loaded with:
+    duplicates of a key in one load are ranked by the same `dedup_sort` as on DuckDB."""
+    import dlt
+    from dlt.common.configuration.specs import GcpServiceAccountCredentials
+    from dlt.common.schema.utils import get_nested_tables
+    from dlt.destinations import bigquery
+    from dlt.destinations.impl.bigquery.bigquery import BigQueryMergeJob
+    from dlt.destinations.impl.bigquery.sql_client import BigQuerySqlClient
+
+    from pipelines.shop_api.pipeline import ShopApi
+
+    if pipeline_name == "shop_files":
+        drop(files_env, "a.csv", f"{HEADER}\n{row(9301, 'ups')}\n", T0)
+    load(ShopApi if pipeline_name == "shop_api" else ShopFiles, local_env if pipeline_name == "shop_api" else files_env)
+    env = local_env if pipeline_name == "shop_api" else files_env
+    schema = dlt.attach(f"toltek_{pipeline_name}", pipelines_dir=str(env.work_dir)).default_schema
+    credentials = GcpServiceAccountCredentials()
+    credentials.project_id = "toltek-datalake-prd"
+    dataset = f"raw_{pipeline_name}"
+    client = BigQuerySqlClient(dataset, f"{dataset}_staging", credentials, bigquery().capabilities())
+    sql = " ".join(" ".join(BigQueryMergeJob.generate_sql(get_nested_tables(schema.tables, table), client)).split())
+    assert f"`toltek-datalake-prd`.`{dataset}_staging`.`{table}`" in sql
+    assert f"ROW_NUMBER() OVER (partition BY {'`id`' if table == 'orders' else '`shipment_id`, `_file_name`'} ORDER BY {order})" in sql, sql[:1500]
