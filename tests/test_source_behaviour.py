@@ -464,3 +464,28 @@ def test_the_bigquery_merge_keeps_the_same_version_as_duckdb(local_env, files_en
     sql = " ".join(" ".join(BigQueryMergeJob.generate_sql(get_nested_tables(schema.tables, table), client)).split())
     assert f"`toltek-datalake-prd`.`{dataset}_staging`.`{table}`" in sql
     assert f"ROW_NUMBER() OVER (partition BY {'`id`' if table == 'orders' else '`shipment_id`, `_file_name`'} ORDER BY {order})" in sql, sql[:1500]
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_package_for_the_next_run(local_env, server, monkeypatch):
+    """ENOSPC while normalizing (simulated: no full disk can be made here without privileges) is a
+    failure of the world, not of the data: one line, nothing set aside, and the next run resumes."""
+    import errno
+
+    from dlt.pipeline.pipeline import Pipeline as DltPipeline
+
+    normalize = DltPipeline.normalize
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(local_env.work_dir / "normalize"))
+
+    monkeypatch.setattr(DltPipeline, "normalize", full)
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_sheets' failed in normalize: OSError: [Errno 28] No space left on device: '{local_env.work_dir / 'normalize'}'"
+    )
+    assert not (local_env.work_dir.parent / "failed").exists()
+    monkeypatch.setattr(DltPipeline, "normalize", normalize)  # space again
+    # The kept package is resumed first, then the sheet read again: two replaces of 36 rows.
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 72}
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
