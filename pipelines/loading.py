@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
-from dlt.common.pipeline import NormalizeInfo
 from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.schema.exceptions import DataValidationError, SchemaException
 
@@ -197,24 +196,24 @@ def load(
         return _load(pipeline, env, on_stage)
 
 
-def _count(result: LoadResult, info: NormalizeInfo | None) -> None:
+def _count(result: LoadResult, row_counts: dict[str, int]) -> None:
     """Add the rows a normalize step produced (dlt's own tables aside) to `result`.
 
     The summary counts rows normalized in this run; rows an interrupted run had normalized but not
-    loaded are counted when resuming loads them (`_count_pending`).
+    loaded are counted when resuming loads them (`_pending_rows`).
     """
-    if info is not None:
-        for table, count in info.row_counts.items():
-            if not table.startswith("_dlt"):
-                result.rows[table] = result.rows.get(table, 0) + count
+    for table, count in row_counts.items():
+        if not table.startswith("_dlt"):
+            result.rows[table] = result.rows.get(table, 0) + count
 
 
-def _count_pending(result: LoadResult, dlt_pipeline: dlt.Pipeline) -> None:
-    """Add the rows an interrupted run normalized but did not finish loading: its Parquet jobs not
-    loaded yet, and those staged for a merge whose SQL job is still to run (row counts from the
-    files' Parquet footers). What resuming loads now."""
+def _pending_rows(dlt_pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows an interrupted run normalized but did not finish loading, per table: its Parquet jobs
+    not loaded yet, and those staged for a merge whose SQL job is still to run (row counts from
+    the files' Parquet footers). What resuming loads now."""
     import pyarrow.parquet as pq
 
+    rows: dict[str, int] = {}
     for load_id in dlt_pipeline.list_normalized_load_packages():
         jobs = dlt_pipeline.get_load_package_info(load_id).jobs
         pending = [*jobs.get("new_jobs", []), *jobs.get("started_jobs", [])]
@@ -224,7 +223,8 @@ def _count_pending(result: LoadResult, dlt_pipeline: dlt.Pipeline) -> None:
             if table.startswith("_dlt") or not job.file_path.endswith(".parquet"):
                 continue
             if job in pending or table.split("__")[0] in merging:
-                result.rows[table] = result.rows.get(table, 0) + pq.read_metadata(job.file_path).num_rows
+                rows[table] = rows.get(table, 0) + pq.read_metadata(job.file_path).num_rows
+    return rows
 
 
 def _discarded_in(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> int:
@@ -251,13 +251,11 @@ def _rows_now(dlt_pipeline: dlt.Pipeline, table: str) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, info: NormalizeInfo | None) -> str | None:
-    """Why the normalized package must not be loaded: a `replace` table it would empty (or shrink
-    by more than the pipeline's `max_replace_loss`), or None."""
-    if info is None:
-        return None
+def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, row_counts: dict[str, int]) -> str | None:
+    """Why a normalized package must not be loaded: a `replace` table it would empty (or shrink
+    by more than the pipeline's `max_replace_loss`), or None. `row_counts`: rows per table in it."""
     tables = dlt_pipeline.default_schema.tables
-    for table, new in sorted(info.row_counts.items()):
+    for table, new in sorted(row_counts.items()):
         declared = tables.get(table, {})
         if table.startswith("_dlt") or declared.get("parent") or declared.get("write_disposition") != "replace":
             continue
@@ -275,10 +273,10 @@ def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, info
 def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: LoadResult) -> None:
     """Normalize, then refuse a package that would empty a table."""
     info = dlt_pipeline.normalize()
-    problem = shrinking_replace(pipeline, dlt_pipeline, info)
+    problem = shrinking_replace(pipeline, dlt_pipeline, info.row_counts if info is not None else {})
     if problem:
         raise SourceDataError(problem)  # a data failure: the package is set aside, not loaded
-    _count(result, info)
+    _count(result, info.row_counts if info is not None else {})
 
 
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
@@ -291,14 +289,19 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         pipelines_dir=str(env.work_dir),
     )
     stage = "extract"
+    load_ids: list[str] = []
     try:
         with local_secrets(pipeline, env):
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)
-                _count_pending(result, dlt_pipeline)
+                pending = _pending_rows(dlt_pipeline)
+                problem = shrinking_replace(pipeline, dlt_pipeline, pending)  # checked again: it may
+                if problem:  # have been normalized by a run that died before its own check
+                    raise SourceDataError(problem)
+                _count(result, pending)
                 _normalize(pipeline, dlt_pipeline, result)
-                dlt_pipeline.load()
+                load_ids += dlt_pipeline.load().loads_ids
                 stage = "extract"
             on_stage(stage)
             source = pipeline().source(env)
@@ -309,9 +312,9 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             _normalize(pipeline, dlt_pipeline, result)
             stage = "load"
             on_stage(stage)
-            info = dlt_pipeline.load()
+            load_ids += dlt_pipeline.load().loads_ids
             if DISCARDED_TABLE in result.rows:
-                result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, info.loads_ids)
+                result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
     except UserError:
         raise
     except Exception as exc:

@@ -5,8 +5,9 @@ contract refuses, a null key, a table the destination rejects) would fail again 
 block every later load of that pipeline. Such a package is copied under
 `$TOLTEK_HOME/failed/<pipeline>/<load id>/` with the reason, then aborted, which rolls the
 pipeline's state (incremental cursors, files read) back to before it: once the source is fixed,
-the next run reads the same data again. Failures of the world (network, a locked file, a signal)
-are not data failures: their package is kept and the next run resumes it.
+the next run reads the same data again. In a Cloud Run job the folder lives as long as the
+execution (the reason is in its log). Failures of the world (network, a locked file, a full disk,
+a signal) are not data failures: their package is kept and the next run resumes it.
 """
 
 from __future__ import annotations

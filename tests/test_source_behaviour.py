@@ -54,7 +54,7 @@ def newest(env) -> list[tuple]:
     return query(
         env.datalake.path,
         "select shipment_id, carrier from raw_shop_files.shipments "
-        "qualify row_number() over (partition by shipment_id order by _file_modified_at desc, _file_name desc) = 1 "
+        "qualify row_number() over (partition by shipment_id order by _file_modified_at desc nulls last, _file_name desc nulls last) = 1 "
         "order by shipment_id",
     )
 
@@ -97,12 +97,15 @@ def test_files_from_a_clock_skewed_uploader_all_load(files_env):
     assert [r[:2] for r in raw(files_env)] == [(3001, "ups"), (3002, "dhl")]
 
 
-def test_a_redelivered_file_replaces_its_own_rows(files_env):
-    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'ups')}\n{row(4002, 'dhl')}\n", T0)
+def test_a_redelivered_file_replaces_all_its_own_rows(files_env):
+    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'ups')}\n{row(4002, 'dhl')}\n{row(4003, 'dpd')}\n", T0)
+    drop(files_env, "other.csv", f"{HEADER}\n{row(4002, 'ups')}\n", T0 - 60)
     load(ShopFiles, files_env)
-    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'postnl')}\n{row(4002, 'dhl')}\n", T0 + 60)
-    assert load(ShopFiles, files_env).rows == {"shipments": 2}
-    assert raw(files_env) == [(4001, "postnl", "drop.csv", T0 + 60), (4002, "dhl", "drop.csv", T0 + 60)]
+    # re-delivered: 4001 changed, 4002 gone from it, 4003 now invalid
+    drop(files_env, "drop.csv", f"{HEADER}\n{row(4001, 'postnl')}\n4003,1,dpd,yesterday,,1\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1, "discarded_rows": 1}
+    assert raw(files_env) == [(4001, "postnl", "drop.csv", T0 + 60), (4002, "ups", "other.csv", T0 - 60)]
+    assert newest(files_env) == [(4001, "postnl"), (4002, "ups")]
 
 
 def test_a_file_touched_without_changes_is_read_again_without_duplicates(files_env):
@@ -489,3 +492,51 @@ def test_a_full_disk_is_one_line_and_keeps_the_package_for_the_next_run(local_en
     # The kept package is resumed first, then the sheet read again: two replaces of 36 rows.
     assert load(ShopSheets, local_env).rows == {"sales_targets": 72}
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
+
+
+def test_an_emptying_replace_normalized_by_a_run_that_died_is_refused_on_resume(local_env, server, monkeypatch):
+    """The run that normalized the empty sheet died before checking it (its count failed): the
+    next run checks the pending package before loading it, and keeps the table."""
+    import requests
+
+    import pipelines.loading as loading
+
+    load(ShopSheets, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    real = loading._rows_now
+
+    def unreachable(*args, **kwargs):
+        raise requests.ConnectionError("the destination went away")  # a failure of the world
+
+    monkeypatch.setattr(loading, "_rows_now", unreachable)
+    with pytest.raises(PipelineFailed):
+        load(ShopSheets, local_env)
+    monkeypatch.setattr(loading, "_rows_now", real)
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value).startswith("pipeline 'shop_sheets' failed in resume: table raw_shop_sheets.sales_targets would be emptied")
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
+
+
+def test_rows_set_aside_by_a_resumed_package_are_counted(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n{row(9401, 'ups')}\nx,1,ups,,,1\n", T0)
+    from dlt.pipeline.pipeline import Pipeline as DltPipeline
+
+    real = DltPipeline.load
+    calls = []
+
+    def dies_once(self, *args, **kwargs):
+        if not calls:
+            calls.append(1)
+            raise OSError(5, "Input/output error")  # the world, once: the package stays pending
+        return real(self, *args, **kwargs)
+
+    DltPipeline.load = dies_once
+    try:
+        with pytest.raises(PipelineFailed):
+            load(ShopFiles, files_env)
+        result = load(ShopFiles, files_env)
+    finally:
+        DltPipeline.load = real
+    assert (result.rows["shipments"], result.discarded) == (1, 1)

@@ -63,7 +63,7 @@ def test_project_compiles_for_bigquery(target, offline_profiles, tmp_path):
     compiled = tmp_path / "target" / "compiled" / "toltek" / "models"
     shipments = " ".join((compiled / "staging" / "shop_files" / "stg_shop_files__shipments.sql").read_text().split())
     # The newest delivered version of a shipment wins on BigQuery as on DuckDB (same SQL).
-    assert "qualify row_number() over (partition by shipment_id order by _file_modified_at desc, _file_name desc) = 1" in shipments
+    assert "qualify row_number() over (partition by shipment_id order by _file_modified_at desc nulls last, _file_name desc nulls last) = 1" in shipments
     staging = (compiled / "staging" / "shop_api" / "stg_shop_api__orders.sql").read_text()
     lake = SETTINGS[target]["TOLTEK_DATALAKE_PROJECT"]
     assert f"`{lake}`.`raw_shop_api`.`orders`" in staging

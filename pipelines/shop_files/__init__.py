@@ -27,8 +27,9 @@ DISCARDED = dlt.mark.make_hints(
     table_name="discarded_rows",
     write_disposition="merge",
     primary_key=["source_file", "row_ref"],
-    # A file read again (fixed, re-delivered) takes its old entries with it: a row it no longer
-    # discards is deleted from `discarded_rows`.
+    # A file read again (fixed, re-delivered) replaces its old entries; a row it no longer
+    # discards is deleted from `discarded_rows` (a `_resolved` marker when none remain).
+    merge_key="source_file",
     columns={"_resolved": {"data_type": "bool", "hard_delete": True}},
 )
 
@@ -45,8 +46,9 @@ def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
     """The file's name and modification time on every row: which version of a shipment is newest."""
     rows = table.num_rows
     modified = pa.array([item["modification_date"]] * rows, pa.timestamp("us", tz="UTC"))
-    return table.append_column(pa.field(FILE_NAME, pa.string(), nullable=False), pa.array([item["file_name"]] * rows, pa.string())).append_column(
-        pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC"), nullable=False), modified
+    names = pa.array([item["file_name"]] * rows, pa.string())
+    return table.append_column(pa.field(FILE_NAME, pa.string()), names).append_column(
+        pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC")), modified
     )
 
 
@@ -57,6 +59,8 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
     @dlt.transformer(
         name="shipments",
         primary_key=["shipment_id", FILE_NAME],
+        # A file read again replaces all of its own rows (rows it no longer holds go too).
+        merge_key=FILE_NAME,
         write_disposition="merge",
         columns={FILE_MODIFIED_AT: {"dedup_sort": "desc"}},
     )

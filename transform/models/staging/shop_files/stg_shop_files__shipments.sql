@@ -13,4 +13,4 @@ select
     _file_modified_at as source_modified_at
 from {{ source('shop_files', 'shipments') }}
 where {{ completed_loads('shop_files') }}
-qualify row_number() over (partition by shipment_id order by _file_modified_at desc, _file_name desc) = 1
+qualify row_number() over (partition by shipment_id order by _file_modified_at desc nulls last, _file_name desc nulls last) = 1
