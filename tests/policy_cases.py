@@ -177,4 +177,9 @@ CASES = [
     ok("job-failure-alert", "job"),
     C("job-failure-alert", "job", drop=("alert",)),
     C("job-failure-alert", "job", {"name": "toltek-other-prd"}),
+
+    ok("pack-known-resource-types", "service"),  # a type a rule names is known
+    C("pack-known-resource-types", "account", {"accountId": None, "name": "vm", "machineType": "e2-small", "zone": "europe-west1-b"},
+      type="gcp:compute/instance:Instance"),
+    C("pack-known-resource-types", "service", type="gcp:cloudrun/service:Service"),  # Cloud Run v1: no rules read it
 ]

@@ -124,4 +124,6 @@ MUTATIONS: list[tuple[str, str, Callable[[Resources], Resources]]] = [
     ("bucket-noncurrent-version-expiry", "old versions kept forever", change(BUCKET, {}, "lifecycleRules", None)),
     ("audit-logging-all-services", "warehouse without audit logs", remove("gcp:projects/iAMAuditConfig:IAMAuditConfig", project=DWH)),
     ("job-failure-alert", "shop_api's alert removed", remove("gcp:monitoring/alertPolicy:AlertPolicy", displayName="toltek-shop-api-prd failed")),
+    ("pack-known-resource-types", "a Compute VM appended to the program",
+     add("gcp:compute/instance:Instance", "debug-vm", {"project": LAKE, "zone": "europe-west1-b", "machineType": "e2-small"})),
 ]

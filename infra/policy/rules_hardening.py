@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from infra.policy.model import ADVISORY, DATASET, LOW, MEDIUM, UNKNOWN, Res, get, items, rule
+from infra.policy.model import ADVISORY, DATASET, HIGH, LOW, MEDIUM, UNKNOWN, Res, get, items, rule
 from infra.policy.rules_resources import BUCKET, REPOSITORY, RUN_JOB
 
 KEY = "gcp:kms/cryptoKey:CryptoKey"
@@ -159,3 +159,24 @@ def failure_alert(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]
         name = get(res.props, "name")
         if res.type == RUN_JOB and isinstance(name, str) and f'resource.labels.job_name="{name}"' not in filters:
             yield f"job {name} has no alert on failed executions", res.urn
+
+
+@rule(
+    "pack-known-resource-types",
+    "Every resource is of a type the pack has rules for; any other type is refused until it has them.",
+    severity=HIGH,
+    types=("*",),
+    stack=True,
+    rationale="Deny by default: a type no rule reads passes every rule silently, however it is configured.",
+)
+def known_resource_types(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]]:
+    from infra.policy.types import known_types
+
+    known = known_types()
+    for res in resources:
+        if res.type not in known:
+            yield (
+                f"the policy pack has no rules for {res.type} ({res.name}) yet: write the rules that judge it "
+                "and list the type in infra/policy/types.py before using it",
+                res.urn,
+            )
