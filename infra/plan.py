@@ -105,6 +105,12 @@ def read_stack_file(stack: str, root: Path | None = None) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
 
+def stack_settings(stack: str, root: Path | None = None) -> stack_config.StackConfig:
+    """The validated `toltek:` settings of `Pulumi.<stack>.yaml`."""
+    raw = read_stack_file(stack, root)
+    return stack_config.parse(stack, {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{PROJECT}:")})
+
+
 def _mocks(preview: bool) -> Any:
     import pulumi
 
@@ -204,7 +210,7 @@ def _resolve(plan: Plan) -> None:
 def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> Plan:
     """Run the stack's program under mocks with `Pulumi.<stack>.yaml`; return what it registers."""
     raw = read_stack_file(stack, root)
-    stack_config.parse(stack, {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith(f"{PROJECT}:")})
+    stack_settings(stack, root)  # a bad stack file is one line before anything is evaluated
 
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func

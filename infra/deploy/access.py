@@ -76,18 +76,6 @@ def secret_refs(job: PlannedResource) -> list[tuple[str, str]]:
     return refs
 
 
-def secret_versions(job: PlannedResource) -> list[tuple[str, str]]:
-    """(secret id, version) of each secret reference of a job."""
-    out = []
-    template = (job.raw_inputs.get("template") or {}).get("template") or {}
-    for container in template.get("containers") or []:
-        for env in container.get("envs") or []:
-            ref = (env.get("valueSource") or {}).get("secretKeyRef") or {}
-            if isinstance(ref.get("secret"), str):
-                out.append((ref["secret"].rsplit("/", 1)[-1], str(ref.get("version", "latest"))))
-    return out
-
-
 def _need(stack: Any, rule: str, r: PlannedResource, path: str, email: str, permissions: tuple[str, ...], scope: str, project: str | None, resource: str, why: str) -> Iterator[Finding]:
     missing = [p for p in permissions if not holders(stack, f"serviceAccount:{email}", p, scope, project, resource)]
     if missing:

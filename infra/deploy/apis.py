@@ -61,6 +61,11 @@ def _applies(r: Any) -> bool:
     return r.custom and not r.type.startswith("pulumi:providers:")
 
 
+def api_of(r: Any) -> str | None:
+    """The Google API a planned resource needs (None for providers, components, unknown types)."""
+    return API_OF_TYPE[r.type][0] if _applies(r) and r.type in API_OF_TYPE else None
+
+
 @check(
     "api-known-type",
     "Every resource type and data source the program uses has an entry in the API table.",
@@ -82,7 +87,7 @@ def known_types(stack: Any) -> Iterator[Finding]:
 )
 def enabled(stack: Any) -> Iterator[Finding]:
     for r in stack.graph.custom:
-        api = API_OF_TYPE.get(r.type, (None,))[0] if _applies(r) else None
+        api = api_of(r)
         if api is None or api in BOOTSTRAP_APIS:
             continue
         if not r.project:
@@ -98,7 +103,7 @@ def enabled(stack: Any) -> Iterator[Finding]:
 )
 def ordered(stack: Any) -> Iterator[Finding]:
     for r in stack.graph.custom:
-        api = API_OF_TYPE.get(r.type, (None,))[0] if _applies(r) else None
+        api = api_of(r)
         service = stack.services.get((r.project or "", api or ""))
         if service is not None and service is not r and not stack.graph.after(r, service):
             yield finding("api-ordered", r, "", f"does not depend on enabling {api} ({service.name}): it can be created first and fail")

@@ -78,16 +78,14 @@ def checklist(plans: Sequence[Any], sheets: dict[str, Sequence[str]]) -> str:
 
 def stack_checklist(stacks: Sequence[str] = ("dev", "prd")) -> str:
     """The checklist for the repository's stacks, from their plans and the registry."""
-    from infra import config as stack_config
     from infra.grants import pipeline_member
-    from infra.plan import read_stack_file, run_plan
+    from infra.plan import run_plan, stack_settings
     from pipelines.registry import discover
 
     plans = [run_plan(s) for s in stacks]
     sheets: dict[str, list[str]] = {}
     for plan in plans:
-        raw = read_stack_file(plan.stack)
-        cfg = stack_config.parse(plan.stack, {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("toltek:")})
+        cfg = stack_settings(plan.stack)
         for pipeline in discover().select(None, cfg.env):
             if pipeline.google_sheets:
                 sheets[pipeline_member(pipeline, cfg).split(":", 1)[1]] = list(pipeline.google_sheets)

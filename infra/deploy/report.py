@@ -45,7 +45,7 @@ def checks() -> list[Check]:
 def _secret_versions(stack: Stack) -> list[SecretVersion]:
     readers: dict[tuple[str, str], set[str]] = {}
     for job in stack.of_type(RUN_JOB):
-        for secret, _version in access.secret_versions(job):
+        for _path, secret in access.secret_refs(job):
             readers.setdefault((job.project or "", secret), set()).add(str(job.raw_inputs.get("name", job.name)))
     versioned = {
         (r.project or "", str(r.raw_inputs.get("secret", "")).rsplit("/", 1)[-1])

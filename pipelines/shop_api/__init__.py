@@ -115,6 +115,6 @@ def shop_api(
     for resource in rest_api_resources(config):
         if resource.name in ENTITIES:
             # After the incremental step (dlt adds new maps before it), so the held cursor is the
-            # one saved; dlt is pinned, and tests/test_source_behaviour.py checks the order holds.
+            # one saved; dlt is pinned, and tests/test_source_api.py checks the order holds.
             resource.add_map(rewind_on_move(resource.name), insert_at=len(resource._pipe))
         yield resource

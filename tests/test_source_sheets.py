@@ -1,0 +1,97 @@
+"""Google Sheets behaving like sheets people edit: cleared, shrunk, odd headers, renamed tabs.
+
+Each case asserts the exact contents after the runs, so a behaviour that loses or overwrites data
+with exit 0 fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import query
+
+from pipelines.errors import PipelineFailed
+from pipelines.loading import load
+from pipelines.samples import SAMPLE_SPREADSHEET_ID
+from pipelines.shop_sheets.pipeline import ShopSheets
+
+
+def targets(env) -> list[tuple]:
+    return query(env.datalake.path, "select * exclude (_dlt_load_id, _dlt_id) from raw_shop_sheets.sales_targets order by all")
+
+
+def test_a_sheet_cleared_down_to_its_header_is_refused_and_the_table_kept(local_env, server):
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    failed = local_env.work_dir.parent / "failed" / "shop_sheets"
+    assert str(caught.value) == (
+        "pipeline 'shop_sheets' failed in normalize: table raw_shop_sheets.sales_targets would be emptied "
+        "(it has 36 rows, this load none; declare allow_empty_replace = True if that is real); "
+        f"its data is kept in {failed} and the pipeline's state rolled back: fix the source and run again"
+    )
+    [kept] = failed.iterdir()
+    assert "would be emptied" in (kept / "reason.txt").read_text()
+    assert len(before) == 36 and targets(local_env) == before
+
+
+def test_a_pipeline_that_declares_empty_as_real_may_empty_its_table(local_env, server, registry):
+    class EmptyIsReal(ShopSheets):
+        """Targets, where an empty sheet means no targets."""
+
+        name = "sheets_empty_ok"
+        dataset = "raw_sheets_empty_ok"
+        google_sheets = ()
+        allow_empty_replace = True
+
+    load(EmptyIsReal, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    assert load(EmptyIsReal, local_env).rows == {"sales_targets": 0}
+    assert query(local_env.datalake.path, "select count(*) from raw_sheets_empty_ok.sales_targets") == [(0,)]
+
+
+def test_a_replace_losing_more_than_the_declared_fraction_is_refused(local_env, server, registry):
+    class Guarded(ShopSheets):
+        """Targets that may shrink by at most half."""
+
+        name = "sheets_guarded"
+        dataset = "raw_sheets_guarded"
+        google_sheets = ()
+        max_replace_loss = 0.5
+
+    load(Guarded, local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:11]  # 36 -> 10 rows
+    with pytest.raises(PipelineFailed, match=r"would shrink from 36 to 10 rows, more than max_replace_loss = 0.5; its data is kept in "):
+        load(Guarded, local_env)
+    assert query(local_env.datalake.path, "select count(*) from raw_sheets_guarded.sales_targets") == [(36,)]
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (["month", "channel", "channel", "target_revenue"], "sheet 'sales_targets' has header 'channel' twice (columns B and C)"),
+        (["month", "", "target_revenue", "currency"], "sheet 'sales_targets' has values under a blank header in column B"),
+    ],
+    ids=["duplicate", "blank"],
+)
+def test_a_duplicate_or_blank_header_is_named(local_env, server, header, message):
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = [header, *sheet["sales_targets"][1:]]
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == f"pipeline 'shop_sheets' failed in extract: {message}"
+
+
+def test_a_renamed_sheet_tab_fails_naming_the_range(local_env, server):
+    sheets = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheets["targets 2026"] = sheets.pop("sales_targets")
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_sheets' failed in extract: sheet 'sales_targets' is not in spreadsheet {SAMPLE_SPREADSHEET_ID} "
+        "(a renamed or deleted tab?)"
+    )
