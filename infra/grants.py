@@ -40,6 +40,7 @@ class Grant:
     resource: str
     role: str
     member: str
+    condition: str | None = None  # an IAM condition expression narrowing the grant
 
 
 def service_account_email(account_id: str, project: str) -> str:
@@ -66,10 +67,27 @@ def pipeline_grants(pipeline: type[Pipeline], cfg: StackConfig) -> list[Grant]:
     grants.append(Grant(lake, "project", lake, JOB_USER, sa))
     grants += [Grant(lake, "secret", secret, SECRET_ACCESSOR, sa) for secret in sorted(pipeline.secrets)]
     if pipeline.landing_prefix:
-        grants.append(Grant(lake, "bucket", naming.landing_bucket(cfg.env), OBJECT_VIEWER, sa))
+        bucket = naming.landing_bucket(cfg.env)
+        grants.append(Grant(lake, "bucket", bucket, OBJECT_VIEWER, sa, landing_condition(bucket, pipeline.landing_prefix)))
     job = naming.job_name(pipeline.name, cfg.env)
     grants.append(Grant(lake, "job", job, RUN_INVOKER, member(SCHEDULER_ACCOUNT, lake)))
     return sorted(grants)
+
+
+def landing_condition(bucket: str, prefix: str) -> str:
+    """An IAM condition limiting reads and listings to `prefix` and the objects under `prefix/`.
+
+    Reading is checked against the object's name; listing is checked against the bucket, so the
+    listing's requested prefix (`storage.googleapis.com/objectListPrefix`) is what a condition can
+    test. gcsfs lists `prefix/` first and `prefix` when that is empty, hence the two forms each.
+    """
+    folder = prefix.rstrip("/")
+    objects = f"projects/_/buckets/{bucket}/objects/{folder}"
+    listed = 'api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
+    return (
+        f'resource.name == "{objects}" || resource.name.startsWith("{objects}/")'
+        f' || {listed} == "{folder}" || {listed}.startsWith("{folder}/")'
+    )
 
 
 def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> list[Grant]:

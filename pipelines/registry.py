@@ -46,6 +46,14 @@ class Registry:
                 raise DeclarationError(
                     cls.__name__, "dataset", f"'{min(clash)}' is already claimed by {_qualified(other)}"
                 )
+            shared = set(other.secrets) & set(cls.secrets)
+            if shared:
+                raise DeclarationError(
+                    cls.__name__,
+                    "secrets",
+                    f"secret '{min(shared)}' already belongs to {_qualified(other)}; each secret belongs to one pipeline "
+                    "(create a second secret with the same value)",
+                )
         self._by_name = {n: c for n, c in self._by_name.items() if _qualified(c) != _qualified(cls)}
         self._by_name[cls.name] = cls
 

@@ -6,7 +6,12 @@ import json
 
 from policy_fixtures import DEFAULT_COMPUTE, SA, C, ok
 
+from infra.plan import UNKNOWN
+
 GMAIL_GROUP = "group:friends@gmail.com"
+GROUP = "group:analysts@toltek.example"
+VIEWER = "roles/bigquery.dataViewer"
+POOL = "projects/123456789/locations/global/workloadIdentityPools/github"
 AIZA = "AIza" + "B" * 35
 ENV = "template.template.containers.0.envs"
 IMAGE = "template.template.containers.0.image"
@@ -14,15 +19,19 @@ POLICY = json.dumps({"bindings": [{"role": "roles/bigquery.dataViewer", "members
 
 CASES = [
     ok("iam-no-basic-roles", "project_member"),
-    C("iam-no-basic-roles", "project_member", {"role": "roles/editor"}),
+    C("iam-no-basic-roles", "project_member", {"role": "roles/editor"}, expect=(
+        "iam-no-basic-roles", "iam-no-project-admin-roles", "iam-no-project-bigquery-data-roles", "iam-no-project-impersonation",
+        "iam-run-invoker-on-jobs-only", "iam-secret-accessor-on-secrets-only")),
     C("iam-no-basic-roles", "dataset_member", {"role": "roles/owner"}),
     C("iam-no-basic-roles", "bucket_member", {"role": "roles/viewer"}),
 
     ok("iam-no-project-admin-roles", "dataset_member", {"role": "roles/bigquery.admin"}),
-    C("iam-no-project-admin-roles", "project_member", {"role": "roles/storage.admin"}),
+    C("iam-no-project-admin-roles", "project_member", {"role": "roles/storage.admin"},
+      expect=("iam-no-project-admin-roles", "iam-no-project-bigquery-data-roles", "iam-no-project-impersonation")),
     C("iam-no-project-admin-roles", "project_member", {"role": "roles/resourcemanager.projectIamAdmin"}),
 
-    ok("iam-no-project-impersonation", "sa_member"),
+    ok("iam-no-project-impersonation", "dataset_member"),
+    C("iam-no-project-impersonation", "sa_member", expect=("iam-no-project-impersonation", "iam-groups-read-only")),
     C("iam-no-project-impersonation", "project_member", {"role": "roles/iam.serviceAccountUser"}),
     C("iam-no-project-impersonation", "project_member", {"role": "roles/iam.serviceAccountTokenCreator"}),
 
@@ -32,7 +41,8 @@ CASES = [
 
     ok("iam-secret-accessor-on-secrets-only", "secret_member"),
     C("iam-secret-accessor-on-secrets-only", "project_member", {"role": "roles/secretmanager.secretAccessor"}),
-    C("iam-secret-accessor-on-secrets-only", "bucket_member", {"role": "roles/secretmanager.secretAccessor"}),
+    C("iam-secret-accessor-on-secrets-only", "project_member", {"project": None, "folder": "folders/123456789", "role": "roles/secretmanager.secretAccessor"},
+      type="gcp:folder/iAMMember:IAMMember"),
 
     ok("iam-run-invoker-on-jobs-only", "job_member"),
     C("iam-run-invoker-on-jobs-only", "project_member", {"role": "roles/run.invoker"}),
@@ -43,12 +53,12 @@ CASES = [
     C("iam-no-default-service-accounts", "project_member", {"member": DEFAULT_COMPUTE}),
     C("iam-no-default-service-accounts", "dataset_member", {"member": "serviceAccount:fixture-lake@appspot.gserviceaccount.com"}),
 
-    ok("iam-no-user-principals", "dataset_member", {"member": "group:data-eng@toltek.example"}),
+    ok("iam-no-user-principals", "dataset_member", {"member": "group:data-eng@toltek.example", "role": "roles/bigquery.dataViewer"}),
     C("iam-no-user-principals", "dataset_member", {"member": "user:ana@toltek.example"}),
     C("iam-no-user-principals", "project_member", {"member": "user:bob@toltek.example"}),
 
-    ok("iam-no-personal-accounts", "dataset_member", {"member": "group:data-eng@toltek.example"}),
-    C("iam-no-personal-accounts", "dataset_member", {"member": GMAIL_GROUP}),
+    ok("iam-no-personal-accounts", "dataset_member", {"member": "group:data-eng@toltek.example", "role": "roles/bigquery.dataViewer"}),
+    C("iam-no-personal-accounts", "dataset_member", {"member": GMAIL_GROUP, "role": "roles/bigquery.dataViewer"}),
     C("iam-no-personal-accounts", "project_member", {"member": "user:ana@gmail.com"},
       expect=("iam-no-personal-accounts", "iam-no-user-principals")),
 
@@ -88,6 +98,61 @@ CASES = [
       type="gcp:bigquery/datasetIamPolicy:DatasetIamPolicy"),
     C("iam-additive-members-only", "dataset", {"accesses": [{"role": "READER", "groupByEmail": "data-eng@toltek.example"}]}),
 
+    ok("iam-known-roles", "dataset_member"),
+    ok("iam-known-roles", "dataset_member", {"role": "projects/fixture-lake/roles/ordersReader"}, extra=("custom_role",)),
+    C("iam-known-roles", "dataset_member", {"role": "roles/bigquery.metadataViewer"}),
+    C("iam-known-roles", "project_member", {"role": "projects/fixture-lake/roles/undefinedRole"}),
+
+    ok("iam-custom-role-risky-permissions", "custom_role"),
+    C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["iam.serviceAccounts.actAs", "run.jobs.get"]}),
+    C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["bigquery.tables.getData"]}),
+    C("iam-custom-role-risky-permissions", "custom_role", {"project": None, "orgId": "1234567890", "permissions": ["secretmanager.versions.access"]},
+      type="gcp:organizations/iAMCustomRole:IAMCustomRole"),
+
+    ok("iam-access-changes-stay-in-project", "dataset_member", {"role": "roles/bigquery.dataOwner"}),
+    C("iam-access-changes-stay-in-project", "dataset_member",
+      {"role": "roles/bigquery.dataOwner", "member": "serviceAccount:toltek-copier@other-dwh.iam.gserviceaccount.com"},
+      expect=("iam-access-changes-stay-in-project", "iam-no-external-service-accounts")),
+    C("iam-access-changes-stay-in-project", "dataset_member", {"role": "roles/bigquery.dataOwner", "member": GROUP},
+      expect=("iam-access-changes-stay-in-project", "iam-groups-read-only")),
+
+    ok("iam-grants-resolvable", "secret_member", {"secretId": UNKNOWN}, deps={"secretId": ("secret",)}, extra=("secret",)),
+    ok("iam-grants-resolvable", "dataset_member", {"member": UNKNOWN}, deps={"member": ("account",)}, extra=("account",)),
+    C("iam-grants-resolvable", "secret_member", {"secretId": UNKNOWN}),
+    C("iam-grants-resolvable", "dataset_member", {"member": UNKNOWN}),
+
+    ok("iam-no-domain-principals", "dataset_member"),
+    C("iam-no-domain-principals", "dataset_member", {"member": "domain:toltek.example", "role": VIEWER}),
+    C("iam-no-domain-principals", "project_member", {"member": "domain:@toltek.example"}),
+    C("iam-no-domain-principals", "dataset", {"accesses": [{"role": "READER", "domain": "toltek.example"}]},
+      expect=("iam-no-domain-principals", "iam-additive-members-only")),
+
+    ok("iam-no-federated-principals", "dataset_member"),
+    C("iam-no-federated-principals", "dataset_member", {"member": f"principalSet://iam.googleapis.com/{POOL}/*", "role": VIEWER}),
+    C("iam-no-federated-principals", "project_member", {"member": f"principal://iam.googleapis.com/{POOL}/subject/repo:toltek/data:ref:refs/heads/main"}),
+
+    ok("iam-no-external-service-accounts", "dataset_member",
+       {"member": "serviceAccount:service-123456789@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com", "role": VIEWER}),
+    C("iam-no-external-service-accounts", "dataset_member", {"member": "serviceAccount:etl@vendor-project.iam.gserviceaccount.com", "role": VIEWER}),
+    C("iam-no-external-service-accounts", "bucket_member", {"member": "serviceAccount:reader@another-team.iam.gserviceaccount.com"}),
+
+    ok("iam-groups-read-only", "dataset_member", {"member": GROUP, "role": VIEWER}),
+    C("iam-groups-read-only", "dataset_member", {"member": GROUP}),
+    C("iam-groups-read-only", "secret_member", {"member": GROUP}),
+
+    ok("iam-no-public-anywhere", "project_member"),
+    C("iam-no-public-anywhere", "project_member", {"member": "allAuthenticatedUsers"}),
+    C("iam-no-public-anywhere", "dataset_member", {"datasetId": None, "topic": "orders", "member": "allUsers", "role": "roles/pubsub.subscriber"},
+      type="gcp:pubsub/topicIAMMember:TopicIAMMember", expect=("iam-no-public-anywhere", "iam-known-roles")),
+
+    ok("secret-no-version-in-code", "secret"),
+    C("secret-no-version-in-code", "secret", {"secretId": None, "labels": None, "replication": None,
+                                               "secret": "projects/fixture-lake/secrets/orders-token", "secretData": "hunter2"},
+      type="gcp:secretmanager/secretVersion:SecretVersion"),
+    C("secret-no-version-in-code", "secret", {"secretId": None, "labels": None, "replication": None,
+                                               "secret": "projects/fixture-lake/locations/europe-west1/secrets/orders-token", "secretData": "hunter2"},
+      type="gcp:secretmanager/regionalSecretVersion:RegionalSecretVersion"),
+
     ok("sa-no-keys", "account"),
     C("sa-no-keys", "account", {"accountId": None, "serviceAccountId": "pl-orders"}, type="gcp:serviceaccount/key:Key"),
     C("sa-no-keys", "account", {"accountId": None, "serviceAccountEmail": "pl-orders@fixture-lake.iam.gserviceaccount.com"},
@@ -102,6 +167,9 @@ CASES = [
     ok("run-no-plaintext-secrets", "job"),
     C("run-no-plaintext-secrets", "job", {f"{ENV}.1": {"name": "SOURCES__ORDERS__API_TOKEN", "value": "s3cr3t-value"}}),
     C("run-no-plaintext-secrets", "job", {f"{ENV}.0.value": AIZA}),
+    C("run-no-plaintext-secrets", "job", {f"{ENV}.0.value": "postgresql://etl:Tr0ub4dor@db.internal:5432/shop"}),
+    C("run-no-plaintext-secrets", "job", {f"{ENV}.0.value": "Zx8q4LmP0vR7tY2wK9sD3fG6hJ1nB5cV"}),
+    C("run-no-plaintext-secrets", "job", {"template.template.containers.0.args": ["run", "--token=ghp_" + "a1B2" * 9]}),
     C("run-no-plaintext-secrets", "service", {"template.containers.0.envs.0.value": "-----BEGIN RSA PRIVATE KEY-----"}),
 
     ok("run-image-by-digest", "job"),

@@ -73,6 +73,8 @@ BASE: dict[str, tuple[str, dict[str, Any], bool]] = {
     "sa_member": ("gcp:serviceaccount/iAMMember:IAMMember", {"serviceAccountId": f"projects/{LAKE}/serviceAccounts/pl-orders@{LAKE}.iam.gserviceaccount.com", "role": "roles/iam.serviceAccountUser", "member": "group:data-eng@toltek.example"}, False),
     "audit_cfg": (AUDIT[0], AUDIT[2], False),
     "account": ("gcp:serviceaccount/account:Account", {"project": LAKE, "accountId": "pl-orders"}, False),
+    "custom_role": ("gcp:projects/iAMCustomRole:IAMCustomRole", {"project": LAKE, "roleId": "ordersReader", "title": "Orders reader",
+                                                                 "permissions": ["bigquery.datasets.get", "bigquery.tables.list"]}, False),
     "kms_key": ("gcp:kms/cryptoKey:CryptoKey", {"name": "data", "keyRing": "ring", "rotationPeriod": "7776000s", "labels": {"app": "toltek"}}, True),
     "secret": ("gcp:secretmanager/secret:Secret", {"project": LAKE, "secretId": "orders-token", "labels": LABELS, "replication": {"auto": {}}}, False),
 }
@@ -89,6 +91,8 @@ class Case:
     type: str | None = None  # replace the baseline's resource type
     protect: bool | None = None
     drop: tuple[str, ...] = ()  # context resources to leave out
+    extra: tuple[str, ...] = ()  # baselines to add as context
+    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)  # property -> resources it was computed from
 
     @property
     def compliant(self) -> bool:
@@ -100,7 +104,7 @@ class Case:
         for path, value in self.change.items():
             _set(props, path, value)
         out = [(self.type or type_, self.base, props, protect if self.protect is None else self.protect)]
-        for extra in [AUDIT, *CONTEXT.get(self.base, [])]:
+        for extra in [AUDIT, *CONTEXT.get(self.base, []), *self.extra]:
             if isinstance(extra, str):
                 t, p, pr = BASE[extra]
                 extra_res = (t, extra, copy.deepcopy(p), pr)

@@ -12,7 +12,7 @@ from typing import Any
 
 from policy_fixtures import _set
 
-from infra.plan import PlannedResource
+from infra.plan import UNKNOWN, PlannedResource
 
 LAKE, DWH = "toltek-datalake-prd", "toltek-dwh-prd"
 API_SA = f"serviceAccount:pl-shop-api@{LAKE}.iam.gserviceaccount.com"
@@ -124,6 +124,25 @@ MUTATIONS: list[tuple[str, str, Callable[[Resources], Resources]]] = [
     ("bucket-noncurrent-version-expiry", "old versions kept forever", change(BUCKET, {}, "lifecycleRules", None)),
     ("audit-logging-all-services", "warehouse without audit logs", remove("gcp:projects/iAMAuditConfig:IAMAuditConfig", project=DWH)),
     ("job-failure-alert", "shop_api's alert removed", remove("gcp:monitoring/alertPolicy:AlertPolicy", displayName="toltek-shop-api-prd failed")),
+    ("iam-known-roles", "pl-shop-api's jobUser becomes a role the pack has no permissions for",
+     change(PROJECT_MEMBER, API_JOB_USER, "role", "roles/bigquery.metadataViewer")),
+    ("iam-custom-role-risky-permissions", "a custom role that can act as any service account",
+     add("gcp:projects/iAMCustomRole:IAMCustomRole", "runner", {"project": LAKE, "roleId": "runner", "title": "Runner", "permissions": ["iam.serviceAccounts.actAs"]})),
+    ("iam-access-changes-stay-in-project", "dbt (warehouse) owns raw_shop_api (datalake)",
+     change(DATASET_MEMBER, {"datasetId": "raw_shop_api", "role": "roles/bigquery.dataViewer"}, "role", "roles/bigquery.dataOwner")),
+    ("iam-grants-resolvable", "the token's accessor grant names its secret only after apply",
+     change("gcp:secretmanager/secretIamMember:SecretIamMember", {"secretId": "shop-api-token"}, "secretId", UNKNOWN)),
+    ("iam-no-domain-principals", "raw_shop_api editor granted to a whole domain", change(DATASET_MEMBER, API_EDITOR, "member", "domain:toltek.example")),
+    ("iam-no-federated-principals", "raw_shop_api editor granted to a workload identity pool",
+     change(DATASET_MEMBER, API_EDITOR, "member", "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/ci/*")),
+    ("iam-no-external-service-accounts", "raw_shop_api editor granted to a vendor's account",
+     change(DATASET_MEMBER, API_EDITOR, "member", "serviceAccount:etl@vendor-project.iam.gserviceaccount.com")),
+    ("iam-groups-read-only", "raw_shop_api editor granted to a group", change(DATASET_MEMBER, API_EDITOR, "member", "group:analysts@toltek.example")),
+    ("iam-no-public-anywhere", "the datalake's jobUser granted to allAuthenticatedUsers", change(PROJECT_MEMBER, API_JOB_USER, "member", "allAuthenticatedUsers")),
+    ("secret-no-version-in-code", "the API token's value written by the program",
+     add("gcp:secretmanager/secretVersion:SecretVersion", "token-v1", {"secret": f"projects/{LAKE}/secrets/shop-api-token", "secretData": "sample-token"})),
+    ("iam-principal-allowance", "pl-shop-files reads the whole landing bucket (no prefix condition)",
+     change("gcp:storage/bucketIAMMember:BucketIAMMember", {"role": "roles/storage.objectViewer"}, "condition", None)),
     ("pack-known-resource-types", "a Compute VM appended to the program",
      add("gcp:compute/instance:Instance", "debug-vm", {"project": LAKE, "zone": "europe-west1-b", "machineType": "e2-small"})),
 ]

@@ -12,12 +12,15 @@ from infra.policy.pack import rules
 
 
 def planned(case: Case) -> list[PlannedResource]:
+    resources = case.resources()
+    urns = {name: f"urn:pulumi:fixture::toltek::{type_}::{name}" for type_, name, _, _ in resources}
     return [
         PlannedResource(
-            type=type_, name=name, urn=f"urn:pulumi:fixture::toltek::{type_}::{name}", custom=True,
+            type=type_, name=name, urn=urns[name], custom=True,
             parent_urn=None, provider_urn=None, inputs=props, raw_inputs=props, protect=protect,
+            property_dependencies={k: frozenset(urns[n] for n in v) for k, v in case.deps.items()} if name == case.base else {},
         )
-        for type_, name, props, protect in case.resources()
+        for type_, name, props, protect in resources
     ]
 
 

@@ -10,12 +10,26 @@ from infra.plan import read_stack_file, run_plan
 from infra.policy.offline import analyze
 
 DBT_SA = f"serviceAccount:toltek-dbt@{DWH}.iam.gserviceaccount.com"
+ALLOWANCE = "iam-principal-allowance"
+BUCKET_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
+JOB_MEMBER = "gcp:cloudrunv2/jobIamMember:JobIamMember"
 REGISTRY_CASES = [
     ("registry-pipeline-grants", None, set()),
-    ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "datasetId", "raw_shop_files"), {"registry-pipeline-grants"}),
-    ("registry-pipeline-grants", change(PROJECT_MEMBER, API_JOB_USER, "role", "roles/bigquery.user"), {"registry-pipeline-grants"}),
+    ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "datasetId", "raw_shop_files"), {"registry-pipeline-grants", ALLOWANCE}),
+    ("registry-pipeline-grants", change(PROJECT_MEMBER, API_JOB_USER, "role", "roles/bigquery.user"), {"registry-pipeline-grants", ALLOWANCE}),
     ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "member", f"serviceAccount:pl-ghost@{LAKE}.iam.gserviceaccount.com"),
-     {"registry-pipeline-grants"}),
+     {"registry-pipeline-grants", ALLOWANCE}),
+    (ALLOWANCE, None, set()),
+    # A pipeline reads the whole landing bucket: the grant lost its prefix condition.
+    (ALLOWANCE, change(BUCKET_MEMBER, {"role": "roles/storage.objectViewer"}, "condition", None), {"registry-pipeline-grants", ALLOWANCE}),
+    # A condition that admits other prefixes too.
+    (ALLOWANCE, change(BUCKET_MEMBER, {"role": "roles/storage.objectViewer"}, "condition.expression",
+                       'resource.name.startsWith("projects/_/buckets/toltek-landing-prd/objects/")'), {"registry-pipeline-grants", ALLOWANCE}),
+    # dbt may read raw data, never write it; registry-pipeline-grants does not look at dbt.
+    (ALLOWANCE, change(DATASET_MEMBER, {"datasetId": "raw_shop_api", "member": DBT_SA}, "role", "roles/bigquery.dataEditor"), {ALLOWANCE}),
+    # The scheduler of the datalake invoking the warehouse's dbt job.
+    (ALLOWANCE, change(JOB_MEMBER, {"name": "toltek-dbt-prd"}, "member", f"serviceAccount:toltek-scheduler@{LAKE}.iam.gserviceaccount.com"),
+     {ALLOWANCE, "registry-cross-project-grants", "scheduler-invoker-on-target-job"}),
     ("registry-one-job-per-pipeline-account", None, set()),
     ("registry-one-job-per-pipeline-account",
      change(JOB, {"name": "toltek-shop-files-prd"}, "template.template.serviceAccount", f"pl-shop-api@{LAKE}.iam.gserviceaccount.com"),
@@ -26,10 +40,10 @@ REGISTRY_CASES = [
     ("registry-cross-project-grants", None, set()),
     ("registry-cross-project-grants",
      change(DATASET_MEMBER, {"datasetId": "raw_shop_api", "member": DBT_SA}, "datasetId", "raw_shop_api_staging"),
-     {"registry-cross-project-grants"}),
+     {"registry-cross-project-grants", ALLOWANCE}),
     ("registry-cross-project-grants",
      change(PROJECT_MEMBER, {"member": DBT_SA}, "project", LAKE),
-     {"registry-cross-project-grants"}),
+     {"registry-cross-project-grants", ALLOWANCE}),
 ]
 
 

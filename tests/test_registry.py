@@ -181,3 +181,14 @@ def test_the_readme_example_pipeline_declares_cleanly(registry):
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(code, "README.md", "exec"), namespace)
     assert registry.get("payments") is namespace["Payments"]
+
+
+def test_a_secret_belongs_to_one_pipeline(registry):
+    before = registry.names()
+    with pytest.raises(DeclarationError) as caught:
+        declare(secrets={"shop-api-token": "sources.test_pipe.token"})
+    assert str(caught.value) == (
+        "TestPipe.secrets: secret 'shop-api-token' already belongs to pipelines.shop_api.pipeline.ShopApi; "
+        "each secret belongs to one pipeline (create a second secret with the same value)"
+    )
+    assert registry.names() == before

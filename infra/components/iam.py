@@ -34,5 +34,12 @@ def grant_resource(grant: Grant, opts: pulumi.ResourceOptions, *, location: str 
             opts=opts,
         )
     if grant.scope == "bucket":
-        return gcp.storage.BucketIAMMember(name, bucket=grant.resource, role=grant.role, member=grant.member, opts=opts)
+        condition = None
+        if grant.condition:
+            condition = gcp.storage.BucketIAMMemberConditionArgs(
+                title="landing prefix", description="objects under this pipeline's landing prefix", expression=grant.condition
+            )
+        return gcp.storage.BucketIAMMember(
+            name, bucket=grant.resource, role=grant.role, member=grant.member, condition=condition, opts=opts
+        )
     raise ValueError(f"unknown grant scope {grant.scope!r}")

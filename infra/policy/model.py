@@ -7,7 +7,6 @@ an unknown means for it instead of crashing or silently passing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +64,10 @@ class Res:
     urn: str
     props: Mapping[str, Any]
     protect: bool = False
+    # Stack rules only: the URNs each input property was computed from, and the project the
+    # resource lives in (its `project` input, else its provider's).
+    deps: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    project: Any = None
 
 
 @dataclass(frozen=True)
@@ -112,98 +115,14 @@ def rule(
     return register
 
 
-# IAM --------------------------------------------------------------------------------------------
+def matches(rule_types: Iterable[str], resource_type: str) -> bool:
+    """Whether a rule listing `rule_types` reads `resource_type` (`IAM_ANY` stands for every IAM type)."""
+    from infra.policy.iam import is_iam_type
 
-# type -> (scope, property naming the resource granted on, how members are given)
-IAM_TYPES: dict[str, tuple[str, str, str]] = {}
-for _scope, _prefix, _target in [
-    ("project", "gcp:projects/iAM{}:IAM{}", "project"),
-    ("dataset", "gcp:bigquery/datasetIam{}:DatasetIam{}", "datasetId"),
-    ("table", "gcp:bigquery/iam{}:Iam{}", "tableId"),
-    ("bucket", "gcp:storage/bucketIAM{}:BucketIAM{}", "bucket"),
-    ("secret", "gcp:secretmanager/secretIam{}:SecretIam{}", "secretId"),
-    ("job", "gcp:cloudrunv2/jobIam{}:JobIam{}", "name"),
-    ("service", "gcp:cloudrunv2/serviceIam{}:ServiceIam{}", "name"),
-    ("service", "gcp:cloudrun/iam{}:Iam{}", "service"),
-    ("repository", "gcp:artifactregistry/repositoryIam{}:RepositoryIam{}", "repository"),
-    ("service_account", "gcp:serviceaccount/iAM{}:IAM{}", "serviceAccountId"),
-    ("key", "gcp:kms/cryptoKeyIAM{}:CryptoKeyIAM{}", "cryptoKeyId"),
-]:
-    for _kind in ("Member", "Binding", "Policy"):
-        IAM_TYPES[_prefix.format(_kind, _kind)] = (_scope, _target, _kind.lower())
-DATASET_ACCESS = "gcp:bigquery/datasetAccess:DatasetAccess"
-DATASET = "gcp:bigquery/dataset:Dataset"
-BUCKET_ACL = "gcp:storage/bucketAccessControl:BucketAccessControl"
-ALL_IAM_TYPES = (*IAM_TYPES, DATASET_ACCESS, DATASET, BUCKET_ACL)
-PUBLIC = ("allUsers", "allAuthenticatedUsers")
+    return resource_type in rule_types or (IAM_ANY in rule_types and is_iam_type(resource_type))
 
 
-@dataclass(frozen=True)
-class Grant:
-    """One (role, member) on one resource, read from any kind of IAM resource."""
-
-    scope: str
-    target: Any
-    project: Any
-    role: Any
-    member: Any
-    authoritative: bool
-
-
-def _access_member(entry: Any) -> Any:
-    """The principal of a BigQuery dataset access entry."""
-    for key, prefix in (("iamMember", ""), ("userByEmail", "user:"), ("groupByEmail", "group:"), ("domain", "domain:")):
-        value = get(entry, key)
-        if value is UNKNOWN:
-            return UNKNOWN
-        if value:
-            return f"{prefix}{value}"
-    special = get(entry, "specialGroup")
-    return special or None
-
-
-def grants(res: Res) -> list[Grant]:
-    """Every grant `res` makes (empty for resources that grant nothing)."""
-    props, project = res.props, get(res.props, "project")
-    if res.type in IAM_TYPES:
-        scope, target_key, kind = IAM_TYPES[res.type]
-        target = get(props, target_key)
-        if kind == "member":
-            return [Grant(scope, target, project, get(props, "role"), get(props, "member"), False)]
-        if kind == "binding":
-            role = get(props, "role")
-            return [Grant(scope, target, project, role, m, True) for m in items(props, "members")]
-        data = get(props, "policyData")
-        if data is UNKNOWN or not data:
-            return [Grant(scope, target, project, UNKNOWN, UNKNOWN, True)]
-        return [
-            Grant(scope, target, project, b.get("role"), m, True)
-            for b in json.loads(data).get("bindings", [])
-            for m in b.get("members", [])
-        ]
-    if res.type == DATASET_ACCESS:
-        return [Grant("dataset", get(props, "datasetId"), project, get(props, "role"), _access_member(props), False)]
-    if res.type == DATASET:
-        return [
-            Grant("dataset", get(props, "datasetId"), project, get(a, "role"), _access_member(a), True)
-            for a in items(props, "accesses")
-        ]
-    if res.type == BUCKET_ACL:
-        entity = get(props, "entity")
-        member = entity if entity in PUBLIC or entity is UNKNOWN else str(entity).replace("-", ":", 1)
-        return [Grant("bucket", get(props, "bucket"), project, f"acl:{get(props, 'role')}", member, False)]
-    return []
-
-
-def known(*values: Any) -> bool:
-    return all(v is not UNKNOWN and v is not None for v in values)
-
-
-def email_of(member: Any) -> str | None:
-    """`serviceAccount:a@b` -> `a@b`; None for anything else."""
-    if isinstance(member, str) and ":" in member:
-        return member.split(":", 1)[1].lower()
-    return None
+IAM_ANY = "gcp:*/*Iam{Member,Binding,Policy}"
 
 
 def iter_containers(res: Res) -> Iterator[Any]:

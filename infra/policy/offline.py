@@ -133,6 +133,10 @@ def analyze(
                     type=r.type, properties=_struct(r.raw_inputs), urn=r.urn, name=r.name,
                     options=proto.AnalyzerResourceOptions(protect=r.protect), provider=provider_of(r),
                     parent=r.parent_urn or "",
+                    dependencies=sorted(r.dependencies),
+                    propertyDependencies={
+                        key: proto.AnalyzerPropertyDependencies(urns=sorted(urns)) for key, urns in r.property_dependencies.items()
+                    },
                 )
                 for r in custom
             ]

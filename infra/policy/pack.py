@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import (
     Policy,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -11,9 +12,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.policy import rules_hardening, rules_iam, rules_registry, rules_resources  # noqa: F401 - they register
+from infra.policy import rules_hardening, rules_iam, rules_registry, rules_resources, rules_secrets  # noqa: F401 - they register
 from infra.policy.context import stack_context
-from infra.policy.model import RULES, Res, Rule
+from infra.policy.model import RULES, Res, Rule, matches
 
 PACK_NAME = "toltek-gcp-least-privilege"
 PACK_VERSION = "0.1.0"
@@ -22,7 +23,7 @@ DESCRIPTION = "Least privilege and hardening for Toltek's generated GCP infrastr
 
 def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type not in rule.resource_types:
+        if not matches(rule.resource_types, args.resource_type):
             return
         res = Res(args.resource_type, args.name, args.urn, args.props, bool(args.opts.protect))
         for message in rule.check(res):
@@ -38,13 +39,20 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         context = stack_context()
         if rule.registry and context is None:
             args.not_applicable("no toltek:* stack config: not a Toltek stack")
-        resources = [Res(r.resource_type, r.name, r.urn, r.props, bool(r.opts.protect)) for r in args.resources]
+        resources = [_stack_res(r) for r in args.resources]
         for message, urn in rule.check(resources, context):
             report(message, urn or None)
 
     return StackValidationPolicy(
         name=rule.id, description=rule.description, validate=validate, enforcement_level=rule.enforcement, severity=rule.severity
     )
+
+
+def _stack_res(r: PolicyResource) -> Res:
+    """A stack resource with the graph a rule needs to resolve unknowns."""
+    deps = {key: tuple(d.urn for d in on) for key, on in (r.property_dependencies or {}).items()}
+    project = r.provider.props.get("project") if r.provider is not None else None
+    return Res(r.resource_type, r.name, r.urn, r.props, bool(r.opts.protect), deps, project)
 
 
 def policies() -> list[Policy]:

@@ -6,9 +6,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from infra.grants import pipeline_grants, service_account_email
+from infra.grants import pipeline_grants, service_account_email, stack_grants
+from infra.policy.allowances import allowed, principal
 from infra.policy.context import StackContext
-from infra.policy.model import ALL_IAM_TYPES, CRITICAL, HIGH, Res, email_of, get, grants, known, rule
+from infra.policy.iam import ALL_IAM_TYPES, email_of, known, short
+from infra.policy.iam import stack_grants as resolved_grants
+from infra.policy.model import CRITICAL, HIGH, Res, get, rule
+from infra.policy.rules_iam import SERVICE_AGENT
 from infra.policy.rules_resources import RUN_JOB, SCHEDULER
 from pipelines import naming
 
@@ -16,16 +20,16 @@ PROJECT_ACCOUNT = re.compile(r"^[a-z0-9-]+@(?P<project>[a-z][a-z0-9-]+)\.iam\.gs
 PIPELINE_ACCOUNT = re.compile(r"^pl-[a-z0-9-]+@")
 
 
-def _key(project: object, scope: str, target: object, role: object, member: object) -> tuple:
+def _key(project: object, scope: str, target: object, role: object, member: object, condition: object = None) -> tuple:
     """A comparable grant; bucket names are global, so bucket grants carry no project."""
-    return (None if scope == "bucket" else project, scope, target, role, member)
+    return (None if scope == "bucket" else project, scope, short(target), role, member, condition or None)
 
 
 def _plan_grants(resources: list[Res]) -> Iterator[tuple[Res, tuple]]:
-    for res in resources:
-        for g in grants(res):
-            if known(g.role, g.member, g.target):
-                yield res, _key(g.project, g.scope, g.target, g.role, g.member)
+    """Known and resolved grants (what stays unknown is refused by iam-grants-resolvable)."""
+    for res, g, unknown in resolved_grants(resources):
+        if not unknown and known(g.role, g.member, g.target):
+            yield res, _key(g.project, g.scope, g.target, g.role, g.member, g.condition)
 
 
 @rule(
@@ -41,7 +45,9 @@ def pipeline_grants_match(resources: list[Res], ctx: StackContext) -> Iterator[t
     expected = {}
     for pipeline in ctx.pipelines:
         email = service_account_email(naming.service_account_id(pipeline.name), ctx.config.datalake_project)
-        expected[email] = {_key(g.project, g.scope, g.resource, g.role, g.member) for g in pipeline_grants(pipeline, ctx.config)}
+        expected[email] = {
+            _key(g.project, g.scope, g.resource, g.role, g.member, g.condition) for g in pipeline_grants(pipeline, ctx.config)
+        }
     for res, grant in _plan_grants(resources):
         email = email_of(grant[4])
         if email in expected:
@@ -95,7 +101,7 @@ def one_job_per_account(resources: list[Res], ctx: StackContext) -> Iterator[tup
 )
 def cross_project_grants(resources: list[Res], ctx: StackContext) -> Iterator[tuple[str, str]]:
     raw = {p.dataset for p in ctx.pipelines}
-    for res, (project, scope, target, role, member) in _plan_grants(resources):
+    for res, (project, scope, target, role, member, _condition) in _plan_grants(resources):
         match = PROJECT_ACCOUNT.match(email_of(member) or "")
         if not match or not isinstance(project, str) or match["project"] == project:
             continue
@@ -122,3 +128,36 @@ def scheduler_invoker(resources: list[Res], ctx: StackContext) -> Iterator[tuple
         match = re.search(r"/jobs/([^/:]+):run$", uri) if isinstance(uri, str) else None
         if match and isinstance(email, str) and (match[1], email.lower()) not in invokers:
             yield f"{res.name} starts job {match[1]} as {email}, which holds no run.invoker on that job", res.urn
+
+
+@rule(
+    "iam-principal-allowance",
+    "Each account of the stack holds only what the pack's allowance table grants its kind (pipeline, scheduler, dbt, copier, service agent, deployer): in the stack and in infra/grants.py.",
+    severity=CRITICAL,
+    types=ALL_IAM_TYPES,
+    stack=True,
+    registry=True,
+    rationale="The table lives in the pack, apart from the code that derives grants: widening the derivation cannot widen what is allowed.",
+)
+def principal_allowance(resources: list[Res], ctx: StackContext) -> Iterator[tuple[str, str]]:
+    lake, dwh = ctx.config.datalake_project, ctx.config.warehouse_project
+
+    def judge(project: object, scope: str, target: object, role: object, member: object, condition: object) -> str | None:
+        who = principal(member, lake, dwh, SERVICE_AGENT)
+        if who is None:
+            return None  # not an account of the stack: the principal rules judge it
+        if who.kind == "unknown":
+            return f"{member} is an account of the stack of no known kind (pipeline pl-*, toltek-scheduler, toltek-dbt, toltek-copier)"
+        if not allowed(who, scope, role, project, short(target), condition, ctx):
+            narrowed = " with this condition" if condition else ""
+            return f"{role} on {scope} {short(target)}{narrowed} is not allowed to a {who.kind} account ({member})"
+        return None
+
+    for res, (project, scope, target, role, member, condition) in _plan_grants(resources):
+        problem = judge(project, scope, target, role, member, condition)
+        if problem:
+            yield problem, res.urn
+    for g in stack_grants(ctx.pipelines, ctx.config):
+        problem = judge(g.project, g.scope, g.resource, g.role, g.member, g.condition)
+        if problem:
+            yield f"infra/grants.py derives it: {problem}", ""

@@ -13,11 +13,6 @@ RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 SCHEDULER = "gcp:cloudscheduler/job:Job"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 BUCKET = "gcp:storage/bucket:Bucket"
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
-SECRET_VALUE = re.compile(
-    r"(AIza[0-9A-Za-z_-]{35}|-----BEGIN [A-Z ]*PRIVATE KEY-----|AKIA[0-9A-Z]{16}|gh[pousr]_[0-9A-Za-z]{36}"
-    r"|xox[abposr]-[0-9A-Za-z-]{10,}|sk_live_[0-9A-Za-z]{16,}|ya29\.[0-9A-Za-z_-]{20,})"
-)
 
 
 @rule(
@@ -48,26 +43,6 @@ def dedicated_service_account(res: Res) -> Iterator[str]:
         yield f"{res.name} names no service account, so it runs as the default compute account"
     elif DEFAULT_ACCOUNTS.search(str(account)):
         yield f"{res.name} runs as the default account {account}"
-
-
-@rule(
-    "run-no-plaintext-secrets",
-    "No secret-looking plaintext values in container environment variables: use Secret Manager references.",
-    severity=CRITICAL,
-    types=(RUN_JOB, RUN_SERVICE),
-    mirrors=("KICS a88baa34-e2ad-44ea-ad6f-8cac87bc7c71 (generic)",),
-    rationale="Plain env values are visible to anyone who can read the job's configuration.",
-)
-def no_plaintext_secrets(res: Res) -> Iterator[str]:
-    for container in iter_containers(res):
-        for env in items(container, "envs"):
-            name, value = get(env, "name"), get(env, "value")
-            if not isinstance(value, str) or not value:
-                continue
-            if SECRET_VALUE.search(value):
-                yield f"{res.name}: variable {name} holds a credential-shaped value"
-            elif isinstance(name, str) and SECRET_NAME.search(name):
-                yield f"{res.name}: variable {name} looks secret but is set in plaintext"
 
 
 @rule(
