@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 from conftest import REPO_ROOT, SUMMARY_LINES, toltek_env
 from policy_corpus import CASES, CLASSES
+from test_deploy_checks import COPY_SOURCE
 
 from infra.policy.pack import rules
 
@@ -77,11 +78,31 @@ def test_the_corpus_names_only_rules_the_pack_has():
     assert {r for c in CASES for r in c.expect} <= ids
 
 
-def test_the_unchanged_copy_passes(tmp_path):
-    """The runner itself: a copy with no edit is clean, so each case's exit 1 comes from its edit."""
+COPY_VARIANT = [
+    ["pipelines/shop_sheets/pipeline.py", '    dataset = "raw_shop_sheets"\n', '    dataset = "raw_shop_sheets"\n    transfer = "copy"\n'],
+    ["transform/models/staging/shop_sheets/_shop_sheets__sources.yml", *COPY_SOURCE],
+]
+CLEAN_RUN = """
+import json, sys
+sys.path.insert(0, "tests")
+from pathlib import Path
+import corpus_runner as r
+from policy_corpus import Edit
+tree = r.copy_repo(Path(sys.argv[1]))
+r.apply(tree, [Edit(*e) for e in json.loads(sys.argv[2])])
+code, found = r.run_case(tree)
+print(code, sorted({f["rule"] for f in found}))
+"""
+
+
+@pytest.mark.parametrize("variant", ["unchanged", "shop_sheets copied"])
+def test_the_clean_copies_pass(tmp_path, variant):
+    """The runner itself, and the copy-transfer variant: with no insecure edit a copy is clean, so
+    each case's exit 1 comes from its edit."""
+    edits = COPY_VARIANT if variant != "unchanged" else []
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests'); import corpus_runner as r; from pathlib import Path;"
-         f"print(r.run_case(r.copy_repo(Path({str(tmp_path / 'copy')!r})))[0])"],
+        [sys.executable, "-c", CLEAN_RUN, str(tmp_path / "copy"), json.dumps(edits)],
         cwd=REPO_ROOT, capture_output=True, text=True, env=toltek_env(tmp_path / "home"), timeout=300,
     )
-    assert done.stdout.strip().splitlines()[-1] == "0", done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout[-2000:]
