@@ -77,10 +77,10 @@ def sa(name: str) -> str:
 
 
 # --- IAM scopes ---------------------------------------------------------------------------------
-case("scope", "editor on the organization for the pipeline account (CIS 1.x, CKV_GCP_45)", program(f'''
+case("scope", "editor on the organization for the pipeline account (basic roles anywhere)", program(f'''
 gcp.organizations.IAMMember("org-editor", org_id="123456789012", role="roles/editor", member={sa("pl-shop-api")}, {OPTS})
 '''), expect=("iam-no-basic-roles", "iam-principal-allowance"))
-case("scope", "owner on a folder for an admin group (AVD-GCP-0005 class)", program(f'''
+case("scope", "owner on a folder for an admin group (folder level, Trivy's folder rules)", program(f'''
 gcp.folder.IAMMember("folder-owner", folder="folders/987654321", role="roles/owner", member="group:platform@toltek.example", {OPTS})
 '''), expect=("iam-no-basic-roles", "iam-groups-read-only"))
 case("scope", "token creator on a pipeline's account for the scheduler", program(f'''
@@ -106,7 +106,7 @@ gcp.kms.CryptoKeyIAMMember(
     "api-decrypts", crypto_key_id=lake.key.key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter", member={sa("pl-shop-api")}, {OPTS}
 )
 '''), expect=("iam-principal-allowance",))
-case("scope", "KMS key ring admin for the scheduler (CKV_GCP_? separation of duties)", program(f'''
+case("scope", "KMS key ring admin for the scheduler (CIS 1.11 separation of duties)", program(f'''
 gcp.kms.KeyRingIAMMember(
     "scheduler-ring-admin", key_ring_id=f"projects/{{cfg.datalake_project}}/locations/europe/keyRings/toltek",
     role="roles/cloudkms.admin", member={sa("toltek-scheduler")}, {OPTS}
@@ -320,7 +320,7 @@ gcp.bigquery.DatasetIamMember(
     "friend-reads-marts", project=cfg.warehouse_project, dataset_id="marts", role="roles/bigquery.dataViewer", member="user:data.friend@gmail.com", {OPTS}
 )
 '''), expect=("iam-no-personal-accounts", "iam-no-user-principals"))
-case("principal", "the default compute account gets jobUser (CKV_GCP_41 class)", program(f'''
+case("principal", "the default compute account gets jobUser (CKV_GCP_46)", program(f'''
 gcp.projects.IAMMember(
     "default-compute-jobs", project=cfg.datalake_project, role="roles/bigquery.jobUser",
     member="serviceAccount:112391120920-compute@developer.gserviceaccount.com", {OPTS}

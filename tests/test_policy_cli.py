@@ -33,6 +33,13 @@ def test_list_shows_every_rule_with_its_mirrors(tmp_path):
     assert all(r["mirrors"] or r["rationale"] for r in listed)
     human = toltek("policy", "--list", home=tmp_path)
     assert "iam-no-basic-roles" in human.stdout and "CKV_GCP_117" in human.stdout
+    by_id = {r["id"]: r for r in listed}
+    # The deny-by-default rules are listed with what they mirror, or why when they mirror nothing.
+    for rule_id in ("pack-known-resource-types", "iam-known-roles", "iam-principal-allowance", "iam-grants-resolvable",
+                    "iam-custom-role-risky-permissions", "iam-no-domain-principals", "iam-no-federated-principals",
+                    "iam-no-external-service-accounts", "secret-no-version-in-code"):
+        assert by_id[rule_id]["level"] == "mandatory" and by_id[rule_id]["rationale"], rule_id
+    assert "AVD-GCP-0009" in by_id["iam-no-project-impersonation"]["mirrors"]
 
 
 def test_policy_needs_a_stack_or_list(tmp_path):

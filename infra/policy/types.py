@@ -3,7 +3,9 @@
 A type the generated stacks create is listed here with the rules that read it, so a new kind
 of resource in a component (a Compute VM, a Cloud Run v1 service, anything) is refused by
 `pack-known-resource-types` until someone writes the rules that judge it and adds it here.
-Types a rule itself names (those it forbids, such as service account keys) are known too.
+Types a rule itself names (those it forbids, such as service account keys) are known too, and so
+is every IAM type (`*IamMember` / `*IamBinding` / `*IamPolicy`, dataset access, bucket ACLs): the
+IAM rules read grants from all of them (see `infra/policy/iam.py`).
 """
 
 from __future__ import annotations
