@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pipelines import naming
 
@@ -90,11 +91,9 @@ def principal(member: object, datalake: str, warehouse: str | None, service_agen
 
 def target_ok(allowance: Allowance, who: Principal, grant_project: object, target: object, ctx: object) -> bool:
     """Whether `target` is the one `allowance` names, for `who`, in the stack `ctx` describes."""
-    cfg, pipelines = ctx.config, ctx.pipelines  # type: ignore[attr-defined]
+    cfg, index = ctx.config, _index(ctx)  # type: ignore[attr-defined]
     lake, dwh = cfg.datalake_project, cfg.warehouse_project
-    mine = [p for p in pipelines if naming.service_account_id(p.name) == who.account]
-    raw = {p.dataset for p in pipelines}
-    copied = {p.dataset for p in pipelines if p.transfer == "copy"}
+    mine, raw, copied = index.by_account.get(who.account, ()), index.raw, index.copied
     name = allowance.target
     if name == "its raw dataset":
         return grant_project == lake and any(target == p.dataset for p in mine)
@@ -123,6 +122,32 @@ def target_ok(allowance: Allowance, who: Principal, grant_project: object, targe
     raise ValueError(f"unknown allowance target {name!r}")
 
 
+@dataclass(frozen=True)
+class _Index:
+    by_account: dict[str, tuple[Any, ...]]
+    raw: frozenset[str]
+    copied: frozenset[str]
+
+
+_INDEXES: dict[int, tuple[object, _Index]] = {}
+
+
+def _index(ctx: object) -> _Index:
+    """The registry looked up by account, built once per stack context (linear in pipelines)."""
+    cached = _INDEXES.get(id(ctx))
+    if cached is not None and cached[0] is ctx:
+        return cached[1]
+    pipelines = ctx.pipelines  # type: ignore[attr-defined]
+    by_account: dict[str, tuple[Any, ...]] = {}
+    for p in pipelines:
+        account = naming.service_account_id(p.name)
+        by_account[account] = (*by_account.get(account, ()), p)
+    index = _Index(by_account, frozenset(p.dataset for p in pipelines), frozenset(p.dataset for p in pipelines if p.transfer == "copy"))
+    _INDEXES.clear()
+    _INDEXES[id(ctx)] = (ctx, index)
+    return index
+
+
 _OBJECTS = r'resource\.name == "projects/_/buckets/{b}/objects/{f}"|resource\.name\.startsWith\("projects/_/buckets/{b}/objects/{f}/[^"]*"\)'
 _LISTED = r'api\.getAttribute\("storage\.googleapis\.com/objectListPrefix", ""\)(?: == "{f}(?:/[^"]*)?"|\.startsWith\("{f}/[^"]*"\))'
 
@@ -144,7 +169,7 @@ def allowed(who: Principal, scope: str, role: object, project: object, target: o
         if not target_ok(a, who, project, target, ctx):
             continue
         if a.conditioned:
-            mine = [p for p in ctx.pipelines if naming.service_account_id(p.name) == who.account]  # type: ignore[attr-defined]
+            mine = _index(ctx).by_account.get(who.account, ())
             if not any(p.landing_prefix and condition_limits_to(condition, str(target), p.landing_prefix) for p in mine):
                 continue
         return True

@@ -56,9 +56,9 @@ def pipeline_grants_match(resources: list[Res], ctx: StackContext) -> Iterator[t
         elif email and PIPELINE_ACCOUNT.match(email):
             yield f"{grant[3]} is granted to {email}, which belongs to no registered pipeline", res.urn
     # What each pipeline declares must exist (grants to its account; the scheduler's invoker too).
+    present = {g for _, g in _plan_grants(resources)}
     for pipeline in ctx.pipelines:
         email = service_account_email(naming.service_account_id(pipeline.name), ctx.config.datalake_project)
-        present = {g for _, g in _plan_grants(resources)}
         for missing in sorted(g for g in expected[email] if g not in present):
             yield f"pipeline '{pipeline.name}' declares {missing[3]} on {missing[1]} {missing[2]} for {missing[4]}, which the stack lacks", ""
 
