@@ -136,6 +136,10 @@ def _mocks(preview: bool) -> Any:
             elif args.typ == "docker:index/image:Image":
                 repo = state["imageName"].rsplit(":", 1)[0]
                 state["repoDigest"] = f"{repo}@sha256:{_digest(state['imageName'])}"
+            elif args.typ == "gcp:kms/keyRing:KeyRing":  # ids in the form the KMS API gives them
+                return f"projects/{project}/locations/{state['location']}/keyRings/{state['name']}", state
+            elif args.typ == "gcp:kms/cryptoKey:CryptoKey":
+                return f"{state['keyRing']}/cryptoKeys/{state['name']}", state
             state.setdefault("name", args.name)
             return f"{args.name}-id", state
 
@@ -224,6 +228,9 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
     asyncio.set_event_loop(loop)
     try:
         pulumi.runtime.set_all_config(raw, [])
+        # set_mocks reuses a root stack left by an earlier run in this process, whose outputs are
+        # already finalised (a plan after a preview would export nothing): start from a fresh one.
+        pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=_monitor(mocks, plan))
         _sync_await(run_pulumi_func(main))
         if not preview:

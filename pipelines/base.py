@@ -45,7 +45,7 @@ class Pipeline:
       dataset-level grant (default) or ``copy`` (a BigQuery Data Transfer Service copy into a
       dataset of the same name in the warehouse project);
     - ``landing_prefix``: for file sources, the folder of the datalake's landing bucket it reads
-      (grants it read access to that bucket);
+      (grants it read access to the objects under that folder only, by an IAM condition);
     - ``google_sheets``: ids of the Google Sheets it reads in the cloud with its own account (each
       must be shared with that account, read-only: the first-deploy checklist lists them);
 

@@ -221,3 +221,8 @@ def test_warehouse_copies_land_at_least_an_hour_before_dbt_runs_in_every_season(
         assert copy + timedelta(hours=1) <= utc, (run, copy)
         assert utc - copy < timedelta(hours=12), (run, copy)  # the same morning's copy, not yesterday's
     assert {run.utcoffset() for run in runs} == {timedelta(hours=1), timedelta(hours=2)}  # both seasons
+
+
+def test_a_plan_after_a_preview_in_the_same_process_still_has_its_outputs():
+    run_plan("prd", preview=True)
+    assert sorted(run_plan("dev").outputs) == ["datasets", "pipeline_image", "pipelines"]

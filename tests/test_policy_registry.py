@@ -25,6 +25,9 @@ REGISTRY_CASES = [
     # A condition that admits other prefixes too.
     (ALLOWANCE, change(BUCKET_MEMBER, {"role": "roles/storage.objectViewer"}, "condition.expression",
                        'resource.name.startsWith("projects/_/buckets/toltek-landing-prd/objects/")'), {"registry-pipeline-grants", ALLOWANCE}),
+    # A Google service agent may use the stack's own keys, not a key of another project.
+    (ALLOWANCE, change("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", {}, "cryptoKeyId",
+                       "projects/vendor/locations/europe/keyRings/shared/cryptoKeys/foreign"), {ALLOWANCE}),
     # dbt may read raw data, never write it; registry-pipeline-grants does not look at dbt.
     (ALLOWANCE, change(DATASET_MEMBER, {"datasetId": "raw_shop_api", "member": DBT_SA}, "role", "roles/bigquery.dataEditor"), {ALLOWANCE}),
     # The scheduler of the datalake invoking the warehouse's dbt job.

@@ -49,7 +49,7 @@ ALLOWANCES: tuple[Allowance, ...] = (
     Allowance("copier", "project", "roles/bigquery.jobUser", "the warehouse project"),
     Allowance("copier", "dataset", "roles/bigquery.dataViewer", "the raw dataset of a copied pipeline"),
     Allowance("copier", "dataset", "roles/bigquery.dataOwner", "the warehouse copy of a copied pipeline"),
-    Allowance(SERVICE_AGENT, "key", "roles/cloudkms.cryptoKeyEncrypterDecrypter", "a key of its own project"),
+    Allowance(SERVICE_AGENT, "key", "roles/cloudkms.cryptoKeyEncrypterDecrypter", "a key the stack creates"),
     # The deployer is granted outside the stack (see the README's First deploy): nothing here.
 )
 
@@ -89,7 +89,9 @@ def principal(member: object, datalake: str, warehouse: str | None, service_agen
     return Principal("unknown", match["id"], match["project"])
 
 
-def target_ok(allowance: Allowance, who: Principal, grant_project: object, target: object, ctx: object) -> bool:
+def target_ok(
+    allowance: Allowance, who: Principal, grant_project: object, target: object, ctx: object, stack_keys: frozenset[str] = frozenset()
+) -> bool:
     """Whether `target` is the one `allowance` names, for `who`, in the stack `ctx` describes."""
     cfg, index = ctx.config, _index(ctx)  # type: ignore[attr-defined]
     lake, dwh = cfg.datalake_project, cfg.warehouse_project
@@ -117,8 +119,8 @@ def target_ok(allowance: Allowance, who: Principal, grant_project: object, targe
         return grant_project == lake and target in copied
     if name == "the warehouse copy of a copied pipeline":
         return grant_project == dwh and target in copied
-    if name == "a key of its own project":
-        return isinstance(target, str)  # keys are named by the stack; the agent's project is checked by its grant
+    if name == "a key the stack creates":
+        return target in stack_keys
     raise ValueError(f"unknown allowance target {name!r}")
 
 
@@ -162,11 +164,14 @@ def condition_limits_to(expression: object, bucket: str, prefix: str) -> bool:
     return all(allowed.fullmatch(c) for c in clauses)
 
 
-def allowed(who: Principal, scope: str, role: object, project: object, target: object, condition: object, ctx: object) -> bool:
+def allowed(
+    who: Principal, scope: str, role: object, project: object, target: object, condition: object, ctx: object,
+    stack_keys: frozenset[str] = frozenset(),
+) -> bool:
     for a in ALLOWANCES:
         if a.kind != who.kind or a.scope != scope or a.role != role:
             continue
-        if not target_ok(a, who, project, target, ctx):
+        if not target_ok(a, who, project, target, ctx, stack_keys):
             continue
         if a.conditioned:
             mine = _index(ctx).by_account.get(who.account, ())

@@ -120,16 +120,12 @@ grant_rule(
 )(_risk_at(("read data", "change or destroy data"), lambda s: s in HIERARCHY, "read or change all its data"))
 
 
-@grant_rule(
+grant_rule(
     "iam-secret-accessor-on-secrets-only",
     "Permission to read secret values (secretmanager.versions.access) only on individual secrets, never on an organization, folder or project.",
     severity=CRITICAL,
     rationale="Granted anywhere above a secret, it reads every secret there.",
-)
-def secret_access_on_secrets(g: Grant, perms: Permissions) -> Iterator[str]:
-    if perms is not None and g.scope in HIERARCHY and allows(perms, "secretmanager.versions.access"):
-        yield f"{g.role} on {_where(g)} lets {g.member} read every secret there"
-
+)(_risk_at(("read secrets",), lambda s: s in HIERARCHY, "read every secret there"))
 
 grant_rule(
     "iam-run-invoker-on-jobs-only",

@@ -16,6 +16,7 @@ from infra.policy.rules_iam import SERVICE_AGENT
 from infra.policy.rules_resources import RUN_JOB, SCHEDULER
 from pipelines import naming
 
+KMS_KEY = "gcp:kms/cryptoKey:CryptoKey"
 PROJECT_ACCOUNT = re.compile(r"^[a-z0-9-]+@(?P<project>[a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$")
 PIPELINE_ACCOUNT = re.compile(r"^pl-[a-z0-9-]+@")
 
@@ -141,6 +142,10 @@ def scheduler_invoker(resources: list[Res], ctx: StackContext) -> Iterator[tuple
 )
 def principal_allowance(resources: list[Res], ctx: StackContext) -> Iterator[tuple[str, str]]:
     lake, dwh = ctx.config.datalake_project, ctx.config.warehouse_project
+    # A key is named by its id once it exists and by its name (what a grant resolves to) before.
+    keys = frozenset(
+        short(name) for r in resources if r.type == KMS_KEY for name in (get(r.props, "name"), get(r.props, "id")) if isinstance(name, str)
+    )
 
     def judge(project: object, scope: str, target: object, role: object, member: object, condition: object) -> str | None:
         who = principal(member, lake, dwh, SERVICE_AGENT)
@@ -148,7 +153,7 @@ def principal_allowance(resources: list[Res], ctx: StackContext) -> Iterator[tup
             return None  # not an account of the stack: the principal rules judge it
         if who.kind == "unknown":
             return f"{member} is an account of the stack of no known kind (pipeline pl-*, toltek-scheduler, toltek-dbt, toltek-copier)"
-        if not allowed(who, scope, role, project, short(target), condition, ctx):
+        if not allowed(who, scope, role, project, short(target), condition, ctx, keys):
             narrowed = " with this condition" if condition else ""
             return f"{role} on {scope} {short(target)}{narrowed} is not allowed to a {who.kind} account ({member})"
         return None
