@@ -8,7 +8,6 @@ rules, not from the pack's own rule list. The cases live in `corpus_iam.py` (sco
 unknowns, principals) and `corpus_code.py` (types, derivation, secrets, registry).
 """
 
-
 from __future__ import annotations
 
 from corpus_code import CASES as CODE_CASES

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from infra.policy.iam import ACCOUNT
 from pipelines import naming
 
 # Kind -> (account id pattern, the project the account lives in).
@@ -70,16 +71,13 @@ class Principal:
     project: str | None
 
 
-_ACCOUNT = re.compile(r"^serviceAccount:(?P<id>[a-z0-9-]+)@(?P<project>[a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$", re.I)
-
-
 def principal(member: object, datalake: str, warehouse: str | None, service_agent: re.Pattern[str]) -> Principal | None:
     """The kind of `member`, or None when it is not an account of the stack's projects."""
     if not isinstance(member, str):
         return None
     if service_agent.search(member):
         return Principal(SERVICE_AGENT, member.split(":", 1)[-1].split("@", 1)[0], None)
-    match = _ACCOUNT.match(member)
+    match = ACCOUNT.match(member)
     if not match or match["project"] not in (datalake, warehouse):
         return None
     where = "datalake" if match["project"] == datalake else "warehouse"

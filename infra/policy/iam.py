@@ -163,6 +163,8 @@ def grants(res: Res) -> list[Grant]:
 # Resolving unknowns through the resource graph ---------------------------------------------------
 
 SA_SUFFIX = ".iam.gserviceaccount.com"
+# A user-managed service account: its id and the project it belongs to.
+ACCOUNT = re.compile(r"^serviceAccount:(?P<id>[a-z0-9-]+)@(?P<project>[a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$", re.IGNORECASE)
 
 
 def _project_of(res: Res) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from infra.policy.iam import ALL_IAM_TYPES, HIERARCHY, PUBLIC, Grant, identity, stack_grants
+from infra.policy.iam import ACCOUNT, ALL_IAM_TYPES, HIERARCHY, PUBLIC, Grant, identity, stack_grants
 from infra.policy.model import CRITICAL, HIGH, MEDIUM, Res, get, items, rule
 from infra.policy.roles import ESCALATION, PREDEFINED, allows, is_custom, risks
 
@@ -27,7 +27,6 @@ SERVICE_AGENT = re.compile(
     r"compute-system|serverless-robot-prod|cloud-ml\.google|dataflow-service-producer-prod)\.iam\.gserviceaccount\.com$"
     r"|@(cloudbuild|gcp-sa-[a-z0-9-]+)\.gserviceaccount\.com$"
 )
-PROJECT_ACCOUNT = re.compile(r"^serviceAccount:[a-z0-9-]+@(?P<project>[a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$", re.IGNORECASE)
 Permissions = frozenset[str] | None
 
 
@@ -156,7 +155,7 @@ def known_roles(g: Grant, perms: Permissions) -> Iterator[str]:
 def access_changes_in_project(g: Grant, perms: Permissions) -> Iterator[str]:
     if perms is None or g.scope in HIERARCHY or not risks(perms, "change who has access"):
         return
-    match = PROJECT_ACCOUNT.match(g.member) if isinstance(g.member, str) else None
+    match = ACCOUNT.match(g.member) if isinstance(g.member, str) else None
     if match is None:
         yield f"{g.role} on {_where(g)} lets {g.member}, which is not a service account of the stack, change who has access"
     elif isinstance(g.project, str) and match["project"] != g.project:
@@ -267,7 +266,7 @@ def no_external_accounts(resources: list[Res], ctx: object) -> Iterator[tuple[st
     for res, g, _ in stack_grants(resources):
         if not isinstance(g.member, str) or SERVICE_AGENT.search(g.member) or DEFAULT_ACCOUNTS.search(g.member):
             continue
-        match = PROJECT_ACCOUNT.match(g.member)
+        match = ACCOUNT.match(g.member)
         if match and match["project"] not in projects:
             yield f"{g.role} on {_where(g)} is granted to {g.member} of project {match['project']}, outside the stack", res.urn
         elif g.member.lower().startswith("serviceaccount:") and not match:

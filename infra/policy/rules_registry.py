@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from infra.grants import pipeline_grants, service_account_email, stack_grants
 from infra.policy.allowances import allowed, principal
 from infra.policy.context import StackContext
-from infra.policy.iam import ALL_IAM_TYPES, email_of, known, short
+from infra.policy.iam import ACCOUNT, ALL_IAM_TYPES, email_of, known, short
 from infra.policy.iam import stack_grants as resolved_grants
 from infra.policy.model import CRITICAL, HIGH, Res, get, rule
 from infra.policy.rules_iam import SERVICE_AGENT
@@ -17,7 +17,6 @@ from infra.policy.rules_resources import RUN_JOB, SCHEDULER
 from pipelines import naming
 
 KMS_KEY = "gcp:kms/cryptoKey:CryptoKey"
-PROJECT_ACCOUNT = re.compile(r"^[a-z0-9-]+@(?P<project>[a-z][a-z0-9-]+)\.iam\.gserviceaccount\.com$")
 PIPELINE_ACCOUNT = re.compile(r"^pl-[a-z0-9-]+@")
 
 
@@ -103,7 +102,7 @@ def one_job_per_account(resources: list[Res], ctx: StackContext) -> Iterator[tup
 def cross_project_grants(resources: list[Res], ctx: StackContext) -> Iterator[tuple[str, str]]:
     raw = {p.dataset for p in ctx.pipelines}
     for res, (project, scope, target, role, member, _condition) in _plan_grants(resources):
-        match = PROJECT_ACCOUNT.match(email_of(member) or "")
+        match = ACCOUNT.match(member) if isinstance(member, str) else None
         if not match or not isinstance(project, str) or match["project"] == project:
             continue
         if scope != "dataset" or target not in raw:
