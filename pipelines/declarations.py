@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -59,7 +60,7 @@ class Schedule:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"unknown time zone '{self.time_zone}'")
-        if not problems and not self.upcoming_runs():
+        if not problems and not self.upcoming_runs(limit=1):
             problems.append(f"cron expression '{self.cron}' never fires (no such date)")
         return problems
 
@@ -81,29 +82,73 @@ class Schedule:
             pass
         return found
 
-    def _changes(self) -> list[datetime]:
-        """Days of `_START`'s year on which the zone's UTC offset changes."""
-        zone = ZoneInfo(self.time_zone)
-        days = [(_START + timedelta(days=n)).replace(tzinfo=zone) for n in range(367)]
-        return [a.replace(tzinfo=None) for a, b in zip(days, days[1:]) if a.utcoffset() != b.utcoffset()]
-
     def firing_instants(self) -> list[float]:
         """Instants (UTC timestamps) the schedule fires at in the inspected runs, counting both
         occurrences of a wall-clock time repeated when daylight saving ends."""
-        runs = self.upcoming_runs()
-        for day in self._changes():
-            runs += self.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
-        instants = set()
-        for run in runs:
-            both = [m for m in (run.replace(fold=0), run.replace(fold=1)) if _exists(m)]
-            instants.update(m.timestamp() for m in both or [run])
-        return sorted(instants)
+        return list(_firing_instants(self.cron, self.time_zone))
 
     def shortest_gap_seconds(self) -> float:
         """The shortest real time between two consecutive firings (daylight-saving changes
-        included); infinite when the schedule fires at most once within the inspected horizon."""
-        instants = self.firing_instants()
-        return min((b - a for a, b in zip(instants, instants[1:])), default=float("inf"))
+        included); infinite when the schedule fires at most once within the inspected horizon.
+        Computed once per cron and time zone in a process: every class sharing a schedule, and
+        every later check of it, costs a dictionary lookup."""
+        return _shortest_gap(self.cron, self.time_zone)
+
+
+@lru_cache(maxsize=None)
+def _changes(time_zone: str) -> tuple[datetime, ...]:
+    """Days of `_START`'s year on which the zone's UTC offset changes."""
+    zone = ZoneInfo(time_zone)
+    days = [(_START + timedelta(days=n)).replace(tzinfo=zone) for n in range(367)]
+    return tuple(a.replace(tzinfo=None) for a, b in zip(days, days[1:]) if a.utcoffset() != b.utcoffset())
+
+
+@lru_cache(maxsize=None)
+def _firing_instants(cron: str, time_zone: str) -> tuple[float, ...]:
+    schedule = Schedule(cron, time_zone)
+    runs = schedule.upcoming_runs()
+    for day in _changes(time_zone):
+        runs += schedule.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
+    return tuple(_instants(runs))
+
+
+def _gap(instants: tuple[float, ...] | list[float]) -> float:
+    return min((b - a for a, b in zip(instants, instants[1:])), default=float("inf"))
+
+
+def _daily_minutes(cron: str) -> list[int] | None:
+    """Minutes of the day a cron fires at when it fires every day (day, month and weekday all
+    `*`), else None."""
+    fields = croniter.expand(cron)[0]
+    if any(f != ["*"] for f in fields[2:]):
+        return None
+    minutes = range(60) if fields[0] == ["*"] else fields[0]
+    hours = range(24) if fields[1] == ["*"] else fields[1]
+    return sorted(h * 60 + m for h in hours for m in minutes)
+
+
+@lru_cache(maxsize=None)
+def _shortest_gap(cron: str, time_zone: str) -> float:
+    daily = _daily_minutes(cron)
+    if daily is None:
+        return _gap(_firing_instants(cron, time_zone))
+    # Every day alike: away from daylight-saving changes real gaps are the wall-clock ones (the
+    # day's, and from its last run to the next day's first); around each change, sample.
+    wall = min([b - a for a, b in zip(daily, daily[1:])] + [daily[0] + 1440 - daily[-1]]) * 60.0
+    schedule, gaps = Schedule(cron, time_zone), [wall]
+    for day in _changes(time_zone):
+        runs = schedule.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
+        gaps.append(_gap(_instants(runs)))
+    return min(gaps)
+
+
+def _instants(runs: list[datetime]) -> list[float]:
+    """UTC timestamps of wall-clock runs, both occurrences of a time repeated when DST ends."""
+    instants = set()
+    for run in runs:
+        both = [m for m in (run.replace(fold=0), run.replace(fold=1)) if _exists(m)]
+        instants.update(m.timestamp() for m in both or [run])
+    return sorted(instants)
 
 
 _CPU = ("1", "2", "4", "8")
