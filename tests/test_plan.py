@@ -226,3 +226,26 @@ def test_warehouse_copies_land_at_least_an_hour_before_dbt_runs_in_every_season(
 def test_a_plan_after_a_preview_in_the_same_process_still_has_its_outputs():
     run_plan("prd", preview=True)
     assert sorted(run_plan("dev").outputs) == ["datasets", "pipeline_image", "pipelines"]
+
+
+def test_dependencies_per_resource_do_not_grow_with_the_registry(registry):
+    """Each resource waits for what it uses, never for every pipeline's resources: a stack of many
+    pipelines stays linear for Pulumi (and for the deploy checks that walk the graph)."""
+    from pipelines.base import Pipeline
+    from pipelines.declarations import Schedule
+
+    def widest(plan):
+        return max(len(r.dependencies) for r in plan.resources)
+
+    before = widest(run_plan("prd", preview=True))
+    for n in range(12):
+        extras = {"secrets": {f"extra-{n}-token": f"sources.extra_{n}.token"}} if n % 3 == 0 else {}
+        extras |= {"landing_prefix": f"extra-{n}"} if n % 3 == 1 else {}
+        extras |= {"transfer": "copy"} if n % 4 == 0 else {}
+        type(f"Extra{n}", (Pipeline,), {
+            "__doc__": "An extra pipeline.", "name": f"extra_{n}", "schedule": Schedule("0 4 * * *"),
+            "dataset": f"raw_extra_{n}", "source": lambda self, env: None, **extras,
+        })
+    after = run_plan("prd", preview=True)
+    assert len(after.resources) > 2 * 87
+    assert widest(after) <= before + 2  # a copy pipeline adds its own transfer, not a dependency per pipeline

@@ -18,8 +18,10 @@ from infra.grants import (
     COPIER_ACCOUNT,
     DBT_ACCOUNT,
     SCHEDULER_ACCOUNT,
+    Grant,
     copy_pipelines,
     dbt_job_name,
+    member,
     service_account_email,
     warehouse_grants,
 )
@@ -138,13 +140,20 @@ class Warehouse(pulumi.ComponentResource):
         channel = alert_channel(dwh, what=f"{env} warehouse", email=cfg.alert_email, opts=after_apis)
         failure_alert(f"{job_name}-failed", project=dwh, job_name=job_name, channel=channel.name, opts=after_apis)
 
-        targets: list[pulumi.Resource] = [*accounts.values(), *datasets.values(), self.dbt_job]
-        targets += [args.datalake.datasets[p.dataset] for p in args.pipelines]
-        grants = []
+        # Each grant waits for its own principal and target only: a dependency on every dataset
+        # would make the stack's dependencies grow with the square of its pipelines.
+        principals = {member(account_id, dwh): account for account_id, account in accounts.items()}
+        targets: dict[tuple[str, str, str], pulumi.Resource] = {(dwh, "job", job_name): self.dbt_job}
+        targets |= {(dwh, "dataset", d): r for d, r in datasets.items()}
+        targets |= {(cfg.datalake_project, "dataset", d): r for d, r in args.datalake.datasets.items()}
+        copier_grants: list[tuple[Grant, pulumi.Resource]] = []
         for grant in warehouse_grants(args.pipelines, cfg):
             provider = args.provider if grant.project == dwh else args.datalake_provider
-            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=targets)
-            grants.append(grant_resource(grant, opts_, location=cfg.region))
+            waits = [r for r in (principals.get(grant.member), targets.get((grant.project, grant.scope, grant.resource))) if r is not None]
+            opts_ = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=waits)
+            created = grant_resource(grant, opts_, location=cfg.region)
+            if grant.member == member(COPIER_ACCOUNT, dwh):
+                copier_grants.append((grant, created))
 
         for pipeline in copies:
             gcp.bigquery.DataTransferConfig(
@@ -161,6 +170,9 @@ class Warehouse(pulumi.ComponentResource):
                     "overwrite_destination_table": "true",
                 },
                 service_account_name=service_account_email(COPIER_ACCOUNT, dwh),
-                opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=grants)),
+                # The copy runs once its account may run jobs here, read the source and own the copy.
+                opts=pulumi.ResourceOptions.merge(after_apis, pulumi.ResourceOptions(depends_on=[
+                    created for grant, created in copier_grants if grant.scope == "project" or grant.resource == pipeline.dataset
+                ])),
             )
         self.register_outputs({"dbt_job": self.dbt_job.name, "scheduler": scheduler.name, "image": self.image_ref})

@@ -150,15 +150,16 @@ def audit_logging(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]
     rationale="A scheduled job that fails silently is found by the people reading stale dashboards.",
 )
 def failure_alert(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]]:
-    filters = " ".join(
-        str(get(c, "conditionThreshold", "filter") or "")
+    alerted = {
+        job
         for r in resources
         if r.type == ALERT
         for c in items(r.props, "conditions")
-    )
+        for job in re.findall(r'resource\.labels\.job_name="([^"]+)"', str(get(c, "conditionThreshold", "filter") or ""))
+    }
     for res in resources:
         name = get(res.props, "name")
-        if res.type == RUN_JOB and isinstance(name, str) and f'resource.labels.job_name="{name}"' not in filters:
+        if res.type == RUN_JOB and isinstance(name, str) and name not in alerted:
             yield f"job {name} has no alert on failed executions", res.urn
 
 
