@@ -16,8 +16,9 @@ setup: .venv/.synced
 run: setup
 	.venv/bin/toltek run --env local
 
+# Two pytest-xdist workers: the machines have two cores.
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n 2 --durations=15
 
 faults: setup
 	.venv/bin/python -m pytest -m faults
@@ -25,6 +26,7 @@ faults: setup
 bench: setup
 	.venv/bin/python -m bench
 	.venv/bin/python -m bench.scale
+	.venv/bin/python -m bench.registry
 
 lint: setup
 	.venv/bin/hadolint images/*/Dockerfile

@@ -109,8 +109,19 @@ def duckdb_held_by_another_process(path: Path) -> Iterator[None]:
 SUMMARY_LINES: list[str] = []
 
 
+def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
+    """Under pytest-xdist, a worker hands its summary lines to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["toltek_summary"] = list(SUMMARY_LINES)
+
+
+def pytest_testnodedown(node, error) -> None:  # type: ignore[no-untyped-def]
+    SUMMARY_LINES.extend(getattr(node, "workeroutput", {}).get("toltek_summary", []))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
-    if SUMMARY_LINES:
+    if SUMMARY_LINES and getattr(terminalreporter.config, "workeroutput", None) is None:
         terminalreporter.section("toltek")
         for line in SUMMARY_LINES:
             terminalreporter.write_line(line)

@@ -138,7 +138,7 @@ gcp.bigquery.DatasetIamMember(
     "company-reads-marts", project=cfg.warehouse_project, dataset_id="marts", role="roles/bigquery.dataViewer", member="domain:toltek.example", {OPTS}
 )
 '''), expect=("iam-no-domain-principals",))
-case("principal", "a domain written with an @ edits raw data", program(f'''
+case("principal", "a domain written with a leading at-sign edits raw data", program(f'''
 gcp.bigquery.DatasetIamMember("domain-edits-raw", dataset_id="raw_shop_api", role="roles/bigquery.dataEditor", member="domain:@toltek.example", {OPTS})
 '''), expect=("iam-no-domain-principals",))
 case("principal", "every identity of a CI workload pool (principalSet wildcard)", program(f'''
