@@ -3,6 +3,9 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
+# Compiled once here: with PYTHONDONTWRITEBYTECODE set (as on the CI machines) every process would
+# otherwise recompile each module it imports (about 0.8 s of a `toltek run`).
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: setup run test faults bench lint clean
 
