@@ -53,16 +53,7 @@ class Schedule:
     def problems(self) -> list[str]:
         if not isinstance(self.cron, str) or not isinstance(self.time_zone, str):
             return [f"cron {self.cron!r} and time zone {self.time_zone!r} must be strings"]
-        problems = []
-        if not _unix_cron(self.cron):
-            problems.append(f"invalid cron expression '{self.cron}' (expected 5 unix-cron fields)")
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"unknown time zone '{self.time_zone}'")
-        if not problems and not self.upcoming_runs(limit=1):
-            problems.append(f"cron expression '{self.cron}' never fires (no such date)")
-        return problems
+        return list(_problems(self.cron, self.time_zone))
 
     def upcoming_runs(self, start: datetime = _START, end: datetime | None = None, limit: int = _GAP_SAMPLES) -> list[datetime]:
         """Run times from `start` (wall clock in the schedule's zone), at most `limit`, before `end`
@@ -96,6 +87,21 @@ class Schedule:
 
 
 @lru_cache(maxsize=None)
+def _problems(cron: str, time_zone: str) -> tuple[str, ...]:
+    problems = []
+    if not _unix_cron(cron):
+        problems.append(f"invalid cron expression '{cron}' (expected 5 unix-cron fields)")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"unknown time zone '{time_zone}'")
+    # A cron that fires every day fires; any other is asked for its first run.
+    if not problems and _daily_minutes(cron) is None and not Schedule(cron, time_zone).upcoming_runs(limit=1):
+        problems.append(f"cron expression '{cron}' never fires (no such date)")
+    return tuple(problems)
+
+
+@lru_cache(maxsize=None)
 def _changes(time_zone: str) -> tuple[datetime, ...]:
     """Days of `_START`'s year on which the zone's UTC offset changes."""
     zone = ZoneInfo(time_zone)
@@ -109,7 +115,10 @@ def _firing_instants(cron: str, time_zone: str) -> tuple[float, ...]:
     runs = schedule.upcoming_runs()
     for day in _changes(time_zone):
         runs += schedule.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
-    return tuple(_instants(runs))
+    # croniter moves some runs that fall in a skipped hour to the end of the jump (03:00 for a
+    # skipped 02:30); such a wall-clock time is not in the cron, and does not happen.
+    minutes, hours = (set(range(n)) if f == ["*"] else set(f) for f, n in zip(croniter.expand(cron)[0][:2], (60, 24)))
+    return tuple(_instants([r for r in runs if r.minute in minutes and r.hour in hours]))
 
 
 def _gap(instants: tuple[float, ...] | list[float]) -> float:
@@ -135,19 +144,20 @@ def _shortest_gap(cron: str, time_zone: str) -> float:
     # Every day alike: away from daylight-saving changes real gaps are the wall-clock ones (the
     # day's, and from its last run to the next day's first); around each change, sample.
     wall = min([b - a for a, b in zip(daily, daily[1:])] + [daily[0] + 1440 - daily[-1]]) * 60.0
-    schedule, gaps = Schedule(cron, time_zone), [wall]
+    gaps = [wall]
     for day in _changes(time_zone):
-        runs = schedule.upcoming_runs(day - timedelta(days=1), day + timedelta(days=2), limit=10_000)
-        gaps.append(_gap(_instants(runs)))
+        runs = [day + timedelta(days=d, minutes=m) for d in (-1, 0, 1) for m in daily]
+        gaps.append(_gap(_instants([run.replace(tzinfo=ZoneInfo(time_zone)) for run in runs])))
     return min(gaps)
 
 
 def _instants(runs: list[datetime]) -> list[float]:
-    """UTC timestamps of wall-clock runs, both occurrences of a time repeated when DST ends."""
+    """UTC timestamps of wall-clock runs: both occurrences of a time repeated when daylight saving
+    ends; none for a time skipped when it starts (Cloud Scheduler runs on the wall clock: such a
+    run does not happen)."""
     instants = set()
     for run in runs:
-        both = [m for m in (run.replace(fold=0), run.replace(fold=1)) if _exists(m)]
-        instants.update(m.timestamp() for m in both or [run])
+        instants.update(m.timestamp() for m in (run.replace(fold=0), run.replace(fold=1)) if _exists(m))
     return sorted(instants)
 
 

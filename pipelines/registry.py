@@ -26,36 +26,53 @@ def _qualified(cls: type) -> str:
 class Registry:
     def __init__(self) -> None:
         self._by_name: dict[str, type[Pipeline]] = {}
+        # Who holds each dataset and secret: a new class is checked against them by lookup, so a
+        # registry of n classes costs n checks, not n squared.
+        self._datasets: dict[str, type[Pipeline]] = {}
+        self._secrets: dict[str, type[Pipeline]] = {}
+        self._by_qualified: dict[str, type[Pipeline]] = {}
 
     def add(self, cls: type[Pipeline]) -> None:
         """Register `cls`; a re-import of the same class replaces it, anything else must be unique."""
-        for dataset in naming.written_datasets(cls.dataset):
+        datasets = naming.written_datasets(cls.dataset)
+        for dataset in datasets:
             if dataset in naming.RESERVED_DATASETS:
                 raise DeclarationError(
                     cls.__name__, "dataset", f"'{dataset}' is reserved for the warehouse and dbt"
                 )
-        for other in self._by_name.values():
-            if _qualified(other) == _qualified(cls):
-                continue
-            if other.name == cls.name:
-                raise DeclarationError(
-                    cls.__name__, "name", f"'{cls.name}' is already declared by {_qualified(other)}"
-                )
-            clash = set(naming.written_datasets(other.dataset)) & set(naming.written_datasets(cls.dataset))
-            if clash:
-                raise DeclarationError(
-                    cls.__name__, "dataset", f"'{min(clash)}' is already claimed by {_qualified(other)}"
-                )
-            shared = set(other.secrets) & set(cls.secrets)
-            if shared:
-                raise DeclarationError(
-                    cls.__name__,
-                    "secrets",
-                    f"secret '{min(shared)}' already belongs to {_qualified(other)}; each secret belongs to one pipeline "
-                    "(create a second secret with the same value)",
-                )
-        self._by_name = {n: c for n, c in self._by_name.items() if _qualified(c) != _qualified(cls)}
+        me = _qualified(cls)
+        other = self._by_name.get(cls.name)
+        if other is not None and _qualified(other) != me:
+            raise DeclarationError(cls.__name__, "name", f"'{cls.name}' is already declared by {_qualified(other)}")
+        clash = sorted(d for d in datasets if d in self._datasets and _qualified(self._datasets[d]) != me)
+        if clash:
+            raise DeclarationError(
+                cls.__name__, "dataset", f"'{clash[0]}' is already claimed by {_qualified(self._datasets[clash[0]])}"
+            )
+        shared = sorted(s for s in cls.secrets if s in self._secrets and _qualified(self._secrets[s]) != me)
+        if shared:
+            raise DeclarationError(
+                cls.__name__,
+                "secrets",
+                f"secret '{shared[0]}' already belongs to {_qualified(self._secrets[shared[0]])}; each secret belongs to one pipeline "
+                "(create a second secret with the same value)",
+            )
+        self._forget(me)
         self._by_name[cls.name] = cls
+        self._by_qualified[me] = cls
+        self._datasets.update(dict.fromkeys(datasets, cls))
+        self._secrets.update(dict.fromkeys(cls.secrets, cls))
+
+    def _forget(self, qualified: str) -> None:
+        """Drop an earlier import of the class named `qualified` (its fields may have changed)."""
+        old = self._by_qualified.pop(qualified, None)
+        if old is None:
+            return
+        self._by_name.pop(old.name, None)
+        for dataset in naming.written_datasets(old.dataset):
+            self._datasets.pop(dataset, None)
+        for secret in old.secrets:
+            self._secrets.pop(secret, None)
 
     def all(self) -> list[type[Pipeline]]:
         """Registered pipelines, sorted by name."""
@@ -84,11 +101,16 @@ class Registry:
     @contextmanager
     def isolated(self) -> Iterator[Registry]:
         """Restore the registry afterwards (for tests that declare pipelines)."""
-        saved = dict(self._by_name)
+        saved = [dict(index) for index in self._indexes()]
         try:
             yield self
         finally:
-            self._by_name = saved
+            for index, before in zip(self._indexes(), saved):
+                index.clear()
+                index.update(before)
+
+    def _indexes(self) -> tuple[dict[str, type[Pipeline]], ...]:
+        return (self._by_name, self._by_qualified, self._datasets, self._secrets)
 
 
 REGISTRY = Registry()

@@ -35,3 +35,17 @@ def test_a_schedule_is_computed_once_per_cron_and_zone():
         Schedule("17 4 * * *", "Europe/Amsterdam").shortest_gap_seconds()
     info = _shortest_gap.cache_info()
     assert (info.misses, info.hits) == (1, 49)
+
+
+def test_a_wall_clock_time_skipped_by_daylight_saving_does_not_fire():
+    # Cloud Scheduler runs on the wall clock: 02:30 does not exist in Amsterdam on 2026-03-29, so
+    # that day's run is not made (croniter would move it to 03:00, half an hour before 03:30).
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo("Europe/Amsterdam")
+    day = [t for t in _firing_instants("30 1,2,3 * * *", "Europe/Amsterdam") if datetime.fromtimestamp(t, local).date().isoformat() == "2026-03-29"]
+    assert [datetime.fromtimestamp(t, timezone.utc).strftime("%H:%M") for t in day] == ["00:30", "01:30"]
+    assert _shortest_gap("30 1,2,3 * * *", "Europe/Amsterdam") == 3600
+    # Twice the same wall-clock time when the clocks go back: both count, an hour apart.
+    assert _shortest_gap("30 2 * * *", "Europe/Amsterdam") == 3600
