@@ -42,17 +42,24 @@ def fail_user(message: str) -> NoReturn:
 def list_pipelines(
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
 ) -> None:
-    """List the registered pipelines: name, schedule, dataset, secrets and environments."""
+    """List the registered pipelines: name, schedule, dataset, secrets and environments.
+
+    In a terminal, a table; piped or redirected, tab-separated lines under a header row (for `cut`,
+    `awk` or a spreadsheet); --json for every declared field.
+    """
     try:
         registry = discover()
     except UserError as exc:
         fail_user(str(exc))
-    if as_json:
-        out.print_json(json.dumps([cls.as_dict() for cls in registry.all()]))
-        return
-    from pipelines.report import pipelines_table
+    from pipelines.report import pipeline_rows, pipelines_table
 
-    out.print(pipelines_table(registry.all()))
+    if as_json:
+        text = json.dumps([cls.as_dict() for cls in registry.all()], indent=2)
+        out.print_json(text) if out.is_terminal else print(text)
+    elif out.is_terminal:
+        out.print(pipelines_table(registry.all()))
+    else:
+        print("\n".join("\t".join(row) for row in pipeline_rows(registry.all())))
 
 
 @app.command("run")

@@ -1,15 +1,20 @@
 """The registry of pipeline classes: the single source of truth everything else derives from.
 
-Defining a `Pipeline` subclass registers it; `discover()` imports every module of the `pipelines`
-package so that every subclass defined anywhere in it is registered.
+Defining a `Pipeline` subclass registers it. A pipeline is a package `pipelines/<name>/` whose class
+lives in `pipeline.py`; `discover()` imports those modules, and only those, so that listing and
+planning pipelines never load a source (dlt, pyarrow, requests): a source module is imported by
+the class's `source()` when it runs.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines import naming
@@ -17,6 +22,11 @@ from pipelines.errors import DeclarationError, UserError
 
 if TYPE_CHECKING:
     from pipelines.base import Pipeline
+
+
+PIPELINE_MODULE = "pipeline"
+# A class deriving from Pipeline (`class X(Pipeline):`), found without importing the module.
+_CLASS = re.compile(r"^class\s+\w+\(\s*(?:\w+\.)*Pipeline\s*[,)]", re.M)
 
 
 def _qualified(cls: type) -> str:
@@ -117,10 +127,15 @@ REGISTRY = Registry()
 
 
 def discover(package: str = "pipelines") -> Registry:
-    """Import every module of `package`, registering each `Pipeline` subclass defined there."""
+    """Import the `pipeline` module of every subpackage of `package`, registering each `Pipeline`
+    subclass defined there."""
     root = importlib.import_module(package)
-    for module in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
-        if module.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        importlib.import_module(module.name)
+    for path in sorted(Path(root.__file__).parent.glob("*.py")):
+        if _CLASS.search(path.read_text()):
+            raise UserError(
+                f"{package}/{path.name} defines a Pipeline class outside a pipeline package: move it to {package}/<name>/{PIPELINE_MODULE}.py"
+            )
+    for sub in pkgutil.iter_modules(root.__path__):
+        if sub.ispkg and not sub.name.startswith("_") and importlib.util.find_spec(f"{package}.{sub.name}.{PIPELINE_MODULE}"):
+            importlib.import_module(f"{package}.{sub.name}.{PIPELINE_MODULE}")
     return REGISTRY

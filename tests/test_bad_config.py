@@ -61,10 +61,18 @@ CASES = [
 ]
 
 
+def new_package(tree, text):
+    """A pipeline package `pipelines/zz_broken/` whose `pipeline.py` holds `text`."""
+    package = tree / "pipelines" / "zz_broken"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pipeline.py").write_text(text)
+    return package
+
+
 @pytest.mark.parametrize(("change", "message"), CASES, ids=[m.split(":")[0] + "-" + list(c)[0] for c, m in CASES])
 def test_a_bad_declaration_is_one_line_and_exit_2(tree, change, message):
-    module = tree / "pipelines" / "zz_broken.py"
-    module.write_text(TEMPLATE.format(**{**GOOD, **change}))
+    module = new_package(tree, TEMPLATE.format(**{**GOOD, **change}))
     try:
         for args in (["pipelines"], ["plan", "-s", "prd"]):
             done = cli(tree, *args)
@@ -72,16 +80,15 @@ def test_a_bad_declaration_is_one_line_and_exit_2(tree, change, message):
             assert done.stderr.strip() == f"error: {message}", args
             assert "Traceback" not in done.stdout + done.stderr
     finally:
-        module.unlink()
+        shutil.rmtree(module)
 
 
 def test_a_secret_without_a_local_value_is_one_line_and_exit_2(tree):
-    module = tree / "pipelines" / "zz_broken.py"
-    module.write_text(TEMPLATE.format(**{**GOOD, "secrets": {"unknown-token": "sources.broken.token"}}))
+    module = new_package(tree, TEMPLATE.format(**{**GOOD, "secrets": {"unknown-token": "sources.broken.token"}}))
     try:
         done = cli(tree, "run", "broken_one", "--skip-transform")
     finally:
-        module.unlink()
+        shutil.rmtree(module)
     assert done.returncode == 2
     # Refused before anything starts: no progress, no partial run, just the one line.
     assert done.stderr.strip() == (

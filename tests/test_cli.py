@@ -31,11 +31,28 @@ def test_pipelines_json_lists_the_declarations(tmp_path):
     assert all({"name", "schedule", "dataset", "secrets", "environments"} <= set(p) for p in listed.values())
 
 
-def test_pipelines_table_names_each_pipeline(tmp_path):
+def test_pipelines_piped_is_tab_separated_with_a_header(tmp_path):
     done = toltek("pipelines", home=tmp_path)
     assert done.returncode == 0
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert lines[0] == ["name", "cron", "time zone", "dataset", "secrets", "environments"]
+    assert lines[1] == ["shop_api", "15 * * * *", "Europe/Amsterdam", "raw_shop_api", "shop-api-token", "local dev prd"]
+    assert [line[0] for line in lines[1:]] == ["shop_api", "shop_files", "shop_sheets"]
+
+
+def test_pipelines_in_a_terminal_is_a_table():
+    from rich.console import Console
+
+    cli.out = Console(force_terminal=True, width=100, record=True)
+    try:
+        result = CliRunner().invoke(cli.app, ["pipelines"])
+        text = cli.out.export_text()
+    finally:
+        cli.out = Console()
+    assert result.exit_code == 0
+    assert "Registered pipelines" in text and "┃ name" in text
     for name in ("shop_api", "shop_files", "shop_sheets", "raw_shop_api", "shop-api-token"):
-        assert name in done.stdout
+        assert name in text
 
 
 def one_line_error(done, text):

@@ -36,3 +36,14 @@ def test_the_registry_and_cli_with_its_plugins_load_no_pulumi_module():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_listing_and_planning_pipelines_load_no_source_library():
+    # Discovery imports each package's pipeline.py only; a source loads when its pipeline runs.
+    code = (
+        "import sys; from pipelines.registry import discover; import pipelines.cli; "
+        "names = discover().names(); from pipelines.report import pipelines_table; pipelines_table(discover().all()); "
+        "print(names, sorted({m.split('.')[0] for m in sys.modules} & {'dlt', 'pyarrow', 'pandas', 'duckdb', 'requests', 'dbt'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert out.stdout.strip() == "['shop_api', 'shop_files', 'shop_sheets'] []"

@@ -1,4 +1,4 @@
-"""Adding one file with one `Pipeline` subclass adds exactly that pipeline's infrastructure."""
+"""Adding one pipeline package (its `pipeline.py` with one `Pipeline` subclass) adds exactly that pipeline's infrastructure."""
 
 from __future__ import annotations
 
@@ -58,12 +58,14 @@ def tree(tmp_path_factory):
 @pytest.mark.parametrize("stack", ["dev", "prd"])
 def test_one_new_file_adds_exactly_that_pipelines_resources(tree, stack):
     before = plan_of(tree, stack)
-    added_file = tree / "pipelines" / "payments.py"
-    added_file.write_text(NEW_PIPELINE)
+    package = tree / "pipelines" / "payments"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pipeline.py").write_text(NEW_PIPELINE)
     try:
         after = plan_of(tree, stack)
     finally:
-        added_file.unlink()
+        shutil.rmtree(package)
 
     assert before - after == set(), "no existing resource changed or disappeared"
     added = [json.loads(r) for r in after - before]

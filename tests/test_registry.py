@@ -192,3 +192,19 @@ def test_a_secret_belongs_to_one_pipeline(registry):
         "each secret belongs to one pipeline (create a second secret with the same value)"
     )
     assert registry.names() == before
+
+
+def test_a_pipeline_class_outside_a_pipeline_package_is_one_line(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(REPO_ROOT / "pipelines", tmp_path / "pipelines", ignore=shutil.ignore_patterns("__pycache__", "data"))
+    (tmp_path / "pipelines" / "payments.py").write_text(
+        "from pipelines.base import Pipeline\n\n\nclass Payments(Pipeline):\n    pass\n"
+    )
+    code = "from pipelines.registry import discover\ntry:\n    discover()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True)
+    assert done.stdout.strip() == (
+        "UserError pipelines/payments.py defines a Pipeline class outside a pipeline package: move it to pipelines/<name>/pipeline.py"
+    )

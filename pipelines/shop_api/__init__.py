@@ -11,110 +11,12 @@ version (`rewind_on_move`). And each run looks back `lag` seconds (one schedule 
 records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent.
 """
 
-from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+def __getattr__(name: str) -> object:
+    # The source (and dlt, pyarrow, requests) loads on first use, not when discovery imports the
+    # pipeline class: listing and planning pipelines never pay for it.
+    import importlib
 
-import dlt
-from dlt.sources import DltResource
-from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
-from requests import Response
-
-from pipelines.errors import SourceDataError
-from pipelines.shop_api.settings import ENTITIES, INITIAL_UPDATED_SINCE, PAGE_SIZE
-
-
-def require_key(key: str) -> Callable[..., Response]:
-    """A response check: the body must hold the data selector's key, or the run fails.
-
-    Without it a changed API answering `{"items": [...]}` would load nothing, silently.
-    """
-
-    def check(response: Response, *args: object, **kwargs: object) -> Response:
-        if not response.ok:
-            return response  # HTTP errors are retried or reported as such
-        endpoint = response.url.split("?", 1)[0]
-        try:
-            body = response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            start = " ".join(response.text[:60].split())
-            raise SourceDataError(f"response from GET {endpoint} is not JSON ({kind}, starting {start!r})") from None
-        if not isinstance(body, dict) or key not in body:
-            found = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
-            raise SourceDataError(f"response from GET {endpoint} has no '{key}' (it has: {found or 'nothing'})")
-        return response
-
-    return check
-
-
-CURSOR = "updated_at"
-
-
-def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A map step (after the incremental): when a record comes back in the same run with another
-    cursor value, it moved while the listing was paged, and records behind its old position may
-    have moved into pages already read. Hold the resource's saved cursor at the earliest such old
-    value, so the next run reads everything from there again."""
-    seen: dict[Any, Any] = {}
-    rewind: list[Any] = []  # the earliest old cursor value of a record that moved, this run
-
-    def step(record: dict[str, Any]) -> dict[str, Any]:
-        key, value = record.get("id"), record.get(cursor)
-        earlier = seen.setdefault(key, value)
-        if earlier is not None and value is not None and earlier != value:
-            rewind[:] = [min([*rewind, earlier, value])]
-        state = dlt.current.resource_state(resource).get("incremental", {}).get(cursor)
-        if rewind and state is not None and state.get("last_value") is not None:
-            state["last_value"] = min(state["last_value"], rewind[0])
-        return record
-
-    return step
-
-
-@dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
-def shop_api(
-    base_url: str = dlt.config.value,
-    access_token: str = dlt.secrets.value,
-    initial_updated_since: str = INITIAL_UPDATED_SINCE,
-    lag_seconds: float = 0,
-) -> Iterable[DltResource]:
-    config: RESTAPIConfig = {
-        "client": {
-            "base_url": base_url,
-            "auth": {"type": "bearer", "token": access_token},
-            "paginator": {"type": "json_link", "next_url_path": "next"},
-        },
-        "resource_defaults": {
-            "primary_key": "id",
-            "write_disposition": "merge",
-            "columns": {CURSOR: {"dedup_sort": "desc"}},
-            "endpoint": {
-                "data_selector": "data",
-                "params": {"page_size": PAGE_SIZE},
-                "response_actions": [require_key("data")],
-            },
-        },
-        "resources": [
-            {
-                "name": entity,
-                "endpoint": {
-                    "path": entity,
-                    "incremental": {
-                        "start_param": "updated_since",
-                        "cursor_path": CURSOR,
-                        "initial_value": initial_updated_since,
-                        "lag": lag_seconds,
-                    },
-                },
-            }
-            for entity in ENTITIES
-        ],
-    }
-    for resource in rest_api_resources(config):
-        if resource.name in ENTITIES:
-            # After the incremental step (dlt adds new maps before it), so the held cursor is the
-            # one saved; dlt is pinned, and tests/test_source_api.py checks the order holds.
-            resource.add_map(rewind_on_move(resource.name), insert_at=len(resource._pipe))
-        yield resource
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"{__name__}.source"), name)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from dlt.sources import DltSource
+from typing import TYPE_CHECKING
 
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
-from pipelines.environments import Environment
-from pipelines.shop_api import shop_api
 from pipelines.shop_api.settings import PRODUCTION_BASE_URL
+
+if TYPE_CHECKING:
+    from dlt.sources import DltSource
+
+    from pipelines.environments import Environment
 
 
 class ShopApi(Pipeline):
@@ -19,6 +22,8 @@ class ShopApi(Pipeline):
     resources = Resources(cpu="1", memory="1Gi", timeout_seconds=900, max_retries=2)
 
     def source(self, env: Environment) -> DltSource:
+        from pipelines.shop_api.source import shop_api
+
         base_url = f"{env.require_sample_url()}/shop/v1/" if env.is_local else PRODUCTION_BASE_URL
         # Look back one schedule interval for records committed late with an earlier updated_at.
         return shop_api(base_url=base_url, lag_seconds=self.schedule.shortest_gap_seconds())

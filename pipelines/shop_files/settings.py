@@ -2,9 +2,8 @@
 
 import pyarrow as pa
 
-# The warehouse partner drops one file of shipments per period, CSV or Parquet, into this folder
-# of the datalake's landing bucket.
-LANDING_PREFIX = "shipments"
+# The warehouse partner drops one file of shipments per period, CSV or Parquet, into the folder
+# `ShopFiles.landing_prefix` of the datalake's landing bucket.
 FILE_GLOB = "*"
 SHIPMENTS_SCHEMA = pa.schema(
     [

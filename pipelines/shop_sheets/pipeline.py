@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from dlt.sources import DltSource
+from typing import TYPE_CHECKING
 
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
-from pipelines.environments import Environment
 from pipelines.samples import SAMPLE_GOOGLE_TOKEN, SAMPLE_SPREADSHEET_ID
-from pipelines.shop_sheets import google_sheets
 from pipelines.shop_sheets.settings import PRODUCTION_SPREADSHEET_ID, RANGES
+
+if TYPE_CHECKING:
+    from dlt.sources import DltSource
+
+    from pipelines.environments import Environment
 
 
 class ShopSheets(Pipeline):
@@ -20,6 +23,8 @@ class ShopSheets(Pipeline):
     google_sheets = (PRODUCTION_SPREADSHEET_ID,)
 
     def source(self, env: Environment) -> DltSource:
+        from pipelines.shop_sheets.source import google_sheets
+
         if env.is_local:
             return google_sheets(
                 spreadsheet_id=SAMPLE_SPREADSHEET_ID,

@@ -1,0 +1,116 @@
+"""Google Sheets through the Sheets API v4 `values` endpoint: one table per sheet range.
+
+dlt ships no Sheets source; this one is small. The first row of a range is the header and becomes
+the column names (dlt normalizes them to snake case); shorter rows are padded with nulls. In the
+cloud the bearer token comes from the job's service account (application-default credentials) —
+share the spreadsheet with that account; locally a sample token is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import dlt
+import requests
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
+
+from pipelines.errors import SourceDataError
+from pipelines.shop_sheets.settings import SCOPES, SHEETS_API_URL
+
+
+def google_access_token() -> str:
+    """A token of the application-default credentials (the Cloud Run job's service account)."""
+    import google.auth
+    import google.auth.transport.requests
+
+    credentials, _ = google.auth.default(scopes=list(SCOPES))
+    credentials.refresh(google.auth.transport.requests.Request())
+    return credentials.token
+
+
+def _column(index: int) -> str:
+    """A sheet's column letter: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def check_header(sheet: str, values: Sequence[Sequence[Any]]) -> None:
+    """The contract of a sheet: it has rows, and its first row is a header of distinct names.
+
+    An empty sheet fails rather than replacing the table with nothing (a cleared sheet is far more
+    often an accident than a decision; one cleared down to its header is refused at load). A
+    duplicate name, or a blank one above values, is named with its columns.
+    """
+    if not values:
+        raise SourceDataError(f"sheet '{sheet}' is empty; refusing to replace its table with nothing")
+    header = [h for h in values[0] if h not in ("", None)]
+    if not header or any(not isinstance(h, str) for h in header):
+        raise SourceDataError(f"sheet '{sheet}' has no header row: its first row is {list(values[0])[:6]!r}")
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(values[0]):
+        name = str(cell).strip() if cell is not None else ""
+        if not name:
+            if any(len(row) > i and row[i] not in ("", None) for row in values[1:]):
+                raise SourceDataError(f"sheet '{sheet}' has values under a blank header in column {_column(i)}")
+            continue
+        if name in seen:
+            raise SourceDataError(f"sheet '{sheet}' has header '{name}' twice (columns {_column(seen[name])} and {_column(i)})")
+        seen[name] = i
+
+
+def rows_to_records(values: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
+    """Header row -> column names; every following non-empty row -> one record."""
+    if not values:
+        return
+    header = [str(h).strip() for h in values[0]]
+    for row in values[1:]:
+        if not any(cell not in ("", None) for cell in row):
+            continue
+        padded = list(row) + [None] * (len(header) - len(row))
+        yield {column: (None if value == "" else value) for column, value in zip(header, padded) if column}
+
+
+@dlt.source(name="shop_sheets", section="shop_sheets")
+def google_sheets(
+    spreadsheet_id: str = dlt.config.value,
+    ranges: Sequence[str] = dlt.config.value,
+    api_url: str = SHEETS_API_URL,
+    access_token: str | None = None,
+) -> Iterable[DltResource]:
+    client = RESTClient(
+        base_url=api_url,
+        auth=BearerTokenAuth(access_token or google_access_token()),
+        paginator=SinglePagePaginator(),
+    )
+
+    for a1_range in ranges:
+        table = a1_range.split("!", 1)[0].strip("'")
+
+        def read_range(a1_range: str = a1_range) -> Iterator[dict[str, Any]]:
+            try:
+                response = client.get(
+                    f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
+                    params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+                )
+                response.raise_for_status()
+            except requests.HTTPError as exc:
+                if exc.response is not None and exc.response.status_code == 400 and "Unable to parse range" in exc.response.text:
+                    raise SourceDataError(
+                        f"sheet '{a1_range}' is not in spreadsheet {spreadsheet_id} (a renamed or deleted tab?)"
+                    ) from None
+                raise
+            values = response.json().get("values", [])
+            check_header(a1_range, values)
+            yield from rows_to_records(values)
+
+        # A sheet has no stable key: each run replaces the table with the sheet as it is now.
+        yield dlt.resource(read_range, name=table, write_disposition="replace")
