@@ -110,17 +110,20 @@ def test_a_rerun_without_new_data_changes_no_count_and_rereads_only_the_look_bac
 @pytest.mark.parametrize("second_args", [["shop_api"], ["shop_sheets"], []], ids=["same pipeline", "another pipeline", "everything"])
 def test_a_second_run_on_one_home_refuses_in_one_line_and_touches_nothing(tmp_path, second_args):
     home = tmp_path / "home"
-    slow = json.dumps([{"path": "/shop/v1/customers", "delay": 4, "times": 1}])
+    gate = tmp_path / "release"
+    # The first run's first page is held until the second run has finished: no race, no sleep.
+    held = json.dumps([{"path": "/shop/v1/customers", "hold_until": str(gate), "times": 1}])
     first = subprocess.Popen(
         [str(TOLTEK), "run", "shop_api", "--skip-transform"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=toltek_env(home, TOLTEK_SAMPLE_FAULTS=slow),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=toltek_env(home, TOLTEK_SAMPLE_FAULTS=held),
     )
     lock = home / "dlt" / "toltek_shop_api.lock"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.05)
     second = toltek(home, "run", *second_args, "--skip-transform")
     during = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    gate.touch()
     out, err = first.communicate(timeout=300)
 
     assert second.returncode == 1

@@ -9,7 +9,8 @@
 The local run starts it on an ephemeral port and stops it afterwards; tests change its data
 through `SampleServer.store`, count its requests through `SampleServer.requests`, and inject
 faults (`SampleServer.inject`, or `TOLTEK_SAMPLE_FAULTS` as a JSON list for a whole run): an HTTP
-status with an optional Retry-After, a connection reset, a slow response, or a given body.
+status with an optional Retry-After, a connection reset, a slow response, a response held until a
+file exists, or a given body.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Fault:
     retry_after: int | None = None
     reset: bool = False  # drop the connection without an answer
     delay: float = 0.0  # seconds before answering
+    hold_until: str | None = None  # answer only once this file exists (a test's gate), at most `delay` s
     body: object | None = None  # answer 200 with this JSON instead
     raw: str | None = None  # answer 200 with this text (e.g. a proxy's HTML page) instead
     times: int = 1  # -1: every request
@@ -117,7 +119,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, fault: Fault) -> bool:
         """Apply `fault`; True when the request has been answered (or dropped)."""
-        if fault.delay:
+        if fault.hold_until:
+            gate, deadline = Path(fault.hold_until), time.monotonic() + (fault.delay or 300)
+            while not gate.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        elif fault.delay:
             time.sleep(fault.delay)
         if fault.reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
