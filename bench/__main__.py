@@ -1,110 +1,87 @@
-"""The files source's Arrow path against loading the same rows as Python dicts.
+"""`make bench`: every speed goal of the project, measured as ratios in one run on this machine.
 
-Both load the same CSV and Parquet drops into a fresh DuckDB datalake with dlt, in the same run on
-the same machine; the result is the ratio of their wall times (and each one's rows per second).
+Each row compares the measured thing with a yardstick run in the same invocation, alternating the
+two (at least three runs each; medians and minimums), or checks a bound the goal states in
+absolute terms (ms per resource, seconds). The table is printed and written to
+`bench/results/<date>.json` with a description of the machine; the exit code is 1 when a row misses
+its goal.
 
-    make bench                      # 400,000 rows
-    .venv/bin/python -m bench --rows 1000000
+    make bench                                   # everything (about half an hour on 2 cores)
+    .venv/bin/python -m bench --only files rerun # some groups
+    .venv/bin/python -m bench --runs 5
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import sys
 import tempfile
-import time
+from datetime import date
 from pathlib import Path
 
-import dlt
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
-
-from pipelines.shop_files import shop_files
-from pipelines.shop_files.settings import SHIPMENTS_SCHEMA
+from bench.harness import bound_row, describe, run
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parent.parent
+GROUPS = ("files", "rerun", "registry", "suite")
 
 
-def make_drops(folder: Path, rows: int, files: int = 8) -> None:
-    """`files` drops of shipments, half CSV and half Parquet, deterministic."""
-    rng = np.random.default_rng(7)
-    per_file = rows // files
-    start = np.datetime64("2025-01-01T00:00:00", "us")
-    for i in range(files):
-        ids = np.arange(i * per_file, (i + 1) * per_file, dtype=np.int64) + 100_000
-        shipped = start + rng.integers(0, 365 * 86400, per_file).astype("timedelta64[s]")
-        table = pa.table(
-            {
-                "shipment_id": ids,
-                "order_id": ids - 50_000,
-                "carrier": pa.array(rng.choice(["postnl", "dhl", "dpd", "ups"], per_file)),
-                "shipped_at": pa.array(shipped, pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC")),
-                "delivered_at": pa.array(shipped + np.timedelta64(2, "D"), pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC")),
-                "weight_kg": rng.uniform(0.2, 9.0, per_file).round(3),
-            },
-            schema=SHIPMENTS_SCHEMA,
-        )
-        if i % 2:
-            pq.write_table(table, folder / f"shipments_{i:02d}.parquet")
-        else:
-            csv_table = table.set_column(3, "shipped_at", pa.array([t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in table["shipped_at"].to_pylist()]))
-            csv_table = csv_table.set_column(4, "delivered_at", pa.array([t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in table["delivered_at"].to_pylist()]))
-            pacsv.write_csv(csv_table, folder / f"shipments_{i:02d}.csv", pacsv.WriteOptions(quoting_style="none"))
+def machine() -> dict[str, object]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "0")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(memory) / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
 
 
-def python_rows(folder: Path):  # noqa: ANN201 - a dlt resource
-    """The baseline: the same files read into Python dicts, one per row."""
-
-    @dlt.resource(name="shipments", primary_key="shipment_id", write_disposition="merge")
-    def rows():
-        for path in sorted(folder.iterdir()):
-            table = pacsv.read_csv(path) if path.suffix == ".csv" else pq.read_table(path)
-            yield table.to_pylist()
-
-    return rows
-
-
-def timed_load(data: object, work: Path, name: str) -> tuple[float, int]:
-    pipeline = dlt.pipeline(
-        pipeline_name=name, destination=dlt.destinations.duckdb(str(work / f"{name}.duckdb")),
-        dataset_name="raw_bench", pipelines_dir=str(work / "dlt"),
-    )
-    started = time.perf_counter()
-    info = pipeline.run(data, loader_file_format="parquet")
-    seconds = time.perf_counter() - started
-    info.raise_on_failed_jobs()
-    with pipeline.sql_client() as client:
-        (count,) = client.execute_sql("select count(*) from shipments")[0]
-    return seconds, count
+def suite_rows() -> list[dict]:
+    """`make test` as CI runs it: two pytest-xdist workers over the whole suite, once."""
+    sample = run([sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"], cwd=REPO)
+    return [bound_row("make test (pytest -n 2, whole suite)", {"label": "suite", "seconds": round(sample.seconds, 1)}, sample.seconds, "s", 180.0)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=400_000)
+    parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS), help="groups of rows to measure")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each side of a comparison (at least 3)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.runs < 3:
+        parser.error("--runs must be at least 3: a median of fewer is not a measurement")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="toltek-bench-") as tmp:
         work = Path(tmp)
-        drops = work / "files" / "shipments"
-        drops.mkdir(parents=True)
-        make_drops(drops, args.rows)
-        arrow_s, arrow_rows = timed_load(shop_files(bucket_url=(work / "files" / "shipments").as_uri()), work, "arrow")
-        dicts_s, dict_rows = timed_load(python_rows(drops), work, "dicts")
-    assert arrow_rows == dict_rows, (arrow_rows, dict_rows)
-    result = {
-        "rows": arrow_rows,
-        "arrow_seconds": round(arrow_s, 2),
-        "python_dicts_seconds": round(dicts_s, 2),
-        "speedup": round(dicts_s / arrow_s, 1),
-    }
-    print(
-        f"files source, {arrow_rows:,} rows into DuckDB: Arrow path {arrow_s:.1f} s "
-        f"({arrow_rows / arrow_s:,.0f} rows/s), Python dicts {dicts_s:.1f} s ({dict_rows / dicts_s:,.0f} rows/s): "
-        f"{result['speedup']}x"
-    )
+        for group in args.only:
+            print(f"-- {group}", flush=True)
+            if group == "files":
+                from bench.files import rows as measure
+            elif group == "rerun":
+                from bench.rerun import rows as measure
+            elif group == "registry":
+                from bench.registry import rows as measure
+            else:
+                measured = suite_rows()
+                measure = None
+            if measure is not None:
+                folder = work / group
+                folder.mkdir()
+                measured = measure(folder, args.runs)
+            for row in measured:
+                print(describe(row), flush=True)
+            rows += measured
+    result = {"date": date.today().isoformat(), "machine": machine(), "runs": args.runs, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "files_arrow_vs_dicts.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = RESULTS / f"{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    missed = [r for r in rows if not r["ok"]]
+    print(f"{len(rows) - len(missed)} of {len(rows)} rows meet their goal; written to {path.relative_to(REPO)}")
+    raise SystemExit(1 if missed else 0)
 
 
 if __name__ == "__main__":

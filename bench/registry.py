@@ -55,13 +55,18 @@ def generate(root: Path, count: int) -> None:
         (package / "pipeline.py").write_text(text)
 
 
+def command(root: Path, *args: str) -> list[str]:
+    return [sys.executable, "-c", "from pipelines.cli import main; main()", *args]
+
+
+def environment(root: Path) -> dict[str, str]:
+    return {"PYTHONPATH": str(root), "TOLTEK_HOME": str(root / ".home")}
+
+
 def timed(root: Path, *args: str) -> float:
-    env = {**os.environ, "PYTHONPATH": str(root), "TOLTEK_HOME": str(root / ".home")}
+    env = {**os.environ, **environment(root)}
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", "from pipelines.cli import main; main()", *args],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    done = subprocess.run(command(root, *args), cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"toltek {' '.join(args)} with the generated registry failed: {done.stdout[-1500:]}{done.stderr[-1500:]}")
@@ -69,12 +74,42 @@ def timed(root: Path, *args: str) -> float:
 
 
 def resources(root: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": str(root), "TOLTEK_HOME": str(root / ".home")}
     done = subprocess.run(
-        [sys.executable, "-c", "from pipelines.cli import main; main()", "plan", "-s", "prd", "--json"],
-        cwd=root, env=env, capture_output=True, text=True, check=True,
+        command(root, "plan", "-s", "prd", "--json"), cwd=root, env={**os.environ, **environment(root)}, capture_output=True, text=True, check=True,
     )
     return len(json.loads(done.stdout)["resources"])
+
+
+def rows(work: Path, runs: int = 3, small: int = 250, large: int = 1000) -> list[dict]:
+    """The table's rows for the registry: `toltek plan` and `toltek policy` per resource at `large`
+    pipelines (and their growth against `small`), and `toltek pipelines` at `large`."""
+    from bench.harness import bound_row, interleaved, run, stats
+
+    trees = {}
+    for size in (small, large):
+        trees[size] = work / f"registry-{size}"
+        generate(trees[size], size - 3)  # the three real pipelines are in the copy too
+    counts = {size: resources(root) for size, root in trees.items()}
+    measure = {size: (lambda *args, root=root: run(command(root, *args), env=environment(root), cwd=root)) for size, root in trees.items()}
+    out = []
+    for label, args in (("plan", ("plan", "-s", "prd", "--json")), ("policy", ("policy", "-s", "prd", "--json"))):
+        a, b = interleaved(lambda: measure[large](*args), lambda: measure[small](*args), runs)
+        per_large = 1000 * a["median_s"] / counts[large]
+        per_small = 1000 * b["median_s"] / counts[small]
+        growth = per_large / per_small
+        row = bound_row(
+            f"toltek {label} -s prd, {large:,} pipelines ({counts[large]:,} resources)",
+            {"label": f"{large} pipelines", **a, "resources": counts[large]}, per_large, "ms/resource", 5.0,
+            yardstick={"label": f"{small} pipelines", **b, "resources": counts[small], "ms_per_resource": round(per_small, 3)},
+            growth_per_resource=round(growth, 3),
+        )
+        # Linear: the time per resource at four times the registry stays within 25% of the small one's.
+        row["goal"] += ", linear (per-resource time x4 registry <= 1.25x)"
+        row["ok"] = row["ok"] and growth <= 1.25
+        out.append(row)
+    listing = stats([measure[large]("pipelines") for _ in range(runs)])
+    out.append(bound_row(f"toltek pipelines, {large:,} pipelines (piped)", {"label": f"{large} pipelines", **listing}, listing["median_s"], "s", 1.0))
+    return out
 
 
 def main() -> None:
