@@ -75,3 +75,20 @@ def test_an_undeclared_grant_names_the_pipeline_account(prd):
     messages = [v.message for v in report.violations]
     assert f"roles/bigquery.dataEditor on dataset raw_shop_files is not declared by the pipeline of {API_SA.split(':')[1]}" in messages
     assert any("pipeline 'shop_api' declares roles/bigquery.dataEditor on dataset raw_shop_api" in m for m in messages)
+
+
+def test_rules_leave_the_shared_decodings_of_each_resource_as_decoded(prd):
+    # The offline analyzer decodes each resource once for all policies; a rule that changed its
+    # arguments would change what the next rule sees. Every shared decoding still equals a fresh one.
+    from google.protobuf import json_format
+    from pulumi_policy.deserialize import deserialize_properties
+
+    plan, config = prd
+    report = analyze(plan.resources, stack="prd", config=config)
+    assert report.violations == []
+    shared = report.shared
+    assert len(shared.dicts) >= len([r for r in plan.resources if r.custom])
+    for message, as_dict in shared.dicts.values():
+        assert as_dict == json_format.MessageToDict(message)
+    for (_, args), (props, decoded) in shared.decoded.items():
+        assert decoded == deserialize_properties(props, *args)

@@ -4,6 +4,12 @@ This is the code path `pulumi preview --policy-pack` drives over gRPC: the CLI a
 policies, configures their enforcement levels, sends each resource to `Analyze` and the whole stack
 to `AnalyzeStack`, with the stack's config and name in the environment. Here the same calls are
 made in-process. The servicer is pulumi-policy's private API, hence the exact version pin.
+
+One difference, for speed: the servicer decodes a resource's properties anew for every policy
+(`MessageToDict`, then `deserialize_properties`), and for every stack policy decodes the whole
+stack again: (policies x resources) decodings, most of a large stack's analysis. Here each message
+is decoded once and the result shared (`_decoded_once`); rules only read their arguments, and a
+test checks that a whole analysis leaves every shared decoding equal to a fresh one.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Report:
     violations: list[Violation] = field(default_factory=list)
     not_applicable: list[tuple[str, str]] = field(default_factory=list)
     diagnostics: list[str] = field(default_factory=list)  # rules that could not run (unknowns)
+    shared: Any = field(default=None, repr=False, compare=False)  # the decodings the rules shared
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -71,6 +78,48 @@ def _engine_environment(stack: str, config: Mapping[str, str]) -> Iterator[None]
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class _SharedDecodings:
+    """`MessageToDict` and `deserialize_properties` of pulumi-policy's servicer, memoised per
+    message object for one analysis. Entries keep their key objects alive, so an id is never
+    reused for another object while it is cached."""
+
+    def __init__(self, json_format_module: Any, deserialize: Any) -> None:
+        self._json_format, self._deserialize = json_format_module, deserialize
+        self.dicts: dict[int, tuple[Any, Any]] = {}
+        self.decoded: dict[tuple[int, tuple], tuple[Any, Any]] = {}
+
+    def __getattr__(self, name: str) -> Any:  # the rest of protobuf's json_format, unchanged
+        return getattr(self._json_format, name)
+
+    def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - protobuf's name
+        if args or kwargs:
+            return self._json_format.MessageToDict(message, *args, **kwargs)
+        hit = self.dicts.get(id(message))
+        if hit is None or hit[0] is not message:
+            hit = self.dicts[id(message)] = (message, self._json_format.MessageToDict(message))
+        return hit[1]
+
+    def deserialize_properties(self, props: Any, *args: Any) -> Any:
+        key = (id(props), args)
+        hit = self.decoded.get(key)
+        if hit is None or hit[0] is not props:
+            hit = self.decoded[key] = (props, self._deserialize(props, *args))
+        return hit[1]
+
+
+@contextmanager
+def _decoded_once() -> Iterator[_SharedDecodings]:
+    import pulumi_policy.policy as sdk
+
+    saved = sdk.json_format, sdk.deserialize_properties
+    shared = _SharedDecodings(*saved)
+    sdk.json_format, sdk.deserialize_properties = shared, shared.deserialize_properties
+    try:
+        yield shared
+    finally:
+        sdk.json_format, sdk.deserialize_properties = saved
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -120,7 +169,7 @@ def analyze(
             report.violations.append(Violation(d.policyName, level, message, target.name if target else "-", target.type if target else "-"))
         report.not_applicable += [(n.policy_name, n.reason) for n in response.not_applicable]
 
-    with _engine_environment(stack, config):
+    with _engine_environment(stack, config), _decoded_once() as shared:
         for r in custom:
             request = proto.AnalyzeRequest(
                 type=r.type, properties=_struct(r.raw_inputs), urn=r.urn, name=r.name,
@@ -142,6 +191,7 @@ def analyze(
             ]
         )
         collect(servicer.AnalyzeStack(stack_request, None), "")
+    report.shared = shared
     return report
 
 
