@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from infra.policy.model import IAM_ANY, UNKNOWN, Res, get, items
+from infra.policy.model import IAM_ANY, SHARED, UNKNOWN, Res, get, items
 
 _IAM_TOKEN = re.compile(r"^gcp:(?P<module>\w+)/(?P<res>\w*?)(?:iam|Iam|IAM|iAM)(?P<kind>Member|Binding|Policy):\w+$")
 
@@ -222,8 +222,13 @@ def resolve(res: Res, grant: Grant, by_urn: Mapping[str, Res]) -> tuple[Grant, l
 
 
 def stack_grants(resources: Iterable[Res]) -> list[tuple[Res, Grant, list[str]]]:
-    """Every grant of the stack, resolved: (resource, grant, what stays unknown)."""
+    """Every grant of the stack, resolved: (resource, grant, what stays unknown); once per
+    analysis for rules handed the same resources."""
     resources = list(resources)
+    return SHARED.get(("grants", tuple(map(id, resources))), resources, lambda: _stack_grants(resources))
+
+
+def _stack_grants(resources: list[Res]) -> list[tuple[Res, Grant, list[str]]]:
     by_urn = {r.urn: r for r in resources}
     out = []
     for res in resources:

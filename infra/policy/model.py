@@ -8,6 +8,7 @@ an unknown means for it instead of crashing or silently passing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,36 @@ class _Unknown:
 
 
 UNKNOWN: Any = _Unknown()
+
+
+class _Shared:
+    """What stack rules may share within one analysis (set by the offline analyzer, which hands
+    every policy the same decoded properties): each resource converted once, the stack's grants
+    resolved once. Outside an analysis (the pack as a plugin of the Pulumi CLI) nothing is kept."""
+
+    def __init__(self) -> None:
+        self.values: dict[Any, tuple[Any, Any]] | None = None
+
+    @contextmanager
+    def analysis(self) -> Iterator[None]:
+        self.values = {}
+        try:
+            yield
+        finally:
+            self.values = None
+
+    def get(self, key: Any, anchor: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()`, once per `key` in an analysis; `anchor` is kept alive with the value so
+        that an id inside `key` is never reused for another object meanwhile."""
+        if self.values is None:
+            return compute()
+        hit = self.values.get(key)
+        if hit is None:
+            hit = self.values[key] = (anchor, compute())
+        return hit[1]
+
+
+SHARED = _Shared()
 MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 LOW, MEDIUM, HIGH, CRITICAL = Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.CRITICAL
 

@@ -6,7 +6,7 @@ to `AnalyzeStack`, with the stack's config and name in the environment. Here the
 made in-process. The servicer is pulumi-policy's private API, hence the exact version pin.
 
 One difference, for speed: the servicer decodes a resource's properties anew for every policy
-(`MessageToDict`, then `deserialize_properties`), and for every stack policy decodes the whole
+(`MessageToDict`, `deserialize_properties`, then a proxy that refuses unknown values), and for every stack policy decodes the whole
 stack again: (policies x resources) decodings, most of a large stack's analysis. Here each message
 is decoded once and the result shared (`_decoded_once`); rules only read their arguments, and a
 test checks that a whole analysis leaves every shared decoding equal to a fresh one.
@@ -28,6 +28,7 @@ from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from infra.plan import PROJECT, PROVIDER_PREFIX, PlannedResource
+from infra.policy.model import SHARED
 from infra.policy.pack import PACK_NAME, PACK_VERSION, policies
 from pipelines.errors import UserError
 
@@ -85,10 +86,11 @@ class _SharedDecodings:
     message object for one analysis. Entries keep their key objects alive, so an id is never
     reused for another object while it is cached."""
 
-    def __init__(self, json_format_module: Any, deserialize: Any) -> None:
-        self._json_format, self._deserialize = json_format_module, deserialize
+    def __init__(self, json_format_module: Any, deserialize: Any, proxy: Any) -> None:
+        self._json_format, self._deserialize, self._proxy = json_format_module, deserialize, proxy
         self.dicts: dict[int, tuple[Any, Any]] = {}
         self.decoded: dict[tuple[int, tuple], tuple[Any, Any]] = {}
+        self.proxies: dict[int, tuple[Any, Any]] = {}
 
     def __getattr__(self, name: str) -> Any:  # the rest of protobuf's json_format, unchanged
         return getattr(self._json_format, name)
@@ -108,22 +110,45 @@ class _SharedDecodings:
             hit = self.decoded[key] = (props, self._deserialize(props, *args))
         return hit[1]
 
+    def unknown_checking_proxy(self, decoded: Any) -> Any:
+        hit = self.proxies.get(id(decoded))
+        if hit is None or hit[0] is not decoded:
+            hit = self.proxies[id(decoded)] = (decoded, self._proxy(decoded))
+        return hit[1]
+
 
 @contextmanager
 def _decoded_once() -> Iterator[_SharedDecodings]:
     import pulumi_policy.policy as sdk
 
-    saved = sdk.json_format, sdk.deserialize_properties
+    saved = sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy
     shared = _SharedDecodings(*saved)
-    sdk.json_format, sdk.deserialize_properties = shared, shared.deserialize_properties
+    sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy = shared, shared.deserialize_properties, shared.unknown_checking_proxy
     try:
         yield shared
     finally:
-        sdk.json_format, sdk.deserialize_properties = saved
+        sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy = saved
+
+
+def _per_request(method: Any) -> Any:
+    cache: dict[int, tuple[Any, Any]] = {}
+
+    def once(request: Any) -> Any:
+        hit = cache.get(id(request))
+        if hit is None or hit[0] is not request:
+            hit = cache[id(request)] = (request, method(request))
+        return hit[1]
+
+    return once
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return json_format.ParseDict(dict(props), struct_pb2.Struct())
+
+
+# Custom resources from which the stack rules are shared between two forked processes: below it,
+# forking costs more than it saves.
+PARALLEL_FROM = 2000
 
 
 def analyze(
@@ -132,33 +157,107 @@ def analyze(
     stack: str,
     config: Mapping[str, str],
     enforcement: Mapping[str, str] | None = None,
+    workers: int | None = None,
 ) -> Report:
     """Run every policy over `resources` (custom resources of a plan or a fixture).
 
     `enforcement` overrides a rule's level by id (advisory, mandatory, disabled), as a user's
-    policy config would.
+    policy config would. A large stack is analysed by two forked processes (`workers`, default:
+    two from `PARALLEL_FROM` resources on a machine with two cores): each runs the servicer with
+    half of the stack rules enabled (the first also every resource rule), and their reports are
+    merged in rule order, as one process would have made them.
     """
+    levels = _levels(enforcement)
+    custom = [r for r in resources if r.custom]
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if len(custom) >= PARALLEL_FROM and hasattr(os, "fork") else 1
+    if workers <= 1:
+        by_resource, by_stack = _analyze(custom, stack, config, levels, resource_rules=True, stack_rules=None)
+        return _merge([by_resource, by_stack])
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from infra.policy.pack import rules
+
+    stack_rules = [r.id for r in rules() if r.stack]
+    global _JOB
+    _JOB = (custom, stack, config, levels, [stack_rules[i::workers] for i in range(workers)])
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(_part, range(workers)))
+    finally:
+        _JOB = None
+    return _merge([parts[0][0]] + [p[1] for p in parts])
+
+
+_JOB: tuple | None = None  # what forked workers analyse (inherited, not pickled)
+
+
+def _part(index: int) -> tuple[Report, Report]:
+    assert _JOB is not None
+    custom, stack, config, levels, groups = _JOB
+    return _analyze(custom, stack, config, levels, resource_rules=index == 0, stack_rules=set(groups[index]))
+
+
+def _merge(parts: list[Report]) -> Report:
+    """One report: the first part's (resource rules) as it is, the others' stack findings in rule order."""
+    from infra.policy.pack import rules
+
+    order = {r.id: i for i, r in enumerate(rules())}
+    first, rest = parts[0], parts[1:]
+    report = Report(list(first.violations), list(first.not_applicable), list(first.diagnostics), first.shared)
+    report.violations += sorted((v for p in rest for v in p.violations), key=lambda v: order.get(v.rule, -1))
+    report.not_applicable += sorted((n for p in rest for n in p.not_applicable), key=lambda n: order.get(n[0], -1))
+    report.diagnostics += [d for p in rest for d in p.diagnostics]
+    if report.shared is None:
+        report.shared = next((p.shared for p in rest if p.shared is not None), None)
+    return report
+
+
+def _levels(enforcement: Mapping[str, str] | None) -> dict[str, int]:
     servicer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies(), EnforcementLevel.MANDATORY)
-    info = servicer.GetAnalyzerInfo(None, None)
-    levels = {p.name: p.enforcementLevel for p in info.policies}
+    levels = {p.name: p.enforcementLevel for p in servicer.GetAnalyzerInfo(None, None).policies}
     for rule_id, level in (enforcement or {}).items():
         if rule_id not in levels:
             raise ValueError(f"unknown rule '{rule_id}'")
         levels[rule_id] = _level(level)
+    return levels
+
+
+def _analyze(
+    custom: list[PlannedResource],
+    stack: str,
+    config: Mapping[str, str],
+    levels: Mapping[str, int],
+    *,
+    resource_rules: bool,
+    stack_rules: set[str] | None,
+) -> tuple[Report, Report]:
+    """(findings of the resource rules, findings of the stack rules): every resource rule when
+    `resource_rules`, the stack rules named in `stack_rules` (all when None); the rest disabled."""
+    from infra.policy.pack import rules
+
+    kinds = {r.id: r.stack for r in rules()}
+    def runs_here(name: str) -> bool:
+        return (stack_rules is None or name in stack_rules) if kinds.get(name) else resource_rules
+
+    enabled = {name: level if runs_here(name) else proto.DISABLED for name, level in levels.items()}
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies(), EnforcementLevel.MANDATORY)
     servicer.Configure(
-        proto.ConfigureAnalyzerRequest(policyConfig={k: proto.PolicyConfig(enforcementLevel=v) for k, v in levels.items()}),
+        proto.ConfigureAnalyzerRequest(policyConfig={k: proto.PolicyConfig(enforcementLevel=v) for k, v in enabled.items()}),
         None,
     )
-    custom = [r for r in resources if r.custom]
+    for name in ("_get_resource_options", "_get_provider_resource"):  # per request, not per policy
+        setattr(servicer, name, _per_request(getattr(servicer, name)))
     by_urn = {r.urn: r for r in custom}
     providers = {r.urn: r for r in custom if r.type.startswith(PROVIDER_PREFIX)}
-    report = Report()
+    by_resource, by_stack = Report(), Report()
 
     def provider_of(r: PlannedResource) -> proto.AnalyzerProviderResource | None:
         p = providers.get(r.provider_urn or "")
         return proto.AnalyzerProviderResource(type=p.type, properties=_struct(p.raw_inputs), urn=p.urn, name=p.name) if p else None
 
-    def collect(response: Any, default_urn: str) -> None:
+    def collect(report: Report, response: Any, default_urn: str) -> None:
         for d in response.diagnostics:
             level = LEVELS.get(d.enforcementLevel, "advisory")
             target = by_urn.get(d.urn or default_urn)
@@ -169,13 +268,13 @@ def analyze(
             report.violations.append(Violation(d.policyName, level, message, target.name if target else "-", target.type if target else "-"))
         report.not_applicable += [(n.policy_name, n.reason) for n in response.not_applicable]
 
-    with _engine_environment(stack, config), _decoded_once() as shared:
-        for r in custom:
+    with _engine_environment(stack, config), _decoded_once() as shared, SHARED.analysis():
+        for r in custom if resource_rules else []:
             request = proto.AnalyzeRequest(
                 type=r.type, properties=_struct(r.raw_inputs), urn=r.urn, name=r.name,
                 options=proto.AnalyzerResourceOptions(protect=r.protect), provider=provider_of(r),
             )
-            collect(servicer.Analyze(request, None), r.urn)
+            collect(by_resource, servicer.Analyze(request, None), r.urn)
         stack_request = proto.AnalyzeStackRequest(
             resources=[
                 proto.AnalyzerResource(
@@ -190,9 +289,13 @@ def analyze(
                 for r in custom
             ]
         )
-        collect(servicer.AnalyzeStack(stack_request, None), "")
-    report.shared = shared
-    return report
+        collect(by_stack, servicer.AnalyzeStack(stack_request, None), "")
+    if os.getpid() == _PARENT:  # a forked worker sends back findings, not its caches
+        by_resource.shared = shared
+    return by_resource, by_stack
+
+
+_PARENT = os.getpid()
 
 
 def read_policy_config(path: Path) -> dict[str, str]:

@@ -14,7 +14,7 @@ from pulumi_policy import (
 
 from infra.policy import rules_hardening, rules_iam, rules_registry, rules_resources, rules_secrets  # noqa: F401 - they register
 from infra.policy.context import stack_context
-from infra.policy.model import RULES, Res, Rule, matches
+from infra.policy.model import RULES, SHARED, Res, Rule, matches
 
 PACK_NAME = "toltek-gcp-least-privilege"
 PACK_VERSION = "0.1.0"
@@ -39,7 +39,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         context = stack_context()
         if rule.registry and context is None:
             args.not_applicable("no toltek:* stack config: not a Toltek stack")
-        resources = [_stack_res(r) for r in args.resources]
+        resources = [SHARED.get(("res", r.urn, id(r.props)), r.props, lambda r=r: _stack_res(r)) for r in args.resources]
         for message, urn in rule.check(resources, context):
             report(message, urn or None)
 
