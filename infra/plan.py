@@ -19,6 +19,7 @@ import yaml
 from google.protobuf import json_format
 
 from infra import config as stack_config
+from infra.heap import fewer_collections
 from pipelines.environments import REPO_ROOT
 from pipelines.errors import UserError
 
@@ -233,6 +234,8 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
 
     stack_trace = sdk_resource._get_stack_trace
     sdk_resource._get_stack_trace = source_pb2.StackTrace
+    collections = fewer_collections()
+    collections.__enter__()
     try:
         pulumi.runtime.set_all_config(raw, [])
         # set_mocks reuses a root stack left by an earlier run in this process, whose outputs are
@@ -246,6 +249,7 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
     except UserError:
         raise
     finally:
+        collections.__exit__(None, None, None)
         sdk_resource._get_stack_trace = stack_trace
         loop.close()
         asyncio.set_event_loop(None)

@@ -27,6 +27,7 @@ from pulumi.runtime.proto import analyzer_pb2 as proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
+from infra.heap import fewer_collections
 from infra.plan import PROJECT, PROVIDER_PREFIX, PlannedResource
 from infra.policy.model import SHARED
 from infra.policy.pack import PACK_NAME, PACK_VERSION, policies
@@ -167,6 +168,13 @@ def analyze(
     half of the stack rules enabled (the first also every resource rule), and their reports are
     merged in rule order, as one process would have made them.
     """
+    with fewer_collections():
+        return _analyze_all(resources, stack, config, enforcement, workers)
+
+
+def _analyze_all(
+    resources: Sequence[PlannedResource], stack: str, config: Mapping[str, str], enforcement: Mapping[str, str] | None, workers: int | None
+) -> Report:
     levels = _levels(enforcement)
     custom = [r for r in resources if r.custom]
     if workers is None:
