@@ -56,11 +56,12 @@ DBT_BUILDS = ("bigquery.tables.create", "bigquery.tables.updateData", "bigquery.
 
 def holders(stack: Any, member: str, permission: str, scope: str, project: str | None, resource: str) -> list[PlannedResource]:
     """The grants in the plan giving `member` `permission` on the resource (or its whole project)."""
-    wanted = {Target(scope, project, resource), Target("project", project, project or "")}
+    wanted = dict.fromkeys([Target(scope, project, resource), Target("project", project, project or "")])
     return [
         r
-        for r, target, role in stack.grants_by_member.get(member, [])
-        if target in wanted and permission in ROLE_PERMISSIONS.get(role, frozenset())
+        for target in wanted
+        for r, role in stack.grants_by_member_target.get((member, target), [])
+        if permission in ROLE_PERMISSIONS.get(role, frozenset())
     ]
 
 

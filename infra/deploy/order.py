@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from infra.deploy.model import Finding, check, finding
-from infra.deploy.stack import RUN_JOB, TRANSFER, member_email, service_accounts_used
+from infra.deploy.stack import RUN_JOB, TRANSFER, Target, member_email, service_accounts_used
+from infra.plan import PlannedResource
 
 SECRET_ACCESS = "secretmanager.versions.access"
 
@@ -67,6 +68,18 @@ def user_after_account(stack: Any) -> Iterator[Finding]:
             if account is not None and not stack.graph.after(r, account):
                 yield finding("order-user-after-account", r, path, f"runs as {email} but does not depend on {account.name}, which creates it")
             if r.type == TRANSFER:
-                for grant, _target, _role in stack.grants_by_member.get(f"serviceAccount:{email}", []):
+                for grant in _transfer_grants(stack, r, f"serviceAccount:{email}"):
                     if not stack.graph.after(r, grant):
                         yield finding("order-user-after-account", r, path, f"runs as {email} but can be created before {grant.name}, a grant it needs")
+
+
+def _transfer_grants(stack: Any, transfer: PlannedResource, member: str) -> list[PlannedResource]:
+    """The grants a copy's account needs for this copy: on its project and its two datasets (not
+    its grants for every other copy)."""
+    params = transfer.raw_inputs.get("params") or {}
+    targets = [
+        Target("project", transfer.project, transfer.project or ""),
+        Target("dataset", params.get("source_project_id"), str(params.get("source_dataset_id"))),
+        Target("dataset", transfer.project, str(transfer.raw_inputs.get("destinationDatasetId"))),
+    ]
+    return [grant for target in dict.fromkeys(targets) for grant, _role in stack.grants_by_member_target.get((member, target), [])]

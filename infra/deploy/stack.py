@@ -120,6 +120,15 @@ class Stack:
         return out
 
     @cached_property
+    def grants_by_member_target(self) -> dict[tuple[str, Target], list[tuple[PlannedResource, str]]]:
+        """(grant, role) by member and target: what one member holds on one resource, by lookup
+        (an account holding a role on every job is not scanned once per job)."""
+        out: dict[tuple[str, Target], list[tuple[PlannedResource, str]]] = defaultdict(list)
+        for r, target, role, member in self.grants:
+            out[member, target].append((r, role))
+        return out
+
+    @cached_property
     def targets(self) -> dict[Target, PlannedResource]:
         """The resources grants can be on, by the target key a grant names."""
         out: dict[Target, PlannedResource] = {}
