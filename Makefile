@@ -21,7 +21,7 @@ run: setup
 
 # Two pytest-xdist workers: the machines have two cores.
 test: setup
-	.venv/bin/python -m pytest -n 2 --durations=15
+	.venv/bin/python -m pytest -n 2 --dist worksteal --durations=15
 
 faults: setup
 	.venv/bin/python -m pytest -m faults
