@@ -106,7 +106,9 @@ def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
 
 def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
     """Refuse resources whose write disposition a killed-and-retried run would duplicate."""
-    resources = getattr(source, "selected_resources", None) or {getattr(source, "name", "?"): source}
+    resources = getattr(source, "selected_resources", None)
+    if resources is None:  # a single resource
+        resources = {getattr(source, "name", "?"): source}
     for name, resource in resources.items():
         disposition = resource.write_disposition
         disposition = disposition.get("disposition") if isinstance(disposition, dict) else disposition
@@ -310,9 +312,10 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             stage = "normalize"
             on_stage(stage)
             _normalize(pipeline, dlt_pipeline, result)
-            stage = "load"
-            on_stage(stage)
-            load_ids += dlt_pipeline.load().loads_ids
+            if dlt_pipeline.list_normalized_load_packages():  # dlt's normalize drops an empty package
+                stage = "load"
+                on_stage(stage)
+                load_ids += dlt_pipeline.load().loads_ids
             if DISCARDED_TABLE in result.rows:
                 result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
     except UserError:
