@@ -281,6 +281,17 @@ def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: Loa
     _count(result, info.row_counts if info is not None else {})
 
 
+def _drop_if_empty(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
+    """True when the extracted packages hold nothing (no data, no pipeline state: the source found
+    nothing new), after deleting them as dlt's normalize step would, which is all it would do."""
+    packages = dlt_pipeline._get_normalize_storage().extracted_packages
+    if not all(packages.is_empty_package(load_id) for load_id in load_ids):
+        return False
+    for load_id in load_ids:
+        packages.delete_package(load_id)
+    return True
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
@@ -308,11 +319,11 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
-            dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
-            stage = "normalize"
-            on_stage(stage)
-            _normalize(pipeline, dlt_pipeline, result)
-            if dlt_pipeline.list_normalized_load_packages():  # dlt's normalize drops an empty package
+            extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
+            if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
+                stage = "normalize"
+                on_stage(stage)
+                _normalize(pipeline, dlt_pipeline, result)
                 stage = "load"
                 on_stage(stage)
                 load_ids += dlt_pipeline.load().loads_ids
