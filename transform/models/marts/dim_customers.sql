@@ -54,7 +54,8 @@ select
     order_stats.first_ordered_at,
     order_stats.last_ordered_at,
     cast(coalesce(order_stats.lifetime_revenue, 0) as {{ type_money() }}) as lifetime_revenue,
-    greatest(customers.loaded_at, coalesce(order_stats.source_loaded_at, customers.loaded_at)) as source_loaded_at
+    greatest(customers.loaded_at, coalesce(order_stats.source_loaded_at, customers.loaded_at)) as source_loaded_at,
+    '{{ invocation_id }}' as dbt_invocation_id
 from customers
 left join order_stats on order_stats.customer_id = customers.customer_id
 {% if is_incremental() %}

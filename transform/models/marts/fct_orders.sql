@@ -58,7 +58,8 @@ select
     shipments.carrier,
     shipments.shipped_at,
     shipments.delivered_at,
-    greatest(orders.loaded_at, coalesce(shipments.loaded_at, orders.loaded_at)) as source_loaded_at
+    greatest(orders.loaded_at, coalesce(shipments.loaded_at, orders.loaded_at)) as source_loaded_at,
+    '{{ invocation_id }}' as dbt_invocation_id
 from orders
 left join items on items.order_id = orders.order_id
 left join shipments on shipments.order_id = orders.order_id
