@@ -305,6 +305,11 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     load_ids: list[str] = []
     try:
         with local_secrets(pipeline, env):
+            if dlt_pipeline.first_run:  # a fresh working dir (a new container): dlt's `run` would
+                stage = "restore"  # restore the pipeline's state from the destination first
+                on_stage(stage)
+                dlt_pipeline.sync_destination()
+                stage = "extract"
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)

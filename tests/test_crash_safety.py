@@ -100,7 +100,7 @@ def look_back_window() -> tuple[int, int]:
     return tables, rows
 
 
-def test_a_rerun_without_new_data_changes_no_count_and_loads_nothing(uninterrupted, uninterrupted_home):
+def test_a_rerun_without_new_data_changes_no_count_and_loads_nothing_even_on_a_fresh_working_dir(uninterrupted, uninterrupted_home):
     home = uninterrupted_home
     loads = query(home / "datalake.duckdb", "select count(*) from raw_shop_api._dlt_loads")
     again = toltek(home, "run", "shop_api", "--skip-transform")
@@ -110,6 +110,13 @@ def test_a_rerun_without_new_data_changes_no_count_and_loads_nothing(uninterrupt
     assert 0 < rows < 10, "the look-back reads a few records again"
     assert re.search(r"shop_api\s*│\s*0\s*│\s*0\s*│\s*0\s*│", again.stdout), again.stdout  # all as loaded
     assert query(home / "datalake.duckdb", "select count(*) from raw_shop_api._dlt_loads") == loads
+
+    shutil.rmtree(home / "dlt")  # a fresh container: the pipelines' state comes from the datalake
+    fresh = toltek(home, "run", "--skip-transform")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    for pipeline in ("shop_api", "shop_files", "shop_sheets"):
+        assert re.search(rf"{pipeline}\s*│\s*0\s*│\s*0\s*│\s*0\s*│", fresh.stdout), fresh.stdout
+    assert snapshot(home) == uninterrupted
 
 
 @pytest.mark.parametrize("second_args", [["shop_api"], ["shop_sheets"], []], ids=["same pipeline", "another pipeline", "everything"])
