@@ -305,8 +305,10 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     load_ids: list[str] = []
     try:
         with local_secrets(pipeline, env):
-            if dlt_pipeline.first_run:  # a fresh working dir (a new container): dlt's `run` would
-                stage = "restore"  # restore the pipeline's state from the destination first
+            if dlt_pipeline.first_run and not dlt_pipeline.has_pending_data:
+                # A fresh working dir (a new container): as dlt's `run` does, restore the pipeline's
+                # state (cursors, digests, files read) from the destination before extracting.
+                stage = "restore"
                 on_stage(stage)
                 dlt_pipeline.sync_destination()
                 stage = "extract"
