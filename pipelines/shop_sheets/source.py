@@ -12,11 +12,10 @@ rows for it and leaves its table alone. The ranges are therefore read when the s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
-
-import json
 
 import dlt
 import requests
