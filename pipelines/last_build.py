@@ -41,19 +41,20 @@ def project_digest(project: Path = PROJECT_DIR) -> str:
 
 def datalake_loads(env: Environment, pipelines: list[type[Pipeline]]) -> dict[str, list] | None:
     """Completed dlt loads per raw dataset of the local datalake: [count, newest load id]. None in
-    the cloud, or when the datalake or one of the datasets does not exist yet."""
+    the cloud, or when the datalake or one of the datasets does not exist yet or cannot be read
+    (the transfer then says why in one line)."""
     if not isinstance(env.datalake, DuckDBStore) or not env.datalake.path.exists():
         return None
     import duckdb
 
     loads: dict[str, list] = {}
-    with duckdb.connect(str(env.datalake.path), read_only=True) as con:
-        for dataset in sorted({p.dataset for p in pipelines}):
-            try:
-                count, newest = con.execute(f'select count(*), max(load_id) from "{dataset}"._dlt_loads where status = 0').fetchone()
-            except duckdb.CatalogException:
-                return None
-            loads[dataset] = [count, newest]
+    try:
+        with duckdb.connect(str(env.datalake.path), read_only=True) as con:
+            for dataset in sorted({p.dataset for p in pipelines}):
+                query = f'select count(*), max(load_id) from "{dataset}"._dlt_loads where status = 0'
+                loads[dataset] = list(con.execute(query).fetchone())
+    except duckdb.Error:  # a dataset not loaded yet, a datalake locked by another process: unknown
+        return None
     return loads
 
 

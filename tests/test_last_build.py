@@ -52,3 +52,19 @@ def test_the_cloud_keeps_no_record_and_never_refreshes_whole(toltek_home, monkey
     last_build.finished(env, True, None, "p1")
     assert not last_build.record_path().exists()
     assert not last_build.needs_full_refresh(env, "p1") and not last_build.up_to_date(env, None, "p1")
+
+
+def test_the_datalake_loads_are_unknown_until_every_dataset_is_loaded_or_while_it_is_locked(local_env):
+    from conftest import duckdb_held_by_another_process
+
+    from pipelines.loading import load
+    from pipelines.shop_api.pipeline import ShopApi
+    from pipelines.shop_sheets.pipeline import ShopSheets
+
+    assert last_build.datalake_loads(local_env, [ShopSheets]) is None, "no datalake yet"
+    load(ShopSheets, local_env)
+    [(count, newest)] = last_build.datalake_loads(local_env, [ShopSheets]).values()
+    assert count == 1 and float(newest) > 0
+    assert last_build.datalake_loads(local_env, [ShopSheets, ShopApi]) is None, "raw_shop_api not loaded"
+    with duckdb_held_by_another_process(local_env.datalake.path):
+        assert last_build.datalake_loads(local_env, [ShopSheets]) is None
