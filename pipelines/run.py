@@ -19,7 +19,6 @@ from pipelines.errors import PipelineFailed
 from pipelines.loading import LoadResult, load
 from pipelines.registry import REGISTRY
 
-
 TransformMode = Literal["auto", "always", "never"]
 
 
