@@ -106,7 +106,9 @@ def local_secrets(pipeline: type[Pipeline], env: Environment) -> Iterator[None]:
 
 def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
     """Refuse resources whose write disposition a killed-and-retried run would duplicate."""
-    resources = getattr(source, "selected_resources", None) or {getattr(source, "name", "?"): source}
+    resources = getattr(source, "selected_resources", None)
+    if resources is None:  # a single resource
+        resources = {getattr(source, "name", "?"): source}
     for name, resource in resources.items():
         disposition = resource.write_disposition
         disposition = disposition.get("disposition") if isinstance(disposition, dict) else disposition
@@ -279,6 +281,17 @@ def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: Loa
     _count(result, info.row_counts if info is not None else {})
 
 
+def _drop_if_empty(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
+    """True when the extracted packages hold nothing (no data, no pipeline state: the source found
+    nothing new), after deleting them as dlt's normalize step would, which is all it would do."""
+    packages = dlt_pipeline._get_normalize_storage().extracted_packages
+    if not all(packages.is_empty_package(load_id) for load_id in load_ids):
+        return False
+    for load_id in load_ids:
+        packages.delete_package(load_id)
+    return True
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
@@ -292,6 +305,13 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     load_ids: list[str] = []
     try:
         with local_secrets(pipeline, env):
+            if dlt_pipeline.first_run and not dlt_pipeline.has_pending_data:
+                # A fresh working dir (a new container): as dlt's `run` does, restore the pipeline's
+                # state (cursors, digests, files read) from the destination before extracting.
+                stage = "restore"
+                on_stage(stage)
+                dlt_pipeline.sync_destination()
+                stage = "extract"
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)
@@ -306,13 +326,14 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
-            dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
-            stage = "normalize"
-            on_stage(stage)
-            _normalize(pipeline, dlt_pipeline, result)
-            stage = "load"
-            on_stage(stage)
-            load_ids += dlt_pipeline.load().loads_ids
+            extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
+            if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
+                stage = "normalize"
+                on_stage(stage)
+                _normalize(pipeline, dlt_pipeline, result)
+                stage = "load"
+                on_stage(stage)
+                load_ids += dlt_pipeline.load().loads_ids
             if DISCARDED_TABLE in result.rows:
                 result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
     except UserError:

@@ -1,8 +1,13 @@
-"""`toltek run`: load each pipeline with a progress display, then transfer and transform."""
+"""`toltek run`: load each pipeline with a progress display, then transfer and transform.
+
+The transform (`transform`): ``auto`` runs it unless no pipeline loaded rows and the last local
+build is up to date (see `last_build`); ``always`` runs it; ``never`` skips it.
+"""
 
 from __future__ import annotations
 
 from contextlib import ExitStack
+from typing import Literal
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -14,8 +19,10 @@ from pipelines.errors import PipelineFailed
 from pipelines.loading import LoadResult, load
 from pipelines.registry import REGISTRY
 
+TransformMode = Literal["auto", "always", "never"]
 
-def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: bool, out: Console, err: Console) -> bool:
+
+def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: TransformMode, out: Console, err: Console) -> bool:
     """Run `selected` in `env`; print progress to `err` and the summary to `out`; True if all passed."""
     results: list[LoadResult] = []
     failures: list[tuple[str, str]] = []
@@ -52,27 +59,39 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: bool
     for _, message in failures:
         err.print(f"[bold red]failed:[/] {message}", highlight=False, soft_wrap=True)
     out.print(_loads_table(env, results, failures))
-    if failures or not transform:
-        if failures and transform:
+    if failures or transform == "never":
+        if failures and transform != "never":
             err.print("transfer and dbt skipped: a pipeline failed", highlight=False)
         return not failures
-    return _transfer_and_transform(env, out, err)
+    from pipelines import last_build
+
+    every = [p for p in REGISTRY.all() if env.name in p.environments]
+    loads, project = last_build.datalake_loads(env, every), last_build.project_digest()
+    loaded = any(n for r in results for n in r.rows.values())
+    if transform == "auto" and not loaded and last_build.up_to_date(env, loads, project):
+        out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
+        return True
+    full_refresh = last_build.needs_full_refresh(env, project)
+    last_build.started(env)
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh)
+    last_build.finished(env, ok, loads, project)
+    return ok
 
 
-def _transfer_and_transform(env: Environment, out: Console, err: Console) -> bool:
+def _transfer_and_transform(env: Environment, every: list[type[Pipeline]], out: Console, err: Console, *, full_refresh: bool) -> bool:
     from pipelines import transform as dbt
     from pipelines.transfer import transfer
 
     try:
         if env.is_local:
             with err.status("transfer: warehouse attaches the datalake read-only"):
-                transferred = transfer(env, [p for p in REGISTRY.all() if env.name in p.environments])
+                transferred = transfer(env, every)
             out.print(
                 "transfer: " + ", ".join(f"{t.dataset} {t.mode} ({t.tables} tables, {t.rows} rows)" for t in transferred),
                 highlight=False,
             )
-        with err.status(f"dbt build --target {env.name}"):
-            result = dbt.build(env)
+        with err.status(f"dbt build --target {env.name}" + (" --full-refresh" if full_refresh else "")):
+            result = dbt.build(env, full_refresh=full_refresh)
     except PipelineFailed as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         return False

@@ -37,7 +37,7 @@ def dbt_env(env: Environment) -> dict[str, str]:
     }
 
 
-def dbt_args(env: Environment, command: str = "build") -> list[str]:
+def dbt_args(env: Environment, command: str = "build", *, full_refresh: bool = False) -> list[str]:
     home = toltek_home()
     return [
         command,
@@ -47,15 +47,17 @@ def dbt_args(env: Environment, command: str = "build") -> list[str]:
         "--target-path", str(home / "dbt" / "target"),
         "--log-path", str(home / "dbt" / "logs"),
         "--quiet",
+        *(["--full-refresh"] if full_refresh else []),
     ]
 
 
-def build(env: Environment) -> TransformResult:
-    """Run `dbt build` for `env`; raise `PipelineFailed` if dbt cannot run at all."""
+def build(env: Environment, *, full_refresh: bool = False) -> TransformResult:
+    """Run `dbt build` for `env` (incremental models rebuilt whole with `full_refresh`); raise
+    `PipelineFailed` if dbt cannot run at all."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(env))
-    outcome = dbtRunner().invoke(dbt_args(env))
+    outcome = dbtRunner().invoke(dbt_args(env, full_refresh=full_refresh))
     result = TransformResult()
     run_results = getattr(outcome.result, "results", None)
     if run_results is None:

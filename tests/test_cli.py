@@ -87,7 +87,13 @@ def test_help_explains_commands(tmp_path):
     assert done.returncode == 0
     assert "pipelines" in done.stdout and "run" in done.stdout
     done = toltek("run", "--help", home=tmp_path)
-    assert "--skip-transform" in done.stdout and "--env" in done.stdout
+    assert "--skip-transform" in done.stdout and "--force-transform" in done.stdout and "--env" in done.stdout
+
+
+def test_skipping_and_forcing_the_transform_at_once_is_one_line_and_exit_2(tmp_path):
+    done = toltek("run", "--skip-transform", "--force-transform", home=tmp_path)
+    one_line_error(done, "--skip-transform and --force-transform exclude each other")
+    assert not (tmp_path / "datalake.duckdb").exists()
 
 
 def test_a_failing_pipeline_exits_1_and_skips_the_transform(tmp_path):

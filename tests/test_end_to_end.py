@@ -1,11 +1,18 @@
-"""`toltek run` end to end: sample server, three pipelines, transfer, dbt build — twice."""
+"""`toltek run` end to end: sample server, three pipelines, transfer, dbt build — then again
+without new data (nothing loaded, transform skipped), and with 1% of the source changed
+(incremental marts, checked against a full refresh)."""
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from conftest import MART_KEYS, RAW_KEYS, TOLTEK, counts, query, toltek_env
+from conftest import MART_KEYS, RAW_KEYS, REPO_ROOT, TOLTEK, counts, query, toltek_env
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +43,7 @@ def test_run_builds_marts_with_rows_and_passing_tests(first_run, home):
     assert "failed" in first_run.stdout and "│ failed    │      0 │" in first_run.stdout
 
 
-def test_second_run_duplicates_no_key_and_changes_no_count(first_run, home):
+def test_second_run_loads_nothing_skips_the_transform_and_changes_no_count(first_run, home):
     assert first_run.returncode == 0
     raw_before = counts(home / "datalake.duckdb", RAW_KEYS)
     marts_before = counts(home / "warehouse.duckdb", MART_KEYS)
@@ -44,9 +51,118 @@ def test_second_run_duplicates_no_key_and_changes_no_count(first_run, home):
     again = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(home), timeout=900)
 
     assert again.returncode == 0, again.stdout + again.stderr
+    for pipeline in ("shop_api", "shop_files", "shop_sheets"):
+        assert f"│ {pipeline:<11} │      0 │           0 │         0 │" in again.stdout, again.stdout
+    assert "no new rows: transfer and dbt skipped" in again.stdout
+    assert "dbt build" not in again.stdout + again.stderr
     raw_after = counts(home / "datalake.duckdb", RAW_KEYS)
     marts_after = counts(home / "warehouse.duckdb", MART_KEYS)
     assert raw_after == raw_before
     assert marts_after == marts_before
     for rows, distinct in [*raw_after.values(), *marts_after.values()]:
         assert rows == distinct
+
+
+def test_after_a_failed_transform_a_run_without_new_rows_transforms_again(first_run, home, tmp_path, monkeypatch):
+    """The skip needs the last build to have succeeded on the datalake as it is: a failed (or
+    interrupted) transform, or loads since it, make the next run transform even with nothing new."""
+    from rich.console import Console
+
+    from pipelines import environments, run
+    from pipelines.registry import discover
+
+    assert first_run.returncode == 0
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("TOLTEK_HOME", str(copy))
+    env = environments.get("local")
+    selected = discover().select(None, "local")
+    outcomes: list[bool] = []  # what the (stand-in) transfer and dbt return, in order
+
+    def transform(*args, **kwargs) -> bool:
+        return outcomes.pop(0)
+
+    monkeypatch.setattr(run, "_transfer_and_transform", transform)
+
+    def toltek_run(transform: str = "auto") -> tuple[bool, str]:
+        out = Console(width=200, record=True, file=io.StringIO())
+        ok = run.run_all(env, selected, transform=transform, out=out, err=out)
+        return ok, out.export_text()
+
+    ok, text = toltek_run()
+    assert ok and "no new rows: transfer and dbt skipped" in text  # the copy's build is up to date
+    outcomes[:] = [False]
+    assert toltek_run("always")[0] is False  # forced, and failing
+    outcomes[:] = [True]
+    ok, text = toltek_run()
+    assert ok and "skipped" not in text and outcomes == [], "the failed build is done again"
+    ok, text = toltek_run()
+    assert ok and "no new rows: transfer and dbt skipped" in text
+
+
+def one_percent_changed(samples: Path) -> int:
+    """Change every 100th order (refunded) and customer (moved to NL) in a copy of the sample data,
+    as the shop's API would report them: a newer `updated_at`. Returns the orders changed."""
+    changed = 0
+    for entity, field, value in (("orders", "status", "refunded"), ("customers", "country", "NL")):
+        path = samples / "api" / f"{entity}.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        newest = max(r["updated_at"] for r in records)
+        for record in records[::100]:
+            record.update({field: value, "updated_at": newest.replace(newest[:4], str(int(newest[:4]) + 1), 1)})
+            changed += entity == "orders"
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return changed
+
+
+MARTS = ("fct_orders", "dim_customers", "mart_sales_vs_targets")
+
+
+def written_by(warehouse: Path, invocation: str) -> dict[str, int]:
+    return {mart: query(warehouse, f"select count(*) from marts.{mart} where dbt_invocation_id = '{invocation}'")[0][0] for mart in MARTS}
+
+
+def test_a_one_percent_change_rewrites_few_mart_rows_and_equals_a_full_refresh(first_run, home, tmp_path):
+    assert first_run.returncode == 0
+    samples, incremental, refreshed = tmp_path / "samples", tmp_path / "incremental", tmp_path / "refreshed"
+    from pipelines.samples import DATA_DIR
+
+    shutil.copytree(DATA_DIR, samples)  # modification times kept: the files are not new
+    changed = one_percent_changed(samples)
+    shutil.copytree(home, incremental)
+
+    done = subprocess.run(
+        [str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(incremental, TOLTEK_SAMPLES=str(samples)), timeout=900
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    invocation = json.loads((incremental / "dbt" / "target" / "run_results.json").read_text())["metadata"]["invocation_id"]
+    rewritten = written_by(incremental / "warehouse.duckdb", invocation)
+    assert rewritten["fct_orders"] == changed  # exactly the changed orders
+
+    shutil.copytree(incremental, refreshed)
+    dbt = Path(sys.executable).parent / "dbt"
+    target = refreshed / "dbt"
+    full = subprocess.run(
+        [str(dbt), "run", "--full-refresh", "--select", "marts", "--project-dir", str(REPO_ROOT / "transform"),
+         "--profiles-dir", str(REPO_ROOT / "transform"), "--target", "local", "--target-path", str(target / "target"),
+         "--log-path", str(target / "logs"), "--quiet"],
+        capture_output=True, text=True, env=toltek_env(refreshed), timeout=900,
+    )
+    assert full.returncode == 0, full.stdout + full.stderr
+    full_invocation = json.loads((target / "target" / "run_results.json").read_text())["metadata"]["invocation_id"]
+    full_rows = written_by(refreshed / "warehouse.duckdb", full_invocation)
+    assert full_rows == {mart: rows for mart, rows in zip(MARTS, EXPECTED_MART_ROWS.values(), strict=True)}
+    assert sum(rewritten.values()) <= 0.15 * sum(full_rows.values()), (rewritten, full_rows)
+
+    import duckdb
+
+    def differing(con, left: str, right: str, mart: str) -> int:
+        columns = f"* exclude (dbt_invocation_id) from {{}}.marts.{mart}"
+        return con.execute(f"select count(*) from (select {columns.format(left)} except all select {columns.format(right)})").fetchone()[0]
+
+    with duckdb.connect() as con:
+        for name, path in (("incremental", incremental), ("refreshed", refreshed), ("before", home)):
+            con.execute(f"attach '{path / 'warehouse.duckdb'}' as {name} (read_only)")
+        for mart in MARTS:
+            assert differing(con, "incremental", "refreshed", mart) == differing(con, "refreshed", "incremental", mart) == 0, mart
+        assert differing(con, "refreshed", "before", "fct_orders") == changed, "the change reached the marts"

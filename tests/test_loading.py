@@ -28,7 +28,16 @@ def test_cloud_loads_into_bigquery_of_the_datalake_project(monkeypatch):
 
 
 
-def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(local_env):
+def edit_sheet(server, revenue: int) -> None:
+    """Change one target in the sample sheet: the next extraction has new data (an unchanged sheet
+    is not extracted again)."""
+    from pipelines.samples import SAMPLE_SPREADSHEET_ID
+
+    row = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"][1]
+    row[2] = revenue
+
+
+def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(local_env, server):
     """A run that died after extracting leaves a package; the next run loads it before its own."""
     left = dlt.pipeline(
         pipeline_name=naming.dlt_pipeline_name(ShopSheets.name),
@@ -45,13 +54,16 @@ def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(loca
             load(ShopSheets, local_env)
 
     # The failed attempt had normalized the package already: it is loaded now, not counted again.
+    edit_sheet(server, 1001)
     result = load(ShopSheets, local_env)
     assert result.rows == {"sales_targets": 36}
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets._dlt_loads where status = 0") == [(2,)]
 
     # A package left extracted but not normalized is normalized, loaded and counted on resume.
+    edit_sheet(server, 1002)
     with local_secrets(ShopSheets, local_env):
         left.extract(ShopSheets().source(local_env))
+    edit_sheet(server, 1003)
     result = load(ShopSheets, local_env)
     assert result.rows == {"sales_targets": 72}  # the resumed package's 36 rows, then this run's 36
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]

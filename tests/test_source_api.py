@@ -53,14 +53,33 @@ def test_records_changing_and_shifting_while_paged_converge_on_the_next_run(loca
     assert as_text(orders(local_env)) == source_orders(server)
 
 
-def test_the_rewind_step_runs_after_the_incremental():
-    """dlt puts its incremental step last when a map is added; the rewind must come after it."""
+def test_the_rewind_step_runs_after_the_incremental_and_the_unchanged_filter_before_it():
+    """dlt puts its incremental step last when a map is added; the rewind must come after it. The
+    filter of unchanged re-reads comes before it, so a run that reads nothing new leaves its state."""
     from pipelines.shop_api import shop_api
 
-    source = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused")
+    source = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused", lag_seconds=3600)
     for name in ("customers", "orders", "products"):
         steps = [type(s).__name__ for s in source.resources[name]._pipe.steps]
-        assert steps.index("IncrementalResourceWrapper") < len(steps) - 1 and steps[-1] == "MapItem", steps
+        assert steps[1:] == ["FilterItem", "IncrementalResourceWrapper", "MapItem"], steps
+    without_lag = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused")
+    steps = [type(s).__name__ for s in without_lag.resources["orders"]._pipe.steps]
+    assert steps[1:] == ["IncrementalResourceWrapper", "MapItem"], "dlt's incremental dedups its boundary itself"
+
+
+def test_the_look_back_state_keeps_only_digests_of_records_it_can_read_again(local_env, server):
+    from pipelines.shop_api.pipeline import ShopApi
+    from pipelines.shop_api.source import LOOK_BACK_STATE
+
+    load(ShopApi, local_env)
+    import dlt
+
+    pipeline = dlt.attach("toltek_shop_api", pipelines_dir=str(local_env.work_dir))
+    resources = pipeline.state["sources"]["shop_api"]["resources"]
+    kept = {name: resources[name][LOOK_BACK_STATE] for name in ("customers", "orders", "products")}
+    assert 0 < len(kept["orders"]) < len(server.store.api["orders"]) / 10, "pruned while paging, not one digest per record"
+    newest = max(r["updated_at"] for r in server.store.api["orders"].values())
+    assert newest in kept["orders"].values()
 
 
 def test_an_api_rerun_looks_back_one_schedule_interval(local_env, server):

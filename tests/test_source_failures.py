@@ -62,8 +62,8 @@ def test_a_full_disk_is_one_line_and_keeps_the_package_for_the_next_run(local_en
     )
     assert not (local_env.work_dir.parent / "failed").exists()
     monkeypatch.setattr(DltPipeline, "normalize", normalize)  # space again
-    # The kept package is resumed first, then the sheet read again: two replaces of 36 rows.
-    assert load(ShopSheets, local_env).rows == {"sales_targets": 72}
+    # The kept package is resumed first; the sheet, read again, is as in that package: not extracted.
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
 
 

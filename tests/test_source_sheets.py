@@ -35,6 +35,30 @@ def test_a_sheet_cleared_down_to_its_header_is_refused_and_the_table_kept(local_
     [kept] = failed.iterdir()
     assert "would be emptied" in (kept / "reason.txt").read_text()
     assert len(before) == 36 and targets(local_env) == before
+    # Refused again while it stays cleared (the refused sheet's digest was rolled back with the state).
+    with pytest.raises(PipelineFailed, match="would be emptied"):
+        load(ShopSheets, local_env)
+
+
+def test_an_unchanged_sheet_loads_nothing_and_a_restored_one_too(local_env, server):
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    loads = "select count(*) from raw_shop_sheets._dlt_loads"
+    count = query(local_env.datalake.path, loads)
+    server.requests.clear()
+
+    assert load(ShopSheets, local_env).rows == {}
+    assert len(server.requests) == 1, "the sheet is read, to compare"
+    assert query(local_env.datalake.path, loads) == count, "no load at all"
+
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    original = [list(row) for row in sheet["sales_targets"]]
+    sheet["sales_targets"] = original[:1]
+    with pytest.raises(PipelineFailed, match="would be emptied"):
+        load(ShopSheets, local_env)
+    sheet["sales_targets"] = original  # as it was when last loaded
+    assert load(ShopSheets, local_env).rows == {}
+    assert targets(local_env) == before
 
 
 def test_a_pipeline_that_declares_empty_as_real_may_empty_its_table(local_env, server, registry):

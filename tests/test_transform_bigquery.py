@@ -1,4 +1,7 @@
-"""The dbt project compiles for the BigQuery targets, offline (dummy key, no connection)."""
+"""The dbt project compiles for the BigQuery targets, offline (dummy key, no connection).
+
+Incremental models ask the warehouse whether they exist (`is_incremental()`), which needs a
+connection: their configuration is checked in the manifest instead of compiled SQL."""
 
 from __future__ import annotations
 
@@ -56,7 +59,7 @@ def test_project_compiles_for_bigquery(target, offline_profiles, tmp_path):
     done = subprocess.run(
         [str(DBT), "compile", "--target", target, "--profiles-dir", str(offline_profiles),
          "--project-dir", str(REPO_ROOT / "transform"), "--target-path", str(tmp_path / "target"),
-         "--log-path", str(tmp_path / "logs"), "--no-populate-cache"],
+         "--log-path", str(tmp_path / "logs"), "--no-populate-cache", "--exclude", "config.materialized:incremental"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:]
@@ -72,7 +75,37 @@ def test_project_compiles_for_bigquery(target, offline_profiles, tmp_path):
     mart = (compiled / "marts" / "mart_sales_vs_targets.sql").read_text()
     assert "safe_divide(" in mart
     assert "as int64" in mart
-    facts = (compiled / "marts" / "fct_orders.sql").read_text()
-    assert "date_trunc(date(orders.ordered_at), month)" in facts
     schema = "dbt_dev" if target == "dev" else "staging"
-    assert f"`{SETTINGS[target]['TOLTEK_WAREHOUSE_PROJECT']}`.`{schema}`.`stg_shop_api__orders`" in facts
+    assert f"`{SETTINGS[target]['TOLTEK_WAREHOUSE_PROJECT']}`.`{schema}`.`stg_shop_sheets__sales_targets`" in mart
+    assert "timestamp_micros(cast(cast(_dlt_load_id as float64) * 1000000 as int64)) as loaded_at" in staging
+
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    for mart_name, key, field, data_type in (("fct_orders", "order_id", "order_month", "date"), ("dim_customers", "customer_id", "signed_up_at", "timestamp")):
+        config = nodes[f"model.toltek.{mart_name}"]["config"]
+        assert (config["materialized"], config["unique_key"], config["on_schema_change"]) == ("incremental", key, "append_new_columns")
+        assert config["partition_by"] == {"field": field, "data_type": data_type, "granularity": "month"}, mart_name
+        assert config["cluster_by"] == [key], mart_name
+    assert nodes["model.toltek.mart_sales_vs_targets"]["config"]["materialized"] == "table"
+
+
+def test_each_bigquery_target_caps_the_bytes_a_query_may_bill(offline_profiles, monkeypatch):
+    """dbt's own rendering of each target: `maximum_bytes_billed` set, so a runaway query fails."""
+    from argparse import Namespace
+
+    from dbt.config.profile import Profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    for name, value in {**SETTINGS["prd"], "TOLTEK_BQ_LOCATION": "EU"}.items():
+        monkeypatch.setenv(name, value)
+    set_from_args(Namespace(), {})
+    set_invocation_context(dict(os.environ))
+    raw = yaml.safe_load((offline_profiles / "profiles.yml").read_text())
+    caps = {}
+    for target in ("dev", "prd"):
+        credentials = Profile.from_raw_profiles(raw, "toltek", ProfileRenderer({}), target_override=target).credentials
+        assert type(credentials).__name__ == "BigQueryCredentials"
+        caps[target] = credentials.maximum_bytes_billed
+    assert all(isinstance(cap, int) and cap > 0 for cap in caps.values()), caps
+    assert caps["dev"] <= caps["prd"] <= 1024**4, "at most a TiB a query"

@@ -245,7 +245,8 @@ class SampleServer:
         return None
 
     def start(self) -> SampleServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sample-server", daemon=True)
+        # A short poll interval: stopping the server waits for one poll (0.5 s by default).
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="sample-server", daemon=True)
         self._thread.start()
         return self
 

@@ -8,7 +8,9 @@ Records change while they are being paged. The same record twice in one load: th
 `updated_at` wins (dlt's `dedup_sort`). A record seen twice moved pages during the run, so others
 may have shifted into pages already read: the next run starts again from that record's earlier
 version (`rewind_on_move`). And each run looks back `lag` seconds (one schedule interval) for
-records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent.
+records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent, and a
+re-read record exactly as already loaded is dropped (`skip_unchanged`), so a run that found nothing
+new loads nothing. (With `lag` 0, dlt's incremental drops the boundary records itself.)
 """
 
 

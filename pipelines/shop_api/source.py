@@ -8,15 +8,21 @@ Records change while they are being paged. The same record twice in one load: th
 `updated_at` wins (dlt's `dedup_sort`). A record seen twice moved pages during the run, so others
 may have shifted into pages already read: the next run starts again from that record's earlier
 version (`rewind_on_move`). And each run looks back `lag` seconds (one schedule interval) for
-records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent.
+records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent, and a
+re-read record exactly as already loaded is dropped (`skip_unchanged`), so a run that found nothing
+new loads nothing. (With `lag` 0, dlt's incremental drops the boundary records itself.)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 import dlt
+from dlt.common.time import ensure_pendulum_datetime
+from dlt.common.utils import digest128
 from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 from requests import Response
@@ -73,6 +79,44 @@ def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, A
     return step
 
 
+LOOK_BACK_STATE = "look_back"
+_PRUNE_AT = 256  # digests kept before the first pruning of a run (then twice what pruning left)
+
+
+def skip_unchanged(
+    resource: str, lag_seconds: float, on_skip: Callable[[dict[str, Any]], object], cursor: str = CURSOR
+) -> Callable[[dict[str, Any]], bool]:
+    """A filter step (before the incremental): drop a record read again by the look-back that is
+    exactly as already loaded. The resource state keeps a digest of each record loaded within
+    `lag_seconds` of the newest cursor value (older ones are not read again: each run starts `lag`
+    before it); a late-committed or changed record has a digest not seen yet and is loaded.
+
+    Dropped before the incremental, a run that finds nothing new leaves the incremental's state
+    (and so the pipeline's) as it was: there is nothing to load at all. `on_skip` (the rewind step)
+    still sees each dropped record, so a record that moves while paged is noticed."""
+    lag = timedelta(seconds=lag_seconds)
+    prune_at = [_PRUNE_AT]
+
+    def keep(record: dict[str, Any]) -> bool:
+        state = dlt.current.resource_state(resource)
+        seen: dict[str, Any] = state.setdefault(LOOK_BACK_STATE, {})
+        digest = digest128(json.dumps(record, sort_keys=True, separators=(",", ":"), default=str))
+        if digest in seen:
+            on_skip(record)
+            return False
+        seen[digest] = record.get(cursor)
+        if len(seen) > prune_at[0]:
+            newest = state.get("incremental", {}).get(cursor, {}).get("last_value")
+            if newest is not None:
+                oldest_read_again = ensure_pendulum_datetime(newest) - lag
+                for old in [d for d, value in seen.items() if value is None or ensure_pendulum_datetime(value) < oldest_read_again]:
+                    del seen[old]
+            prune_at[0] = max(_PRUNE_AT, 2 * len(seen))
+        return True
+
+    return keep
+
+
 @dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
 def shop_api(
     base_url: str = dlt.config.value,
@@ -116,5 +160,10 @@ def shop_api(
         if resource.name in ENTITIES:
             # After the incremental step (dlt adds new maps before it), so the held cursor is the
             # one saved; dlt is pinned, and tests/test_source_api.py checks the order holds.
-            resource.add_map(rewind_on_move(resource.name), insert_at=len(resource._pipe))
+            rewind = rewind_on_move(resource.name)
+            resource.add_map(rewind, insert_at=len(resource._pipe))
+            if lag_seconds:  # right before the incremental step (tests/test_source_api.py checks)
+                steps = [type(step).__name__ for step in resource._pipe.steps]
+                skip = skip_unchanged(resource.name, lag_seconds, on_skip=rewind)
+                resource.add_filter(skip, insert_at=steps.index("IncrementalResourceWrapper"))
         yield resource

@@ -4,6 +4,10 @@ dlt ships no Sheets source; this one is small. The first row of a range is the h
 the column names (dlt normalizes them to snake case); shorter rows are padded with nulls. In the
 cloud the bearer token comes from the job's service account (application-default credentials) —
 share the spreadsheet with that account; locally a sample token is passed in.
+
+A sheet has no stable key, so each load replaces its table. A sheet exactly as last loaded (same
+digest of its values, kept in the resource's state) is not extracted at all: the run loads no
+rows for it and leaves its table alone. The ranges are therefore read when the source is built.
 """
 
 

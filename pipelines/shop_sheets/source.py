@@ -4,16 +4,23 @@ dlt ships no Sheets source; this one is small. The first row of a range is the h
 the column names (dlt normalizes them to snake case); shorter rows are padded with nulls. In the
 cloud the bearer token comes from the job's service account (application-default credentials) —
 share the spreadsheet with that account; locally a sample token is passed in.
+
+A sheet has no stable key, so each load replaces its table. A sheet exactly as last loaded (same
+digest of its values, kept in the resource's state) is not extracted at all: the run loads no
+rows for it and leaves its table alone. The ranges are therefore read when the source is built.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import dlt
 import requests
+from dlt.common.exceptions import PipelineStateNotAvailable, SourceSectionNotAvailable
+from dlt.common.utils import digest128
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
@@ -79,6 +86,26 @@ def rows_to_records(values: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]
         yield {column: (None if value == "" else value) for column, value in zip(header, padded) if column}
 
 
+FINGERPRINT_STATE = "fingerprint"
+
+
+def fingerprint(values: Sequence[Sequence[Any]]) -> str:
+    return digest128(json.dumps(values, separators=(",", ":"), default=str))
+
+
+def loaded_fingerprint(table: str) -> str | None:
+    """The fingerprint of the sheet values last extracted into `table` (None outside a pipeline)."""
+    try:
+        return dlt.current.resource_state(table).get(FINGERPRINT_STATE)
+    except (PipelineStateNotAvailable, SourceSectionNotAvailable):  # built outside a pipeline run
+        return None
+
+
+def _records(values: Sequence[Sequence[Any]], digest: str) -> Iterator[dict[str, Any]]:
+    dlt.current.resource_state()[FINGERPRINT_STATE] = digest
+    yield from rows_to_records(values)
+
+
 @dlt.source(name="shop_sheets", section="shop_sheets")
 def google_sheets(
     spreadsheet_id: str = dlt.config.value,
@@ -92,25 +119,29 @@ def google_sheets(
         paginator=SinglePagePaginator(),
     )
 
+    def read(a1_range: str) -> Sequence[Sequence[Any]]:
+        try:
+            response = client.get(
+                f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
+                params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+            )
+            response.raise_for_status()
+        except requests.HTTPError as exc:
+            if exc.response is not None and exc.response.status_code == 400 and "Unable to parse range" in exc.response.text:
+                raise SourceDataError(
+                    f"sheet '{a1_range}' is not in spreadsheet {spreadsheet_id} (a renamed or deleted tab?)"
+                ) from None
+            raise
+        values = response.json().get("values", [])
+        check_header(a1_range, values)
+        return values
+
     for a1_range in ranges:
         table = a1_range.split("!", 1)[0].strip("'")
+        values = read(a1_range)
+        digest = fingerprint(values)
 
-        def read_range(a1_range: str = a1_range) -> Iterator[dict[str, Any]]:
-            try:
-                response = client.get(
-                    f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
-                    params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
-                )
-                response.raise_for_status()
-            except requests.HTTPError as exc:
-                if exc.response is not None and exc.response.status_code == 400 and "Unable to parse range" in exc.response.text:
-                    raise SourceDataError(
-                        f"sheet '{a1_range}' is not in spreadsheet {spreadsheet_id} (a renamed or deleted tab?)"
-                    ) from None
-                raise
-            values = response.json().get("values", [])
-            check_header(a1_range, values)
-            yield from rows_to_records(values)
-
-        # A sheet has no stable key: each run replaces the table with the sheet as it is now.
-        yield dlt.resource(read_range, name=table, write_disposition="replace")
+        # A sheet has no stable key: each load replaces the table with the sheet as it is now. An
+        # unchanged sheet is not selected (a selected `replace` resource yielding nothing would
+        # empty its table).
+        yield dlt.resource(_records(values, digest), name=table, write_disposition="replace", selected=loaded_fingerprint(table) != digest)

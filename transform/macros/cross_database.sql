@@ -35,3 +35,8 @@
 {% macro type_int64() %}{{ return(adapter.dispatch('type_int64', 'toltek')()) }}{% endmacro %}
 {% macro default__type_int64() %}bigint{% endmacro %}
 {% macro bigquery__type_int64() %}int64{% endmacro %}
+
+{# When dlt loaded a row: its load id is the load's start, in seconds since the epoch. #}
+{% macro dlt_load_time(load_id) %}{{ return(adapter.dispatch('dlt_load_time', 'toltek')(load_id)) }}{% endmacro %}
+{% macro default__dlt_load_time(load_id) %}to_timestamp(cast({{ load_id }} as double)){% endmacro %}
+{% macro bigquery__dlt_load_time(load_id) %}timestamp_micros(cast(cast({{ load_id }} as float64) * 1000000 as int64)){% endmacro %}

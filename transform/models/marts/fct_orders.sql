@@ -1,3 +1,18 @@
+{#
+  Incremental: an order is rebuilt when its raw row (and so its items) or its shipment was loaded
+  after the mart's last build. A shipment that disappears from the raw data without a newer
+  version (a file re-delivered without it) is only removed by a full refresh.
+#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        on_schema_change='append_new_columns',
+        partition_by=monthly_partitions('order_month', 'date'),
+        cluster_by=clustered_by(['order_id']),
+    )
+}}
+
 with orders as (
     select * from {{ ref('stg_shop_api__orders') }}
 ),
@@ -19,6 +34,14 @@ channels as (
     select * from {{ ref('channels') }}
 )
 
+{% if is_incremental() %}
+, changed as (
+    select order_id from orders where loaded_at > {{ loaded_since_last_build() }}
+    union distinct
+    select order_id from shipments where loaded_at > {{ loaded_since_last_build() }}
+)
+{% endif %}
+
 select
     orders.order_id,
     orders.customer_id,
@@ -34,8 +57,13 @@ select
     shipments.shipment_id,
     shipments.carrier,
     shipments.shipped_at,
-    shipments.delivered_at
+    shipments.delivered_at,
+    greatest(orders.loaded_at, coalesce(shipments.loaded_at, orders.loaded_at)) as source_loaded_at,
+    '{{ invocation_id }}' as dbt_invocation_id
 from orders
 left join items on items.order_id = orders.order_id
 left join shipments on shipments.order_id = orders.order_id
 left join channels on channels.channel = orders.channel
+{% if is_incremental() %}
+where orders.order_id in (select order_id from changed)
+{% endif %}

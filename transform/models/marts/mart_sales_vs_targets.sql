@@ -19,7 +19,8 @@ select
     targets.target_revenue,
     cast(coalesce(actuals.actual_revenue, 0) as {{ type_money() }}) as actual_revenue,
     cast(coalesce(actuals.order_count, 0) as {{ type_int64() }}) as order_count,
-    {{ safe_ratio('coalesce(actuals.actual_revenue, 0)', 'targets.target_revenue') }} as attainment
+    {{ safe_ratio('coalesce(actuals.actual_revenue, 0)', 'targets.target_revenue') }} as attainment,
+    '{{ invocation_id }}' as dbt_invocation_id
 from targets
 full outer join actuals
     on actuals.order_month = targets.target_month

@@ -5,6 +5,7 @@ select
     last_name,
     country as country_code,
     created_at,
-    updated_at
+    updated_at,
+    {{ dlt_load_time('_dlt_load_id') }} as loaded_at
 from {{ source('shop_api', 'customers') }}
 where {{ completed_loads('shop_api') }}
