@@ -1,5 +1,8 @@
 """The files' contract, row by row.
 
+A CSV file is first read the fast way (`typed.py`: pyarrow straight into the declared types),
+which gives the same table whenever every row holds; this reading is what decides otherwise.
+
 Outcomes, per case:
 
 - a malformed CSV row (wrong number of fields), a value of the wrong type or out of its range, or a
@@ -25,11 +28,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipelines.errors import SourceDataError
+from pipelines.shop_files.typed import TIMESTAMP, arrange, read_typed
 
 _INT = r"^-?\d+$"
 _FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-# ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed.
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
+_TIMESTAMP = TIMESTAMP
 
 
 @dataclass
@@ -87,11 +90,16 @@ def _cast_each(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array
     return pa.array(values, type_), pa.array(bad)
 
 
-def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+def _require_utf8(name: str, data: bytes) -> None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceDataError(f"{name} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+    """The row-by-row reading: every value checked, bad rows discarded with their reasons."""
+    _require_utf8(name, data)
     malformed: list[dict[str, Any]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -136,22 +144,14 @@ def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         for i in pc.indices_nonzero(bad_any).to_pylist()
     ]
     keep = pc.invert(bad_any)
-    out = _typed(schema, columns, {n: table[n].cast(pa.string()) for n in extras}, keep)
+    out = arrange(schema, columns, {n: table[n].cast(pa.string()) for n in extras}, keep)
     return FileRead(out, discarded)
-
-
-def _typed(schema: pa.Schema, columns: dict, extras: dict, keep: pa.Array | None = None) -> pa.Table:
-    """The declared columns (with their nullability) followed by any extra ones."""
-    loose = pa.table({**columns, **extras})
-    if keep is not None:
-        loose = loose.filter(keep)
-    fields = list(schema) + [pa.field(n, loose[n].type) for n in extras]
-    return pa.Table.from_arrays([loose[f.name] for f in fields], schema=pa.schema(fields))
 
 
 def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     try:
-        raw = pq.read_table(io.BytesIO(data))
+        # ParquetFile, not read_table: the latter goes through pyarrow's dataset API (and pandas)
+        raw = pq.ParquetFile(io.BytesIO(data)).read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceDataError(f"{name} is not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
     if raw.num_rows == 0:
@@ -168,7 +168,7 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     if any(not f.nullable and columns[f.name].null_count for f in schema):
         missing = [f.name for f in schema if not f.nullable and columns[f.name].null_count]
         raise SourceDataError(f"{name}: required column(s) {', '.join(missing)} hold nulls")
-    return FileRead(_typed(schema, columns, extras))
+    return FileRead(arrange(schema, columns, extras))
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
@@ -187,7 +187,9 @@ def read_file(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         return FileRead(None)
     lower = name.lower()
     if lower.endswith(".csv"):
-        return read_csv(name, data, schema)
+        _require_utf8(name, data)
+        table = read_typed(data, schema)
+        return FileRead(table) if table is not None else read_csv(name, data, schema)
     if lower.endswith(".parquet"):
         return read_parquet(name, data, schema)
     raise SourceDataError(f"{name}: unsupported file type (expected .csv or .parquet)")
