@@ -25,12 +25,13 @@ from pipelines.set_aside import is_data_failure, set_aside
 
 LOADER_FILE_FORMAT = "parquet"
 DISCARDED_TABLE = "discarded_rows"
-# Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too, so staging models can keep only
-# rows of completed loads whatever the source yields.
+# Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too (`with_load_id`, not dlt's own
+# `add_dlt_load_id`, which imports pandas), so staging models can keep only rows of completed loads
+# whatever the source yields.
 # HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
 # honoured, never more than 30 s per wait), then fail the run.
 DLT_SETTINGS = {
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "false",
     "RUNTIME__REQUEST_MAX_ATTEMPTS": "5",
     "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
     "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",
@@ -115,6 +116,24 @@ def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
                 f"pipeline '{pipeline.name}': resource '{name}' uses write disposition '{disposition}'; "
                 f"allowed: {', '.join(pipeline.write_dispositions)} (see 'Adding a pipeline' in the README)"
             )
+
+
+LOAD_ID = "_dlt_load_id"
+
+
+def with_load_id(item: object) -> object:
+    """An Arrow table or batch with `_dlt_load_id` set to the load package's id (a map step on
+    every resource; other items pass unchanged: dlt's JSON normalizer adds the column itself)."""
+    import pyarrow as pa
+
+    if not isinstance(item, pa.Table | pa.RecordBatch):
+        return item
+    from pipelines import arrow
+
+    column = pa.repeat(arrow.text(dlt.current.load_package_state()["load_id"]), item.num_rows)
+    field = pa.field(LOAD_ID, pa.string(), nullable=False)
+    at = item.schema.get_field_index(LOAD_ID)
+    return item.set_column(at, field, column) if at >= 0 else item.append_column(field, column)
 
 
 def run_lock(pipeline: type[Pipeline], env: Environment):  # noqa: ANN201 - a context manager
@@ -306,6 +325,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
+            for resource in (getattr(source, "selected_resources", None) or {"": source}).values():
+                resource.add_map(with_load_id)
             dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             stage = "normalize"
             on_stage(stage)

@@ -19,15 +19,14 @@ neither matches every key nor ranks duplicates.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
 
 import dlt
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 
+from pipelines import arrow
 from pipelines.shop_files.contract import read_file
 from pipelines.shop_files.settings import FILE_GLOB, SHIPMENTS_SCHEMA
 
@@ -50,26 +49,11 @@ def file_version(item: FileItemDict) -> str:
     return f"{item['modification_date'].isoformat()}|{item['size_in_bytes']}"
 
 
-def _one(type_: pa.DataType, *buffers: bytes) -> pa.Scalar:
-    """One Arrow value from its buffers: pyarrow converts Python values through pandas."""
-    return pa.Array.from_buffers(type_, 1, [None, *map(pa.py_buffer, buffers)])[0]
-
-
-def text_value(value: str) -> pa.Scalar:
-    data = value.encode()
-    return _one(pa.string(), np.array([0, len(data)], np.int32).tobytes(), data)
-
-
-def timestamp_value(value: datetime) -> pa.Scalar:
-    micros = (value - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
-    return _one(pa.timestamp("us", tz="UTC"), np.array([micros], np.int64).tobytes())
-
-
 def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
     """The file's name and modification time on every row: which version of a shipment is newest."""
     rows = table.num_rows
-    names = pa.repeat(text_value(item["file_name"]), rows)
-    modified = pa.repeat(timestamp_value(item["modification_date"]), rows)
+    names = pa.repeat(arrow.text(item["file_name"]), rows)
+    modified = pa.repeat(arrow.timestamp(item["modification_date"]), rows)
     return table.append_column(pa.field(FILE_NAME, pa.string(), nullable=False), names).append_column(
         pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC")), modified
     )
@@ -80,8 +64,7 @@ def last_per_shipment(table: pa.Table) -> pa.Table:
     ids = table["shipment_id"]
     if pc.count_distinct(ids).as_py() == table.num_rows:
         return table
-    position = pa.Array.from_buffers(pa.int64(), table.num_rows, [None, pa.py_buffer(np.arange(table.num_rows, dtype=np.int64))])
-    last = pa.table({"id": ids, "at": position}).group_by("id", use_threads=False).aggregate([("at", "max")])
+    last = pa.table({"id": ids, "at": arrow.positions(table.num_rows)}).group_by("id", use_threads=False).aggregate([("at", "max")])
     keep = last["at_max"]
     return table.take(keep.take(pc.sort_indices(keep)))  # in file order
 

@@ -10,7 +10,9 @@ a required value is missing, or the file spells something pyarrow accepts and th
   is a float column holding an infinite or NaN value;
 - timestamps are checked against the contract's own pattern (pyarrow's ISO 8601 parser also
   takes a space for `T`, no seconds, or a zone of hours only) and then cast, as the contract does;
-- text is read as is, a value of only whitespace becoming null, as in the contract.
+- text is read as is, a value of only whitespace becoming null, as in the contract;
+- extra columns are read as the contract reads them (types inferred by one serial read, then
+  turned into text: `1.50` becomes `1.5`), so a file with extra columns is read on one thread.
 
 Nothing here goes through Python objects per row, nor through pandas.
 """
@@ -52,7 +54,7 @@ def _timestamp(text: pa.Array, type_: pa.TimestampType) -> pa.Array | None:
     if digits:  # fractions finer than the column's unit are cut to it, as the contract does
         trimmed = pc.replace_substring_regex(trimmed, r"(\.\d{%d})\d+" % digits, r"\1")
     cleaned = pc.if_else(_present(text), trimmed, pa.nulls(len(text), pa.string()))
-    if not pc.all(pc.match_substring_regex(cleaned, TIMESTAMP)).as_py():
+    if not pc.all(pc.match_substring_regex(cleaned, TIMESTAMP), min_count=0).as_py():
         return None
     try:
         return pc.cast(cleaned, type_)
@@ -70,7 +72,7 @@ def _column(values: pa.Array, field: pa.Field) -> pa.Array | None:
         if values is None:
             return None
     elif pa.types.is_floating(type_):
-        if not pc.all(pc.is_finite(values)).as_py():
+        if not pc.all(pc.is_finite(values), min_count=0).as_py():
             return None
     elif not pa.types.is_integer(type_):
         return None
@@ -90,14 +92,17 @@ def read_typed(data: bytes, schema: pa.Schema) -> pa.Table | None:
     numeric = {f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
     if numeric & set(names) and _LENIENT_NUMBER.search(data):
         return None
-    types = {n: schema.field(n).type if n in numeric else pa.string() for n in names}
+    types = {n: schema.field(n).type if n in numeric else pa.string() for n in names if n in schema.names}
+    extra = [n for n in names if n not in schema.names]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data), convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=not extra),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
         )
     except pa.ArrowInvalid:
         return None
-    if table.column_names != names or any(table.schema.field(n).type != types[n] for n in names):
+    if table.column_names != names or any(table.schema.field(n).type != t for n, t in types.items()):
         return None
     if table.num_rows == 0:
         return None
@@ -110,7 +115,7 @@ def read_typed(data: bytes, schema: pa.Schema) -> pa.Table | None:
         if values is None:
             return None
         columns[field.name] = values
-    extras = {n: table[n] for n in names if n not in schema.names}
+    extras = {n: table[n].cast(pa.string()) for n in extra}
     return arrange(schema, columns, extras)
 
 
