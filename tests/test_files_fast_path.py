@@ -24,6 +24,7 @@ CLEAN = {
     "columns in another order": "weight_kg,carrier,order_id,shipment_id\n1.5,ups,10,1\n",
     "excel: byte order mark and CRLF": "\ufeff" + HEADER + "\r\n1,10,ups,2026-01-01T00:00:00Z,,1\r\n",
     "no newline at the end": f"{HEADER}\n1,10,ups,,,1",
+    "a float of only whitespace": f"{HEADER}\n1,10,ups,,, \n2,11,dhl,,,2\n",
 }
 
 DECLINED = {
@@ -44,7 +45,6 @@ DECLINED = {
     "a row with too many fields": f"{HEADER}\n1,10,ups,,,1,extra\n2,11,dhl,,,2\n",
     "carriage return in a number": f"{HEADER}\n1\r,10,ups,,,1\n2,11,dhl,,,2\n",
     "header only": f"{HEADER}\n",
-    "a number of only whitespace": f"{HEADER}\n1,10,ups,,, \n2,11,dhl,,,2\n",
 }
 
 

@@ -77,8 +77,8 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
         name="shipments",
         primary_key=["shipment_id", FILE_NAME],
         # A file read again replaces all of its own rows (rows it no longer holds go too): the
-        # merge deletes by file, and the staged rows need no ranking (unique per key already).
-        merge_key=FILE_NAME,
+        # merge deletes by file (the scope stands for a merge key on the file name), and the staged
+        # rows need no ranking (unique per key already).
         write_disposition={
             "disposition": "merge",
             "strategy": "delete-insert",

@@ -28,10 +28,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipelines.errors import SourceDataError
-from pipelines.shop_files.typed import TIMESTAMP, arrange, read_typed
+from pipelines.shop_files.typed import FLOAT, TIMESTAMP, arrange, read_typed
 
 _INT = r"^-?\d+$"
-_FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+_FLOAT = FLOAT
 _TIMESTAMP = TIMESTAMP
 
 

@@ -5,11 +5,11 @@ returns None whenever the contract might decide otherwise, and the caller then r
 by row (discarding rows with their reasons). So it declines a file when a value does not convert,
 a required value is missing, or the file spells something pyarrow accepts and the contract refuses:
 
-- integers and floats are converted by pyarrow, which also takes hexadecimal (`0x1f`), a leading
-  `+`, `inf` and `nan`: a file holding `0x`/`0X` or a field starting with `+` is declined, and so
-  is a float column holding an infinite or NaN value;
-- timestamps are checked against the contract's own pattern (pyarrow's ISO 8601 parser also
-  takes a space for `T`, no seconds, or a zone of hours only) and then cast, as the contract does;
+- integers are converted by pyarrow, which also takes hexadecimal (`0x1f`): a file holding
+  `0x` or `0X` anywhere is declined;
+- floats and timestamps are read as text, checked against the contract's own patterns and then
+  cast, as the contract does (pyarrow's parsers also take a leading `+`, `inf` and `nan`, and a
+  space for `T`, no seconds or a zone of hours only); a float too large for its type is declined;
 - text is read as is, a value of only whitespace becoming null, as in the contract;
 - extra columns are read as the contract reads them (types inferred by one serial read, then
   turned into text: `1.50` becomes `1.5`), so a file with extra columns is read on one thread.
@@ -20,19 +20,15 @@ Nothing here goes through Python objects per row, nor through pandas.
 from __future__ import annotations
 
 import io
-import re
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-# ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed. The contract's.
+# The contract's patterns (after trimming whitespace).
+FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+# ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
-# Spellings pyarrow's number parser accepts and the contract does not (a superset: a match in a
-# text column only sends the file the slow way).
-_LENIENT_NUMBER = re.compile(rb'0[xX]|(?:^|[,"])[ \t]*\+', re.MULTILINE)
-
-
 def _header(data: bytes) -> list[str] | None:
     end = data.find(b"\n")
     if end < 0:
@@ -48,18 +44,30 @@ def _present(text: pa.Array) -> pa.Array:
     return pc.cast(pc.utf8_length(pc.utf8_trim_whitespace(text)), pa.bool_())
 
 
-def _timestamp(text: pa.Array, type_: pa.TimestampType) -> pa.Array | None:
-    trimmed = pc.utf8_trim_whitespace(text)
-    digits = {"s": 0, "ms": 3, "us": 6, "ns": 9}[type_.unit]
-    if digits:  # fractions finer than the column's unit are cut to it, as the contract does
-        trimmed = pc.replace_substring_regex(trimmed, r"(\.\d{%d})\d+" % digits, r"\1")
-    cleaned = pc.if_else(_present(text), trimmed, pa.nulls(len(text), pa.string()))
-    if not pc.all(pc.match_substring_regex(cleaned, TIMESTAMP), min_count=0).as_py():
-        return None
+def _checked(text: pa.Array, type_: pa.DataType) -> pa.Array | None:
+    """A float or timestamp text column cast as the contract casts it, or None if a value fails."""
+    pattern = untouched = FLOAT
+    digits = 0
+    if pa.types.is_timestamp(type_):
+        pattern, digits = TIMESTAMP, {"s": 0, "ms": 3, "us": 6, "ns": 9}[type_.unit]
+        # values with no fraction finer than the column's unit: nothing for the contract to cut
+        untouched = TIMESTAMP.replace(r"(\.\d{1,9})?", r"(\.\d{1,%d})?" % digits if digits else "")
+    if pc.all(pc.match_substring_regex(text, untouched), min_count=0).as_py():
+        cleaned = text  # as the contract would leave it: no whitespace to trim, nothing to cut
+    else:
+        trimmed = pc.utf8_trim_whitespace(text)
+        if digits:  # fractions finer than the column's unit are cut to it, as the contract does
+            trimmed = pc.replace_substring_regex(trimmed, r"(\.\d{%d})\d+" % digits, r"\1")
+        cleaned = pc.if_else(_present(text), trimmed, pa.nulls(len(text), pa.string()))
+        if not pc.all(pc.match_substring_regex(cleaned, pattern), min_count=0).as_py():
+            return None
     try:
-        return pc.cast(cleaned, type_)
+        typed = pc.cast(cleaned, type_)
     except (pa.ArrowInvalid, OverflowError):
         return None
+    if pa.types.is_floating(type_) and not pc.all(pc.is_finite(typed), min_count=0).as_py():
+        return None
+    return typed
 
 
 def _column(values: pa.Array, field: pa.Field) -> pa.Array | None:
@@ -67,12 +75,9 @@ def _column(values: pa.Array, field: pa.Field) -> pa.Array | None:
     type_ = field.type
     if pa.types.is_string(type_):
         values = pc.if_else(_present(values), values, pa.nulls(len(values), pa.string()))
-    elif pa.types.is_timestamp(type_):
-        values = _timestamp(values, type_)
+    elif pa.types.is_timestamp(type_) or pa.types.is_floating(type_):
+        values = _checked(values, type_)
         if values is None:
-            return None
-    elif pa.types.is_floating(type_):
-        if not pc.all(pc.is_finite(values), min_count=0).as_py():
             return None
     elif not pa.types.is_integer(type_):
         return None
@@ -89,10 +94,10 @@ def read_typed(data: bytes, schema: pa.Schema) -> pa.Table | None:
     missing = [f for f in schema if f.name not in names]
     if any(not f.nullable for f in missing):
         return None  # the contract names the missing columns
-    numeric = {f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
-    if numeric & set(names) and _LENIENT_NUMBER.search(data):
+    integers = {f.name for f in schema if pa.types.is_integer(f.type)}
+    if integers & set(names) and (b"0x" in data or b"0X" in data):
         return None
-    types = {n: schema.field(n).type if n in numeric else pa.string() for n in names if n in schema.names}
+    types = {n: schema.field(n).type if n in integers else pa.string() for n in names if n in schema.names}
     extra = [n for n in names if n not in schema.names]
     try:
         table = pacsv.read_csv(
