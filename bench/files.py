@@ -98,17 +98,23 @@ def with_large_api(work: Path, drops: Path, scale: int = LARGE_SCALE) -> Path:
     return samples
 
 
-def _child(work: Path, mode: str, *args: str, env: dict[str, str] | None = None, inside: list[Sample] | None = None) -> Callable[[], Sample]:
+def _child(
+    work: Path, mode: str, *args: str, env: dict[str, str] | None = None, inside: list[Sample] | None = None, rows: int | None = None
+) -> Callable[[], Sample]:
     """A run of `python -m bench.files <mode> <scratch> <report> args…` in a fresh scratch folder;
-    the time it spent inside (its report) goes to `inside`."""
+    the time it spent inside (its report) goes to `inside`; a child that reports how many rows it
+    loaded must have loaded `rows`."""
 
     def once() -> Sample:
         scratch = Path(tempfile.mkdtemp(prefix="run-", dir=work))
         report = scratch / "report.json"
         extra = {"TOLTEK_HOME": str(scratch / "home"), **(env or {})}
         sample = run([PYTHON, "-m", "bench.files", mode, str(scratch), str(report), *args], env=extra)
+        done = json.loads(report.read_text())
+        if rows is not None and done["rows"] is not None and done["rows"] != rows:
+            raise SystemExit(f"{mode} loaded {done['rows']} rows, not {rows}")
         if inside is not None:
-            inside.append(Sample(json.loads(report.read_text())["seconds"], sample.peak_mib))
+            inside.append(Sample(done["seconds"], sample.peak_mib))
         shutil.rmtree(scratch, ignore_errors=True)
         return sample
 
@@ -122,13 +128,14 @@ def rows(work: Path, runs: int = 3, *, drops_rows: int = ROWS, api_samples: Path
     drops = alone / "files" / "shipments"
     files_env = {"TOLTEK_SAMPLES": str(alone)}
     toltek_files = ("--", "run", "shop_files", "--skip-transform")
+    n = drops_rows // 8 * 8  # what make_drops writes
     out = []
 
     toltek_in: list[Sample] = []
     duck_in: list[Sample] = []
     a, b = interleaved(
-        _child(work, "toltek", *toltek_files, env=files_env, inside=toltek_in),
-        _child(work, "duckdb", str(drops), inside=duck_in),
+        _child(work, "toltek", *toltek_files, env=files_env, inside=toltek_in, rows=n),
+        _child(work, "duckdb", str(drops), inside=duck_in, rows=n),
         runs,
     )
     what = "files pipeline, CSV+Parquet shipment drops -> datalake"
@@ -137,8 +144,8 @@ def rows(work: Path, runs: int = 3, *, drops_rows: int = ROWS, api_samples: Path
 
     toltek_in, bare_in = [], []
     a, b = interleaved(
-        _child(work, "toltek", *toltek_files, env=files_env, inside=toltek_in),
-        _child(work, "bare-files", str(drops), inside=bare_in),
+        _child(work, "toltek", *toltek_files, env=files_env, inside=toltek_in, rows=n),
+        _child(work, "bare-files", str(drops), inside=bare_in, rows=n),
         runs,
     )
     out.append(ratio_row(what, "toltek run shop_files --skip-transform", "bare dlt, same files as Arrow, merge", a, b, 1.05))
@@ -146,8 +153,8 @@ def rows(work: Path, runs: int = 3, *, drops_rows: int = ROWS, api_samples: Path
 
     large = with_large_api(work, drops)
     a, b = interleaved(
-        _child(work, "toltek", *toltek_files, env={"TOLTEK_SAMPLES": str(large)}),
-        _child(work, "toltek", *toltek_files, env=files_env),
+        _child(work, "toltek", *toltek_files, env={"TOLTEK_SAMPLES": str(large)}, rows=n),
+        _child(work, "toltek", *toltek_files, env=files_env, rows=n),
         runs,
     )
     out.append(
@@ -171,8 +178,8 @@ def rows(work: Path, runs: int = 3, *, drops_rows: int = ROWS, api_samples: Path
 # The child processes -------------------------------------------------------------------------
 
 
-def _report(path: Path, seconds: float) -> None:
-    path.write_text(json.dumps({"seconds": seconds}))
+def _report(path: Path, seconds: float, rows: int | None = None) -> None:
+    path.write_text(json.dumps({"seconds": seconds, "rows": rows}))
 
 
 def _toltek(scratch: Path, report: Path, argv: list[str]) -> None:
@@ -180,14 +187,17 @@ def _toltek(scratch: Path, report: Path, argv: list[str]) -> None:
     import pipelines.run
 
     spent: list[float] = []
+    loaded: list[int] = []
     load = pipelines.run.load
 
     def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         started = time.perf_counter()
         try:
-            return load(*args, **kwargs)
+            result = load(*args, **kwargs)
         finally:
             spent.append(time.perf_counter() - started)
+        loaded.append(result.total_rows)
+        return result
 
     pipelines.run.load = timed
     from pipelines.cli import main
@@ -198,7 +208,7 @@ def _toltek(scratch: Path, report: Path, argv: list[str]) -> None:
     except SystemExit as exc:
         if exc.code:
             raise
-    _report(report, sum(spent))
+    _report(report, sum(spent), loaded[0] if loaded else None)
 
 
 def _duckdb(scratch: Path, report: Path, drops: str) -> None:
@@ -211,8 +221,9 @@ def _duckdb(scratch: Path, report: Path, drops: str) -> None:
     con = duckdb.connect(str(scratch / "raw.duckdb"))
     con.execute(f"CREATE TABLE shipments AS SELECT * FROM read_csv({csv!r})")
     con.execute(f"INSERT INTO shipments BY NAME SELECT * FROM read_parquet({parquet!r})")
+    (loaded,) = con.execute("SELECT count(*) FROM shipments").fetchone()
     con.close()
-    _report(report, time.perf_counter() - started)
+    _report(report, time.perf_counter() - started, loaded)
 
 
 def _bare_files(scratch: Path, report: Path, drops: str) -> None:
@@ -239,7 +250,10 @@ def _bare_files(scratch: Path, report: Path, drops: str) -> None:
         tables, table_name="shipments", write_disposition="merge", primary_key=["shipment_id", "_file_name"], loader_file_format="parquet"
     )
     info.raise_on_failed_jobs()
-    _report(report, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    with pipeline.sql_client() as client:
+        (loaded,) = client.execute_sql("SELECT count(*) FROM shipments")[0]
+    _report(report, seconds, loaded)
 
 
 def _bare_api(scratch: Path, report: Path, samples: str) -> None:

@@ -28,10 +28,13 @@ DISCARDED_TABLE = "discarded_rows"
 # Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too (`with_load_id`, not dlt's own
 # `add_dlt_load_id`, which imports pandas), so staging models can keep only rows of completed loads
 # whatever the source yields.
+# A merge's staging tables are emptied once it is done: their rows are not written to disk again
+# (DuckDB would write both copies at its next checkpoint) nor kept in BigQuery.
 # HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
 # honoured, never more than 30 s per wait), then fail the run.
 DLT_SETTINGS = {
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "false",
+    "LOAD__TRUNCATE_STAGING_DATASET": "true",
     "RUNTIME__REQUEST_MAX_ATTEMPTS": "5",
     "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
     "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",
