@@ -12,7 +12,12 @@ the same invocation; each run starts from a fresh TOLTEK_HOME or database:
    (`shipment_id`, `_file_name`) (read with pyarrow, no pandas; dlt's own merge defaults);
 3. `toltek run shop_files --skip-transform` with the drops in a sample folder that also holds a
    large API sample (`generate --scale 50`) against the same drops alone: time and peak memory;
-4. `toltek run shop_api --skip-transform` against bare dlt `rest_api` with the same client,
+4. the merge SQL alone, in DuckDB, by file (as the files source merges) against dlt's default for
+   its keys (delete by primary key or merge key, insert ranked by `dedup_sort`): for the drops as
+   new files into a table of 1M rows, and for one file delivered again over its earlier version
+   (the default's delete joins every row of a file with every other: it grows with the square of
+   the file's rows, so that case uses a small file);
+5. `toltek run shop_api --skip-transform` against bare dlt `rest_api` with the same client,
    paging, incremental cursor and merge, each serving the committed sample from its own process.
 
 The toltek side runs `pipelines.cli.main` in a small wrapper that also reports the time spent in
@@ -164,6 +169,19 @@ def rows(work: Path, runs: int = 3, *, drops_rows: int = ROWS, api_samples: Path
         )
     )
 
+    for case, staged, what in (
+        ("new", n, f"merge of {n:,} staged rows of new files into a DuckDB table of 1M (SQL only)"),
+        ("redelivered", REDELIVERED, f"merge of a re-delivered file of {REDELIVERED:,} rows over its earlier version in DuckDB (SQL only)"),
+    ):
+        by_file: list[Sample] = []
+        ranked: list[Sample] = []
+        interleaved(
+            _child(work, "merge", str(drops), "by-file", case, inside=by_file, rows=staged),
+            _child(work, "merge", str(drops), "ranked", case, inside=ranked, rows=staged),
+            runs,
+        )
+        out.append(ratio_row(what, "delete by file, insert as staged", "dlt default: keys matched, insert ranked", stats(by_file), stats(ranked), 1.05))
+
     api = api_samples or Path(__file__).resolve().parent.parent / "pipelines" / "samples" / "data"
     api_env = {"TOLTEK_SAMPLES": str(api)}
     a, b = interleaved(
@@ -222,6 +240,61 @@ def _duckdb(scratch: Path, report: Path, drops: str) -> None:
     con.execute(f"CREATE TABLE shipments AS SELECT * FROM read_csv({csv!r})")
     con.execute(f"INSERT INTO shipments BY NAME SELECT * FROM read_parquet({parquet!r})")
     (loaded,) = con.execute("SELECT count(*) FROM shipments").fetchone()
+    con.close()
+    _report(report, time.perf_counter() - started, loaded)
+
+
+COLUMNS = "shipment_id, order_id, carrier, shipped_at, delivered_at, weight_kg, _file_name, _file_modified_at, _dlt_load_id"
+MERGES = {
+    # what the files source's write disposition makes dlt run
+    "by-file": [
+        "DELETE FROM d.shipments WHERE _file_name IN (SELECT _file_name FROM s.shipments)",
+        f"INSERT INTO d.shipments({COLUMNS}) SELECT {COLUMNS} FROM s.shipments WHERE 1 = 1",
+    ],
+    # what dlt runs for primary key (shipment_id, _file_name), merge key _file_name, dedup_sort
+    "ranked": [
+        "DELETE FROM d.shipments as d WHERE EXISTS (SELECT 1 FROM s.shipments as s WHERE d.shipment_id = s.shipment_id"
+        " AND d._file_name = s._file_name OR d._file_name = s._file_name)",
+        f"INSERT INTO d.shipments({COLUMNS}) SELECT {COLUMNS} FROM (SELECT ROW_NUMBER() OVER (partition BY shipment_id, _file_name"
+        f" ORDER BY _file_modified_at DESC) AS _dlt_dedup_rn, {COLUMNS} FROM s.shipments) AS x WHERE _dlt_dedup_rn = 1 AND (1 = 1)",
+    ],
+}
+
+
+REDELIVERED = 5_000
+
+
+def _merge(scratch: Path, report: Path, drops: str, variant: str, case: str) -> None:
+    """Stage rows in DuckDB (untimed), then time one merge SQL, commit and close. `new`: the drops'
+    rows staged, the table holding 1M rows of other files; `redelivered`: one file of
+    REDELIVERED rows staged again over its earlier version."""
+    import duckdb
+
+    folder = Path(drops)
+    con = duckdb.connect(str(scratch / "merge.duckdb"))
+    con.execute("CREATE SCHEMA d; CREATE SCHEMA s")
+    rows = (
+        "SELECT shipment_id, order_id, carrier, shipped_at::TIMESTAMPTZ AS shipped_at, delivered_at::TIMESTAMPTZ AS delivered_at,"
+        " weight_kg, {prefix} || parse_filename(filename) AS _file_name, TIMESTAMPTZ '2026-01-01 00:00:00+00' AS _file_modified_at,"
+        " '1795707588.2818' AS _dlt_load_id FROM {source} {limit}"
+    )
+    csv = sorted(str(p) for p in folder.glob("*.csv"))
+    parquet = sorted(str(p) for p in folder.glob("*.parquet"))
+    for schema in ("d", "s"):
+        prefix = "'earlier_'" if case == "new" and schema == "d" else "''"
+        if case == "new":
+            con.execute(f"CREATE TABLE {schema}.shipments AS " + rows.format(prefix=prefix, source=f"read_csv({csv!r}, filename = true)", limit=""))
+            con.execute(f"INSERT INTO {schema}.shipments " + rows.format(prefix=prefix, source=f"read_parquet({parquet!r}, filename = true)", limit=""))
+        else:
+            source = f"read_parquet({parquet[0]!r}, filename = true)"
+            con.execute(f"CREATE TABLE {schema}.shipments AS " + rows.format(prefix=prefix, source=source, limit=f"LIMIT {REDELIVERED}"))
+    con.execute("CHECKPOINT")
+    started = time.perf_counter()
+    con.execute("BEGIN")
+    for statement in MERGES[variant]:
+        con.execute(statement)
+    con.execute("COMMIT")
+    (loaded,) = con.execute("SELECT count(*) FROM s.shipments").fetchone()
     con.close()
     _report(report, time.perf_counter() - started, loaded)
 
@@ -298,7 +371,7 @@ def _bare_api(scratch: Path, report: Path, samples: str) -> None:
         _report(report, time.perf_counter() - started)
 
 
-CHILDREN = {"toltek": _toltek, "duckdb": _duckdb, "bare-files": _bare_files, "bare-api": _bare_api}
+CHILDREN = {"toltek": _toltek, "duckdb": _duckdb, "merge": _merge, "bare-files": _bare_files, "bare-api": _bare_api}
 
 
 def main() -> None:
