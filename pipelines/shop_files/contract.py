@@ -1,7 +1,8 @@
 """The files' contract, row by row.
 
 A CSV file is first read the fast way (`typed.py`: pyarrow straight into the declared types),
-which gives the same table whenever every row holds; this reading is what decides otherwise.
+which gives exactly the table this reading would or declines the file; a declined file (a bad
+row, a spelling only the fast reading would take) is read here, row by row.
 
 Outcomes, per case:
 
