@@ -386,10 +386,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--work", type=Path, help="keep generated data here (default: a temporary folder)")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for row in rows(args.work or Path(tmp), args.runs, drops_rows=args.rows):
-            print(describe(row), flush=True)
+        measured = rows(args.work or Path(tmp), args.runs, drops_rows=args.rows)
+    for row in measured:
+        print(describe(row), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(measured, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,8 @@ LOAD_ID = "_dlt_load_id"
 def with_load_id(item: object) -> object:
     """An Arrow table or batch with `_dlt_load_id` set to the load package's id (a map step on
     every resource; other items pass unchanged: dlt's JSON normalizer adds the column itself)."""
+    if isinstance(item, dict):  # the common case of row sources, checked first: called per row
+        return item
     import pyarrow as pa
 
     if not isinstance(item, pa.Table | pa.RecordBatch):
