@@ -88,3 +88,7 @@ def test_the_fast_path_types_are_the_declared_ones():
     table = read_typed(CLEAN["plain"].encode(), SHIPMENTS_SCHEMA)
     assert table.schema == SHIPMENTS_SCHEMA
     assert table.column("shipped_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_a_header_naming_a_column_twice_is_left_to_the_contract():
+    assert read_typed(f"{HEADER},note,note\n1,10,ups,,,1,a,b\n".encode(), SHIPMENTS_SCHEMA) is None

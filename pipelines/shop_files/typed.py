@@ -89,8 +89,8 @@ def _column(values: pa.Array, field: pa.Field) -> pa.Array | None:
 def read_typed(data: bytes, schema: pa.Schema) -> pa.Table | None:
     """The file's rows under `schema` (extra columns as text), or None: read it row by row."""
     names = _header(data)
-    if names is None:
-        return None
+    if names is None or len(set(names)) != len(names):
+        return None  # no header line, or a name twice: the contract decides
     missing = [f for f in schema if f.name not in names]
     if any(not f.nullable for f in missing):
         return None  # the contract names the missing columns
