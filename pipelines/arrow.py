@@ -34,3 +34,13 @@ def timestamp(value: datetime) -> pa.Scalar:
 def positions(rows: int) -> pa.Array:
     """0, 1, … rows - 1 as int64."""
     return pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(np.arange(rows, dtype=np.int64))])
+
+
+def booleans(values: list[bool] | int) -> pa.Array:
+    """A boolean array of `values`, or of that many False."""
+    flags = np.zeros(values, bool) if isinstance(values, int) else np.array(values, bool)
+    return pa.Array.from_buffers(pa.bool_(), len(flags), [None, pa.py_buffer(np.packbits(flags, bitorder="little"))])
+
+
+FALSE = booleans([False])[0]
+EMPTY = text("")
