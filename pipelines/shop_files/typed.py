@@ -29,6 +29,8 @@ import pyarrow.csv as pacsv
 FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 # ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
+
+
 def _header(data: bytes) -> list[str] | None:
     end = data.find(b"\n")
     if end < 0:
