@@ -25,12 +25,16 @@ from pipelines.set_aside import is_data_failure, set_aside
 
 LOADER_FILE_FORMAT = "parquet"
 DISCARDED_TABLE = "discarded_rows"
-# Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too, so staging models can keep only
-# rows of completed loads whatever the source yields.
+# Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too (`with_load_id`, not dlt's own
+# `add_dlt_load_id`, which imports pandas), so staging models can keep only rows of completed loads
+# whatever the source yields.
+# A merge's staging tables are emptied once it is done: their rows are not written to disk again
+# (DuckDB would write both copies at its next checkpoint) nor kept in BigQuery.
 # HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
 # honoured, never more than 30 s per wait), then fail the run.
 DLT_SETTINGS = {
-    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "true",
+    "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "false",
+    "LOAD__TRUNCATE_STAGING_DATASET": "true",
     "RUNTIME__REQUEST_MAX_ATTEMPTS": "5",
     "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
     "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",
@@ -117,6 +121,26 @@ def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
                 f"pipeline '{pipeline.name}': resource '{name}' uses write disposition '{disposition}'; "
                 f"allowed: {', '.join(pipeline.write_dispositions)} (see 'Adding a pipeline' in the README)"
             )
+
+
+LOAD_ID = "_dlt_load_id"
+
+
+def with_load_id(item: object) -> object:
+    """An Arrow table or batch with `_dlt_load_id` set to the load package's id (a map step on
+    every resource; other items pass unchanged: dlt's JSON normalizer adds the column itself)."""
+    if isinstance(item, dict):  # the common case of row sources, checked first: called per row
+        return item
+    import pyarrow as pa
+
+    if not isinstance(item, pa.Table | pa.RecordBatch):
+        return item
+    from pipelines import arrow
+
+    column = pa.repeat(arrow.text(dlt.current.load_package_state()["load_id"]), item.num_rows)
+    field = pa.field(LOAD_ID, pa.string(), nullable=False)
+    at = item.schema.get_field_index(LOAD_ID)
+    return item.set_column(at, field, column) if at >= 0 else item.append_column(field, column)
 
 
 def run_lock(pipeline: type[Pipeline], env: Environment):  # noqa: ANN201 - a context manager
@@ -326,6 +350,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
+            for resource in (getattr(source, "selected_resources", None) or {"": source}).values():
+                resource.add_map(with_load_id)
             extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
                 stage = "normalize"

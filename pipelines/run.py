@@ -22,12 +22,20 @@ from pipelines.registry import REGISTRY
 TransformMode = Literal["auto", "always", "never"]
 
 
+
+def needs_sample_server(selected: list[type[Pipeline]]) -> bool:
+    """Locally the sample server stands in for the REST and Sheets APIs. Pipelines of landed files
+    (a `landing_prefix`) read the sample folder's files/ directly: a run of only those neither
+    starts the server nor reads the API sample into memory."""
+    return any(pipeline.landing_prefix is None for pipeline in selected)
+
+
 def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: TransformMode, out: Console, err: Console) -> bool:
     """Run `selected` in `env`; print progress to `err` and the summary to `out`; True if all passed."""
     results: list[LoadResult] = []
     failures: list[tuple[str, str]] = []
     with ExitStack() as stack:
-        if env.is_local:
+        if env.is_local and needs_sample_server(selected):
             from pipelines.samples.server import SampleStore, running
 
             server = stack.enter_context(running(SampleStore.load(env.require_samples())))

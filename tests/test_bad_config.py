@@ -182,6 +182,21 @@ def test_a_broken_sample_file_is_one_line_naming_it(tmp_path):
     )
 
 
+def test_a_run_of_file_pipelines_does_not_read_the_api_sample(tmp_path):
+    """The sample server (and its data in memory) serves the REST and Sheets pipelines only: a
+    broken API sample stops `toltek run`, not `toltek run shop_files`."""
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    customers = samples / "api" / "customers.jsonl"
+    customers.write_text(customers.read_text() + "{not json\n")
+    done = run_cli("run", "shop_files", "--skip-transform", home=tmp_path / "home", TOLTEK_SAMPLES=str(samples))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "6672" in done.stdout
+    done = run_cli("run", "shop_files", "shop_api", "--skip-transform", home=tmp_path / "home", TOLTEK_SAMPLES=str(samples))
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"error: sample data: {customers} is not valid sample data")
+
+
 def test_a_toltek_home_without_write_permission_is_one_line_and_exit_2(tmp_path):
     import os
 

@@ -64,3 +64,43 @@ def test_second_run_reads_only_new_or_changed_files_and_merges(files_env):
     assert query(db, "select count(*), count(distinct shipment_id) from raw_shop_files.shipments") == [(6674, 6673)]
     versions = query(db, "select _file_name, carrier, delivered_at from raw_shop_files.shipments where shipment_id = 100001 order by _file_modified_at")
     assert len(versions) == 2 and versions[-1] == ("shipments_2026_01.csv", "ups", None)
+
+
+def test_every_row_carries_the_id_of_the_load_that_loaded_it(files_env):
+    load(ShopFiles, files_env)
+    db = files_env.datalake.path
+    assert query(
+        db,
+        "select count(*), count(distinct s._dlt_load_id) from raw_shop_files.shipments s "
+        "join raw_shop_files._dlt_loads l on l.load_id = s._dlt_load_id and l.status = 0",
+    ) == [(6672, 1)]
+
+
+def test_the_files_pipeline_never_imports_pandas(files_env):
+    """pandas costs over a second to import; pyarrow's dataset API, its conversions of Python
+    values and dlt's own load-id column all pull it in. A fresh process loads the sample files and
+    one the fast path declines (`0x` in it), read row by row. (Rows the contract discards still
+    bring pandas in: dlt writes those Python rows to Parquet through pyarrow.)"""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, dataclasses, pathlib\n"
+        "from pipelines import environments\n"
+        "from pipelines.loading import load\n"
+        "from pipelines.shop_files.pipeline import ShopFiles\n"
+        "env = environments.get('local')\n"
+        "env.prepare()\n"
+        "result = load(ShopFiles, env)\n"
+        "print(result.total_rows, result.discarded, 'pandas' in sys.modules)\n"
+    )
+    (shipments_dir(files_env) / "zz_late.csv").write_text(
+        "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg\n"
+        "900001,9001,0xpress,2026-01-03T10:00:00Z,,0.75\n900002,9002,ups,2026-01-03T10:00:00.123456789Z,,1\n"
+    )
+    env = {**os.environ, "TOLTEK_HOME": str(files_env.work_dir.parent / "fresh"), "TOLTEK_SAMPLES": str(files_env.samples)}
+    (files_env.samples / "api").mkdir(exist_ok=True)
+    (files_env.samples / "sheets").mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["6674", "0", "False"]

@@ -128,10 +128,8 @@ def test_a_fixed_file_replaces_its_discarded_rows(files_env):
     assert [r[:2] for r in raw(files_env)] == [(9201, "ups"), (9202, "ups")]
 
 
-@pytest.mark.parametrize(("pipeline_name", "table", "order"), [("shop_api", "orders", "`updated_at` DESC"), ("shop_files", "shipments", "`_file_modified_at` DESC")])
-def test_the_bigquery_merge_keeps_the_same_version_as_duckdb(local_env, files_env, pipeline_name, table, order):
-    """dlt's BigQuery merge SQL, generated offline from the schema the pipeline really loaded with:
-    duplicates of a key in one load are ranked by the same `dedup_sort` as on DuckDB."""
+def _bigquery_merge_sql(env, pipeline_name: str, table: str) -> str:
+    """dlt's BigQuery merge SQL, generated offline from the schema the pipeline really loaded with."""
     import dlt
     from dlt.common.configuration.specs import GcpServiceAccountCredentials
     from dlt.common.schema.utils import get_nested_tables
@@ -139,17 +137,38 @@ def test_the_bigquery_merge_keeps_the_same_version_as_duckdb(local_env, files_en
     from dlt.destinations.impl.bigquery.bigquery import BigQueryMergeJob
     from dlt.destinations.impl.bigquery.sql_client import BigQuerySqlClient
 
-    from pipelines.shop_api.pipeline import ShopApi
-
-    if pipeline_name == "shop_files":
-        drop(files_env, "a.csv", f"{HEADER}\n{row(9301, 'ups')}\n", T0)
-    load(ShopApi if pipeline_name == "shop_api" else ShopFiles, local_env if pipeline_name == "shop_api" else files_env)
-    env = local_env if pipeline_name == "shop_api" else files_env
     schema = dlt.attach(f"toltek_{pipeline_name}", pipelines_dir=str(env.work_dir)).default_schema
     credentials = GcpServiceAccountCredentials()
     credentials.project_id = "toltek-datalake-prd"
     dataset = f"raw_{pipeline_name}"
     client = BigQuerySqlClient(dataset, f"{dataset}_staging", credentials, bigquery().capabilities())
-    sql = " ".join(" ".join(BigQueryMergeJob.generate_sql(get_nested_tables(schema.tables, table), client)).split())
-    assert f"`toltek-datalake-prd`.`{dataset}_staging`.`{table}`" in sql
-    assert f"ROW_NUMBER() OVER (partition BY {'`id`' if table == 'orders' else '`shipment_id`, `_file_name`'} ORDER BY {order})" in sql, sql[:1500]
+    return " ".join(" ".join(BigQueryMergeJob.generate_sql(get_nested_tables(schema.tables, table), client)).split())
+
+
+def test_the_bigquery_merge_keeps_the_same_version_as_duckdb(local_env):
+    """Duplicates of a key in one load are ranked by the same `dedup_sort` as on DuckDB."""
+    from pipelines.shop_api.pipeline import ShopApi
+
+    load(ShopApi, local_env)
+    sql = _bigquery_merge_sql(local_env, "shop_api", "orders")
+    assert "`toltek-datalake-prd`.`raw_shop_api_staging`.`orders`" in sql
+    assert "ROW_NUMBER() OVER (partition BY `id` ORDER BY `updated_at` DESC)" in sql, sql[:1500]
+
+
+def test_the_bigquery_files_merge_replaces_whole_files_like_duckdb(files_env):
+    """On BigQuery as on DuckDB the files merge deletes the rows of the files a load holds and
+    inserts the staged rows as they are (the source keeps one row per shipment and file)."""
+    drop(files_env, "a.csv", f"{HEADER}\n{row(9301, 'ups')}\n", T0)
+    load(ShopFiles, files_env)
+    sql = _bigquery_merge_sql(files_env, "shop_files", "shipments")
+    staging = "`toltek-datalake-prd`.`raw_shop_files_staging`.`shipments`"
+    assert sql.startswith(f"DELETE FROM `toltek-datalake-prd`.`raw_shop_files`.`shipments` WHERE _file_name IN (SELECT _file_name FROM {staging});"), sql
+    assert "ROW_NUMBER" not in sql
+    assert sql.endswith(f"FROM {staging} WHERE 1 = 1"), sql
+
+
+def test_a_shipment_twice_in_one_file_keeps_its_last_row(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n{row(9401, 'ups')}\n{row(9402, 'dhl')}\n{row(9401, 'dpd')}\n", T0)
+    drop(files_env, "b.csv", f"{HEADER}\n{row(9401, 'postnl')}\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 3}
+    assert raw(files_env) == [(9401, "dpd", "a.csv", T0), (9401, "postnl", "b.csv", T0 + 60), (9402, "dhl", "a.csv", T0)]

@@ -1,5 +1,9 @@
 """The files' contract, row by row.
 
+A CSV file is first read the fast way (`typed.py`: pyarrow straight into the declared types),
+which gives exactly the table this reading would or declines the file; a declined file (a bad
+row, a spelling only the fast reading would take) is read here, row by row.
+
 Outcomes, per case:
 
 - a malformed CSV row (wrong number of fields), a value of the wrong type or out of its range, or a
@@ -24,12 +28,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pipelines import arrow
 from pipelines.errors import SourceDataError
+from pipelines.shop_files.typed import FLOAT, TIMESTAMP, arrange, read_typed
 
 _INT = r"^-?\d+$"
-_FLOAT = r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
-# ISO 8601 with an explicit zone: `Z` or an offset; fractional seconds allowed.
-_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
+_FLOAT = FLOAT
+_TIMESTAMP = TIMESTAMP
 
 
 @dataclass
@@ -45,10 +50,10 @@ def _discard(file: str, ref: str, reason: str, raw: str) -> dict[str, Any]:
 def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
     """(typed values, mask of values that do not parse) for a text column."""
     trimmed = pc.utf8_trim_whitespace(column)
-    present = pc.fill_null(pc.not_equal(trimmed, ""), False)
-    nothing = pa.scalar(None, pa.string())
+    present = pc.fill_null(pc.not_equal(trimmed, arrow.EMPTY), arrow.FALSE)
+    nothing = pa.nulls(1, pa.string())[0]
     if pa.types.is_string(type_):
-        return pc.if_else(present, column, nothing), pa.array([False] * len(column))
+        return pc.if_else(present, column, nothing), arrow.booleans(len(column))
     if pa.types.is_integer(type_):
         pattern = _INT
     elif pa.types.is_floating(type_):
@@ -62,7 +67,7 @@ def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
         raise TypeError(f"no text parser for {type_}")
     # The pattern rejects most bad values at once; the cast catches the rest (an integer out of
     # range, a 13th month), value by value only when the whole column does not cast.
-    bad = pc.and_(present, pc.invert(pc.fill_null(pc.match_substring_regex(trimmed, pattern), False)))
+    bad = pc.and_(present, pc.invert(pc.fill_null(pc.match_substring_regex(trimmed, pattern), arrow.FALSE)))
     cleaned = pc.if_else(pc.or_(bad, pc.invert(present)), nothing, trimmed)
     try:
         typed = pc.cast(cleaned, type_)
@@ -70,28 +75,33 @@ def _parse(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
         typed, unparsable = _cast_each(cleaned, type_)
         bad = pc.or_(bad, unparsable)
     if pa.types.is_floating(type_):  # a finite number too large for the type
-        bad = pc.or_(bad, pc.fill_null(pc.is_inf(typed), False))
-        typed = pc.if_else(bad, pa.scalar(None, type_), typed)
+        bad = pc.or_(bad, pc.fill_null(pc.is_inf(typed), arrow.FALSE))
+        typed = pc.if_else(bad, pa.nulls(1, type_)[0], typed)
     return typed, bad
 
 
 def _cast_each(column: pa.Array, type_: pa.DataType) -> tuple[pa.Array, pa.Array]:
     values, bad = [], []
-    for value in column.to_pylist():
+    for i in range(len(column)):
         try:
-            values.append(None if value is None else pc.cast(pa.array([value]), type_)[0].as_py())
+            values.append(pc.cast(column.slice(i, 1), type_))
             bad.append(False)
         except (pa.ArrowInvalid, OverflowError):
-            values.append(None)
+            values.append(pa.nulls(1, type_))
             bad.append(True)
-    return pa.array(values, type_), pa.array(bad)
+    return pa.concat_arrays(values), arrow.booleans(bad)
 
 
-def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+def _require_utf8(name: str, data: bytes) -> None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceDataError(f"{name} is not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
+    """The row-by-row reading: every value checked, bad rows discarded with their reasons."""
+    _require_utf8(name, data)
     malformed: list[dict[str, Any]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -114,44 +124,36 @@ def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     table = _with_required_columns(name, table, schema, as_text=True)
     if table.num_rows == 0:
         return FileRead(None, malformed)
-    bad_any = pa.array([False] * table.num_rows)
-    reasons: list[list[str]] = [[] for _ in range(table.num_rows)]
+    bad_any = arrow.booleans(table.num_rows)
+    reasons: dict[int, list[str]] = {}
     columns = {}
     for field_ in schema:
         typed, bad = _parse(table[field_.name].combine_chunks(), field_.type)
         if not field_.nullable:
             bad = pc.or_(bad, pc.is_null(typed))
-        bad = pc.fill_null(bad, False)
+        bad = pc.fill_null(bad, arrow.FALSE)
         for i in pc.indices_nonzero(bad).to_pylist():
             value = table[field_.name][i].as_py()
-            reasons[i].append(
+            reasons.setdefault(i, []).append(
                 f"{field_.name}: required, missing" if value in (None, "") else f"{field_.name}: {value!r} is not {field_.type}"
             )
         bad_any = pc.or_(bad_any, bad)
         columns[field_.name] = typed
     extras = [n for n in table.column_names if n not in schema.names]
-    rows = table.to_pylist() if pc.any(bad_any).as_py() else []
+    at = pc.indices_nonzero(bad_any)
     discarded = malformed + [
-        _discard(name, f"row {i + 1}", "; ".join(reasons[i]), ",".join("" if v is None else str(v) for v in rows[i].values()))
-        for i in pc.indices_nonzero(bad_any).to_pylist()
+        _discard(name, f"row {i + 1}", "; ".join(reasons[i]), ",".join("" if v is None else str(v) for v in row.values()))
+        for i, row in zip(at.to_pylist(), table.take(at).to_pylist())
     ]
     keep = pc.invert(bad_any)
-    out = _typed(schema, columns, {n: table[n].cast(pa.string()) for n in extras}, keep)
+    out = arrange(schema, columns, {n: table[n].cast(pa.string()) for n in extras}, keep)
     return FileRead(out, discarded)
-
-
-def _typed(schema: pa.Schema, columns: dict, extras: dict, keep: pa.Array | None = None) -> pa.Table:
-    """The declared columns (with their nullability) followed by any extra ones."""
-    loose = pa.table({**columns, **extras})
-    if keep is not None:
-        loose = loose.filter(keep)
-    fields = list(schema) + [pa.field(n, loose[n].type) for n in extras]
-    return pa.Table.from_arrays([loose[f.name] for f in fields], schema=pa.schema(fields))
 
 
 def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     try:
-        raw = pq.read_table(io.BytesIO(data))
+        # ParquetFile, not read_table: the latter goes through pyarrow's dataset API (and pandas)
+        raw = pq.ParquetFile(io.BytesIO(data)).read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceDataError(f"{name} is not a readable Parquet file ({' '.join(str(exc).split())[:200]})") from None
     if raw.num_rows == 0:
@@ -168,7 +170,7 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     if any(not f.nullable and columns[f.name].null_count for f in schema):
         missing = [f.name for f in schema if not f.nullable and columns[f.name].null_count]
         raise SourceDataError(f"{name}: required column(s) {', '.join(missing)} hold nulls")
-    return FileRead(_typed(schema, columns, extras))
+    return FileRead(arrange(schema, columns, extras))
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
@@ -187,7 +189,9 @@ def read_file(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         return FileRead(None)
     lower = name.lower()
     if lower.endswith(".csv"):
-        return read_csv(name, data, schema)
+        _require_utf8(name, data)
+        table = read_typed(data, schema)
+        return FileRead(table) if table is not None else read_csv(name, data, schema)
     if lower.endswith(".parquet"):
         return read_parquet(name, data, schema)
     raise SourceDataError(f"{name}: unsupported file type (expected .csv or .parquet)")

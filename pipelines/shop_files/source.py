@@ -3,12 +3,17 @@
 dlt's `filesystem` source lists `gs://…` in the cloud and `file://…` locally. A run reads the
 files it has not read before, or that changed since (name, modification time and size, kept in the
 pipeline's state): a late file with an old modification time is read once, like any other. CSV
-and Parquet files are read straight into Arrow tables of one declared schema (the fast path: no
-Python rows), each row carrying its file's name and modification time, and merged on
+and Parquet files are read straight into Arrow tables of one declared schema (`typed.py`: no Python
+rows, no pandas), each row carrying its file's name and modification time, and merged on
 (`shipment_id`, file): a re-delivered file replaces its own rows, and every delivered version of a
 shipment is kept, so the staging model can pick the newest (latest modification time, then file
-name) however the files arrived. Rows that break the contract (`contract.py`) land in
-`discarded_rows` with their reason.
+name) however the files arrived. A shipment listed twice in one file is kept once (its last row).
+Rows that break the contract (`contract.py`, read row by row only for a CSV file the fast path
+declines) land in `discarded_rows` with their reason.
+
+The merge deletes the rows of the files a load holds (`_file_name` in the staged rows) and inserts
+the staged rows as they are: they are unique per (`shipment_id`, file) already, so the destination
+neither matches every key nor ranks duplicates.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from collections.abc import Iterable, Iterator
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 
+from pipelines import arrow
 from pipelines.shop_files.contract import read_file
 from pipelines.shop_files.settings import FILE_GLOB, SHIPMENTS_SCHEMA
 
@@ -45,11 +52,23 @@ def file_version(item: FileItemDict) -> str:
 def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
     """The file's name and modification time on every row: which version of a shipment is newest."""
     rows = table.num_rows
-    modified = pa.array([item["modification_date"]] * rows, pa.timestamp("us", tz="UTC"))
-    names = pa.array([item["file_name"]] * rows, pa.string())
-    return table.append_column(pa.field(FILE_NAME, pa.string()), names).append_column(
+    names = pa.repeat(arrow.text(item["file_name"]), rows)
+    modified = pa.repeat(arrow.timestamp(item["modification_date"]), rows)
+    return table.append_column(pa.field(FILE_NAME, pa.string(), nullable=False), names).append_column(
         pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC")), modified
     )
+
+
+def last_per_shipment(table: pa.Table) -> pa.Table:
+    """`table` with each `shipment_id` once: its last row in the file."""
+    ids = table["shipment_id"].combine_chunks()
+    if table.num_rows < 2 or pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+        return table  # ascending: unique (the usual export, checked without hashing)
+    if len(pc.unique(ids)) == table.num_rows:
+        return table
+    last = pa.table({"id": ids, "at": arrow.positions(table.num_rows)}).group_by("id", use_threads=False).aggregate([("at", "max")])
+    keep = last["at_max"]
+    return table.take(keep.take(pc.sort_indices(keep)))  # in file order
 
 
 @dlt.source(name="shop_files", section="shop_files")
@@ -59,10 +78,15 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
     @dlt.transformer(
         name="shipments",
         primary_key=["shipment_id", FILE_NAME],
-        # A file read again replaces all of its own rows (rows it no longer holds go too).
-        merge_key=FILE_NAME,
-        write_disposition="merge",
-        columns={FILE_MODIFIED_AT: {"dedup_sort": "desc"}},
+        # A file read again replaces all of its own rows (rows it no longer holds go too): the
+        # merge deletes by file (the scope stands for a merge key on the file name), and the staged
+        # rows need no ranking (unique per key already).
+        write_disposition={
+            "disposition": "merge",
+            "strategy": "delete-insert",
+            "destination_scope": f"{FILE_NAME} IN (SELECT {FILE_NAME} FROM {{staging_table}})",
+            "deduplicated": True,
+        },
     )
     def shipments(items: list[FileItemDict]) -> Iterator[object]:
         state = dlt.current.resource_state()
@@ -73,7 +97,7 @@ def shop_files(bucket_url: str = dlt.config.value, file_glob: str = FILE_GLOB) -
                 continue
             read = read_file(name, item.read_bytes(), SHIPMENTS_SCHEMA)
             if read.table is not None and read.table.num_rows:
-                yield with_file_columns(read.table, item)
+                yield with_file_columns(last_per_shipment(read.table), item)
             refs = [d["row_ref"] for d in read.discarded]
             resolved = [{"source_file": name, "row_ref": ref, "_resolved": True} for ref in discarded_before.get(name, []) if ref not in refs]
             if read.discarded or resolved:
