@@ -14,6 +14,7 @@ from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
 from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.schema.exceptions import DataValidationError, SchemaException
+from dlt.sources import DltSource
 
 from pipelines import naming
 from pipelines.base import Pipeline
@@ -350,7 +351,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             on_stage(stage)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
-            for resource in (getattr(source, "selected_resources", None) or {"": source}).values():
+            selected = source.selected_resources if isinstance(source, DltSource) else {"": source}
+            for resource in selected.values():  # none when a source found nothing to read
                 resource.add_map(with_load_id)
             extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
