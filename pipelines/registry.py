@@ -9,7 +9,6 @@ the class's `source()` when it runs.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -136,6 +135,12 @@ def discover(package: str = "pipelines") -> Registry:
                 f"{package}/{path.name} defines a Pipeline class outside a pipeline package: move it to {package}/<name>/{PIPELINE_MODULE}.py"
             )
     for sub in pkgutil.iter_modules(root.__path__):
-        if sub.ispkg and not sub.name.startswith("_") and importlib.util.find_spec(f"{package}.{sub.name}.{PIPELINE_MODULE}"):
-            importlib.import_module(f"{package}.{sub.name}.{PIPELINE_MODULE}")
+        if not sub.ispkg or sub.name.startswith("_"):
+            continue
+        name = f"{package}.{sub.name}.{PIPELINE_MODULE}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a package without pipeline.py is not a pipeline; anything else is an error
+                raise
     return REGISTRY
