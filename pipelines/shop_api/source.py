@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -50,6 +50,7 @@ def require_key(key: str) -> Callable[..., Response]:
         if not isinstance(body, dict) or key not in body:
             found = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
             raise SourceDataError(f"response from GET {endpoint} has no '{key}' (it has: {found or 'nothing'})")
+        response.json = lambda *args, **kwargs: body  # the paginator and data selector read it again
         return response
 
     return check
@@ -65,13 +66,18 @@ def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, A
     value, so the next run reads everything from there again."""
     seen: dict[Any, Any] = {}
     rewind: list[Any] = []  # the earliest old cursor value of a record that moved, this run
+    run_state: list[dict[str, Any]] = []  # this run's resource state, looked up once
 
     def step(record: dict[str, Any]) -> dict[str, Any]:
         key, value = record.get("id"), record.get(cursor)
         earlier = seen.setdefault(key, value)
         if earlier is not None and value is not None and earlier != value:
             rewind[:] = [min([*rewind, earlier, value])]
-        state = dlt.current.resource_state(resource).get("incremental", {}).get(cursor)
+        if not rewind:
+            return record
+        if not run_state:
+            run_state.append(dlt.current.resource_state(resource))
+        state = run_state[0].get("incremental", {}).get(cursor)
         if rewind and state is not None and state.get("last_value") is not None:
             state["last_value"] = min(state["last_value"], rewind[0])
         return record
@@ -96,9 +102,23 @@ def skip_unchanged(
     still sees each dropped record, so a record that moves while paged is noticed."""
     lag = timedelta(seconds=lag_seconds)
     prune_at = [_PRUNE_AT]
+    run_state: list[dict[str, Any]] = []  # this run's resource state, looked up once
+    parsed: dict[Any, Any] = {}  # cursor values parsed once per run
+
+    def moment(value: Any) -> Any:
+        if value not in parsed:
+            try:  # ISO 8601 as the API writes it, parsed in C; anything else as dlt reads it
+                parsed[value] = datetime.fromisoformat(value) if isinstance(value, str) else ensure_pendulum_datetime(value)
+            except ValueError:
+                parsed[value] = ensure_pendulum_datetime(value)
+            if parsed[value].tzinfo is None:
+                parsed[value] = ensure_pendulum_datetime(value)
+        return parsed[value]
 
     def keep(record: dict[str, Any]) -> bool:
-        state = dlt.current.resource_state(resource)
+        if not run_state:
+            run_state.append(dlt.current.resource_state(resource))
+        state = run_state[0]
         seen: dict[str, Any] = state.setdefault(LOOK_BACK_STATE, {})
         digest = digest128(json.dumps(record, sort_keys=True, separators=(",", ":"), default=str))
         if digest in seen:
@@ -108,8 +128,8 @@ def skip_unchanged(
         if len(seen) > prune_at[0]:
             newest = state.get("incremental", {}).get(cursor, {}).get("last_value")
             if newest is not None:
-                oldest_read_again = ensure_pendulum_datetime(newest) - lag
-                for old in [d for d, value in seen.items() if value is None or ensure_pendulum_datetime(value) < oldest_read_again]:
+                oldest_read_again = moment(newest) - lag
+                for old in [d for d, value in seen.items() if value is None or moment(value) < oldest_read_again]:
                     del seen[old]
             prune_at[0] = max(_PRUNE_AT, 2 * len(seen))
         return True
