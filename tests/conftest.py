@@ -55,6 +55,33 @@ def toltek_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def loaded_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """A home after one whole `toltek run` on the sample data, and that run's result: made once per
+    test run, even across pytest-xdist workers (the first to need it runs it under a lock). Read
+    it; copy it (`copy_of_loaded_home`) before running anything in it."""
+    import fcntl
+    import json
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    home, record = shared / "loaded-home", shared / "loaded-home.json"
+    with open(shared / "loaded-home.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(home), timeout=900)
+            record.write_text(json.dumps({"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}))
+    result = json.loads(record.read_text())
+    return home, subprocess.CompletedProcess([str(TOLTEK), "run"], result["returncode"], result["stdout"], result["stderr"])
+
+
+def copy_of_loaded_home(loaded: tuple[Path, subprocess.CompletedProcess], into: Path) -> Path:
+    """A private copy of the loaded home, to run in."""
+    import shutil
+
+    shutil.copytree(loaded[0], into, ignore=shutil.ignore_patterns("*.lock"))
+    return into
+
+
 def query(db: Path, sql: str) -> list[tuple]:
     """Rows of `sql` against the DuckDB file `db`, opened read-only."""
     import duckdb

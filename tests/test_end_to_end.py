@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MART_KEYS, RAW_KEYS, REPO_ROOT, TOLTEK, counts, query, toltek_env
+from conftest import MART_KEYS, RAW_KEYS, REPO_ROOT, TOLTEK, copy_of_loaded_home, counts, query, toltek_env
 
 pytestmark = pytest.mark.e2e
 
@@ -20,13 +20,14 @@ EXPECTED_MART_ROWS = {"marts.fct_orders": 8000, "marts.dim_customers": 2000, "ma
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    return tmp_path_factory.mktemp("toltek_home")
+def home(loaded_home, tmp_path_factory):
+    """This module's copy of a home one whole `toltek run` loaded (shared with other modules)."""
+    return copy_of_loaded_home(loaded_home, tmp_path_factory.mktemp("e2e") / "home")
 
 
 @pytest.fixture(scope="module")
-def first_run(home):
-    return subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(home), timeout=900)
+def first_run(loaded_home):
+    return loaded_home[1]
 
 
 def test_run_builds_marts_with_rows_and_passing_tests(first_run, home):
