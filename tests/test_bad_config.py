@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT, TOLTEK, toltek_env
+from conftest import REPO_ROOT, TOLTEK, copy_of_loaded_home, toltek_env
 
 from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
 
@@ -109,10 +109,12 @@ def test_missing_stack_config_is_one_line_and_exit_2(tree):
     assert done.stderr.strip() == f"error: stack config Pulumi.prd.yaml not found in {tree}"
 
 
-def test_no_secret_value_reaches_output_logs_plan_or_errors(tmp_path):
-    home = tmp_path / "home"
-    outputs = []
-    for args in (["run"], ["plan", "-s", "prd", "--json"], ["policy", "-s", "prd", "--json"], ["pipelines", "--json"]):
+def test_no_secret_value_reaches_output_logs_plan_or_errors(loaded_home, tmp_path):
+    # A whole run's output and the home it wrote (dlt state, dbt logs), shared with other modules.
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    assert loaded_home[1].returncode == 0, loaded_home[1].stderr
+    outputs = [loaded_home[1].stdout + loaded_home[1].stderr]
+    for args in (["plan", "-s", "prd", "--json"], ["policy", "-s", "prd", "--json"], ["pipelines", "--json"]):
         done = subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home), timeout=600)
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout + done.stderr)
