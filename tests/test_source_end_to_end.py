@@ -12,15 +12,16 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import TOLTEK, query, toltek_env
+from conftest import TOLTEK, copy_of_loaded_home, query, toltek_env
 from source_drops import HEADER, T0, newest
 
 from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
 
 
-def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(tmp_path):
-    """`toltek run` twice: corrections in both name orders pick the newer file in fct_orders; a
-    sheet cleared to its header fails the run (exit 1) and leaves the marts' targets intact."""
+def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(loaded_home, tmp_path):
+    """On a home one run loaded, `toltek run` twice: corrections in both name orders pick the newer
+    file in fct_orders; a sheet cleared to its header fails the run (exit 1) and leaves the marts'
+    targets intact."""
     samples = tmp_path / "samples"
     shutil.copytree(DATA_DIR, samples)
     shipments = samples / "files" / "shipments"
@@ -31,7 +32,7 @@ def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(tmp_p
         fields = [*fields[:2], carrier, *fields[3:]]
         (shipments / name).write_text(f"{HEADER}\n{','.join(fields)}\n")
         os.utime(shipments / name, (old + 3600, old + 3600))
-    home = tmp_path / "home"
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
     env = toltek_env(home, TOLTEK_SAMPLES=str(samples))
     done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -52,14 +53,15 @@ def test_corrections_reach_the_marts_and_a_cleared_sheet_keeps_the_targets(tmp_p
     assert query(warehouse, "select count(*) from marts.mart_sales_vs_targets where target_revenue is null") == [(0,)]
 
 
-def test_a_failing_dbt_test_names_itself_and_its_error_on_stderr(tmp_path):
+def test_a_failing_dbt_test_names_itself_and_its_error_on_stderr(loaded_home, tmp_path):
     samples = tmp_path / "samples"
     shutil.copytree(DATA_DIR, samples)
     shipments = samples / "files" / "shipments"
     first = (shipments / "shipments_2025_01.csv").read_text().splitlines()[1].split(",")
     (shipments / "zz_fedex.csv").write_text(f"{HEADER}\n{','.join([*first[:2], 'fedex', *first[3:]])}\n")
     os.utime(shipments / "zz_fedex.csv", (T0 * 2, T0 * 2))  # the newest version: fedex
-    done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(tmp_path / "home", TOLTEK_SAMPLES=str(samples)), timeout=900)
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")  # a home one run loaded: the new file arrives
+    done = subprocess.run([str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(home, TOLTEK_SAMPLES=str(samples)), timeout=900)
     assert done.returncode == 1
     failures = [line for line in done.stderr.splitlines() if line.startswith("dbt: ")]
     assert failures[0] == (
