@@ -234,22 +234,20 @@ def run_plan(stack: str, root: Path | None = None, *, preview: bool = False) -> 
 
     stack_trace = sdk_resource._get_stack_trace
     sdk_resource._get_stack_trace = source_pb2.StackTrace
-    collections = fewer_collections()
-    collections.__enter__()
     try:
         pulumi.runtime.set_all_config(raw, [])
         # set_mocks reuses a root stack left by an earlier run in this process, whose outputs are
         # already finalised (a plan after a preview would export nothing): start from a fresh one.
         pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=_monitor(mocks, plan))
-        _sync_await(run_pulumi_func(main))
-        if not preview:
-            exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
-            plan.outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+        with fewer_collections():
+            _sync_await(run_pulumi_func(main))
+            if not preview:
+                exported = dict(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {})
+                plan.outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
     except UserError:
         raise
     finally:
-        collections.__exit__(None, None, None)
         sdk_resource._get_stack_trace = stack_trace
         loop.close()
         asyncio.set_event_loop(None)

@@ -88,13 +88,13 @@ def test_rules_leave_the_shared_decodings_of_each_resource_as_decoded(prd):
     report = analyze(plan.resources, stack="prd", config=config)
     assert report.violations == []
     shared = report.shared
-    assert len(shared.dicts) >= len([r for r in plan.resources if r.custom])
-    for message, as_dict in shared.dicts.values():
+    assert len(shared.dicts.entries) >= len([r for r in plan.resources if r.custom])
+    for message, as_dict in shared.dicts.entries.values():
         assert as_dict == json_format.MessageToDict(message)
-    for (_, args), (props, decoded) in shared.decoded.items():
+    for (_, args), (props, decoded) in shared.decoded.entries.items():
         assert decoded == deserialize_properties(props, *args)
-    assert shared.proxies
-    for decoded, proxy in shared.proxies.values():
+    assert shared.proxies.entries
+    for decoded, proxy in shared.proxies.entries.values():
         assert plain(proxy) == decoded  # nothing written through a proxy either
 
 

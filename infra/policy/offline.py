@@ -82,40 +82,38 @@ def _engine_environment(stack: str, config: Mapping[str, str]) -> Iterator[None]
                 os.environ[key] = value
 
 
+class _ByIdentity:
+    """`fn(obj, *args)` computed once per argument object (and extra arguments) within one
+    analysis. Entries keep their object alive, so an id is never reused for another one while
+    it is cached."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.entries: dict[tuple[int, tuple], tuple[Any, Any]] = {}
+
+    def __call__(self, obj: Any, *args: Any) -> Any:
+        key = (id(obj), args)
+        hit = self.entries.get(key)
+        if hit is None or hit[0] is not obj:
+            hit = self.entries[key] = (obj, self.fn(obj, *args))
+        return hit[1]
+
+
 class _SharedDecodings:
-    """`MessageToDict` and `deserialize_properties` of pulumi-policy's servicer, memoised per
-    message object for one analysis. Entries keep their key objects alive, so an id is never
-    reused for another object while it is cached."""
+    """pulumi-policy's `MessageToDict`, `deserialize_properties` and `unknown_checking_proxy`,
+    each computed once per object for one analysis."""
 
     def __init__(self, json_format_module: Any, deserialize: Any, proxy: Any) -> None:
-        self._json_format, self._deserialize, self._proxy = json_format_module, deserialize, proxy
-        self.dicts: dict[int, tuple[Any, Any]] = {}
-        self.decoded: dict[tuple[int, tuple], tuple[Any, Any]] = {}
-        self.proxies: dict[int, tuple[Any, Any]] = {}
+        self._json_format = json_format_module
+        self.dicts = _ByIdentity(json_format_module.MessageToDict)
+        self.decoded = _ByIdentity(deserialize)
+        self.proxies = _ByIdentity(proxy)
 
     def __getattr__(self, name: str) -> Any:  # the rest of protobuf's json_format, unchanged
         return getattr(self._json_format, name)
 
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - protobuf's name
-        if args or kwargs:
-            return self._json_format.MessageToDict(message, *args, **kwargs)
-        hit = self.dicts.get(id(message))
-        if hit is None or hit[0] is not message:
-            hit = self.dicts[id(message)] = (message, self._json_format.MessageToDict(message))
-        return hit[1]
-
-    def deserialize_properties(self, props: Any, *args: Any) -> Any:
-        key = (id(props), args)
-        hit = self.decoded.get(key)
-        if hit is None or hit[0] is not props:
-            hit = self.decoded[key] = (props, self._deserialize(props, *args))
-        return hit[1]
-
-    def unknown_checking_proxy(self, decoded: Any) -> Any:
-        hit = self.proxies.get(id(decoded))
-        if hit is None or hit[0] is not decoded:
-            hit = self.proxies[id(decoded)] = (decoded, self._proxy(decoded))
-        return hit[1]
+        return self.dicts(message) if not args and not kwargs else self._json_format.MessageToDict(message, *args, **kwargs)
 
 
 @contextmanager
@@ -124,23 +122,11 @@ def _decoded_once() -> Iterator[_SharedDecodings]:
 
     saved = sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy
     shared = _SharedDecodings(*saved)
-    sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy = shared, shared.deserialize_properties, shared.unknown_checking_proxy
+    sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy = shared, shared.decoded, shared.proxies
     try:
         yield shared
     finally:
         sdk.json_format, sdk.deserialize_properties, sdk.unknown_checking_proxy = saved
-
-
-def _per_request(method: Any) -> Any:
-    cache: dict[int, tuple[Any, Any]] = {}
-
-    def once(request: Any) -> Any:
-        hit = cache.get(id(request))
-        if hit is None or hit[0] is not request:
-            hit = cache[id(request)] = (request, method(request))
-        return hit[1]
-
-    return once
 
 
 def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -256,7 +242,7 @@ def _analyze(
         None,
     )
     for name in ("_get_resource_options", "_get_provider_resource"):  # per request, not per policy
-        setattr(servicer, name, _per_request(getattr(servicer, name)))
+        setattr(servicer, name, _ByIdentity(getattr(servicer, name)))
     by_urn = {r.urn: r for r in custom}
     providers = {r.urn: r for r in custom if r.type.startswith(PROVIDER_PREFIX)}
     by_resource, by_stack = Report(), Report()
