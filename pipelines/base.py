@@ -49,6 +49,10 @@ class Pipeline:
     - ``google_sheets``: ids of the Google Sheets it reads in the cloud with its own account (each
       must be shared with that account, read-only: the first-deploy checklist lists them);
 
+    - ``stale_after_runs``: (warn, error): how many scheduled intervals may pass without a completed
+      load before the source's data is stale (default (2, 4)); the dbt job skips the models of an
+      error-stale source, and its freshness alert fires (see `pipelines.freshness`);
+
     - ``write_dispositions``: allowed write dispositions (default merge, replace: see crash safety);
     - ``allow_empty_replace``: let a ``replace`` resource that yields no rows empty its table (by
       default such a load is refused: an empty source is far more often an accident);
@@ -69,6 +73,7 @@ class Pipeline:
     landing_prefix: ClassVar[str | None] = None
     google_sheets: ClassVar[tuple[str, ...]] = ()
     allow_empty_replace: ClassVar[bool] = False
+    stale_after_runs: ClassVar[tuple[int, int]] = (2, 4)
     max_replace_loss: ClassVar[float | None] = None
     # Crash safety: a load killed half-way and retried on a fresh container must not double rows,
     # so resources merge on a key or replace; `append` must be opted into deliberately.
@@ -118,6 +123,7 @@ class Pipeline:
             "transfer": cls.transfer,
             "landing_prefix": cls.landing_prefix,
             "google_sheets": list(cls.google_sheets),
+            "stale_after_runs": list(cls.stale_after_runs),
         }
 
 
@@ -184,6 +190,15 @@ def validate(cls: type[Pipeline]) -> None:
     sheets = cls.google_sheets
     if isinstance(sheets, str) or not isinstance(sheets, tuple) or not all(isinstance(s, str) and SPREADSHEET_ID.fullmatch(s) for s in sheets):
         fail("google_sheets", f"{sheets!r} must be a tuple of spreadsheet ids (the part of the sheet's URL after /d/)")
+
+    runs = cls.stale_after_runs
+    if (
+        not isinstance(runs, tuple)
+        or len(runs) != 2
+        or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 100 for n in runs)
+        or runs[0] > runs[1]
+    ):
+        fail("stale_after_runs", f"{runs!r} must be (warn, error): whole numbers of scheduled intervals, 1..100, warn <= error")
 
     if not isinstance(cls.allow_empty_replace, bool):
         fail("allow_empty_replace", f"{cls.allow_empty_replace!r} must be True or False")

@@ -85,6 +85,12 @@ class Schedule:
         every later check of it, costs a dictionary lookup."""
         return _shortest_gap(self.cron, self.time_zone)
 
+    def longest_gap_seconds(self) -> float:
+        """The longest real time between two consecutive firings (a weekday schedule's weekend, an
+        hour more across the autumn daylight-saving change): how long a source may rightly go
+        without a run. Cached like `shortest_gap_seconds`."""
+        return _longest_gap(self.cron, self.time_zone)
+
 
 @lru_cache(maxsize=None)
 def _problems(cron: str, time_zone: str) -> tuple[str, ...]:
@@ -149,6 +155,21 @@ def _shortest_gap(cron: str, time_zone: str) -> float:
         runs = [day + timedelta(days=d, minutes=m) for d in (-1, 0, 1) for m in daily]
         gaps.append(_gap(_instants([run.replace(tzinfo=ZoneInfo(time_zone)) for run in runs])))
     return min(gaps)
+
+
+@lru_cache(maxsize=None)
+def _longest_gap(cron: str, time_zone: str) -> float:
+    daily = _daily_minutes(cron)
+    if daily is None:
+        instants = _firing_instants(cron, time_zone)
+        return max((b - a for a, b in zip(instants, instants[1:])), default=float("inf"))
+    wall = max([b - a for a, b in zip(daily, daily[1:])] + [daily[0] + 1440 - daily[-1]]) * 60.0
+    gaps = [wall]
+    for day in _changes(time_zone):
+        runs = [day + timedelta(days=d, minutes=m) for d in (-1, 0, 1) for m in daily]
+        instants = _instants([run.replace(tzinfo=ZoneInfo(time_zone)) for run in runs])
+        gaps.append(max(b - a for a, b in zip(instants, instants[1:])))
+    return max(gaps)
 
 
 def _instants(runs: list[datetime]) -> list[float]:
