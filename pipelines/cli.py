@@ -115,6 +115,39 @@ def run(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command("dbt-sources")
+def dbt_sources(
+    check: Annotated[bool, typer.Option("--check", help="Only report drift: exit 1 when a file differs from the registry.")] = False,
+) -> None:
+    """Write each dbt source's freshness from its pipeline's schedule (the `_dlt_loads` entry of
+    transform/models/staging/<name>/_<name>__sources.yml).
+
+    Run it after changing a schedule or `stale_after_runs`; a test fails while a file has drifted.
+
+    Example: toltek dbt-sources --check
+    """
+    from pipelines import dbt_sources as generated
+
+    try:
+        pipelines = generated.feeding_the_warehouse(discover().all())
+        if check:
+            drifted = generated.drift(pipelines)
+            for item in drifted:
+                err.print(f"[bold red]drift:[/] {item.path.relative_to(environments.REPO_ROOT)}: {item.problem}", highlight=False, soft_wrap=True)
+            if drifted:
+                err.print("run `toltek dbt-sources` to rewrite them", highlight=False)
+                raise typer.Exit(1)
+            out.print(f"{len(pipelines)} dbt source(s) match their pipelines' schedules", highlight=False)
+            return
+        written = generated.write(pipelines)
+    except UserError as exc:
+        fail_user(str(exc))
+    for path in written:
+        out.print(f"wrote {path.relative_to(environments.REPO_ROOT)}", highlight=False)
+    if not written:
+        out.print("every dbt source already matches its pipeline's schedule", highlight=False)
+
+
 def _terminate(signum: int, frame: object) -> None:
     """Cloud Run sends SIGTERM on timeout or cancel: unwind cleanly instead of dying mid-step."""
     raise Terminated(signum)

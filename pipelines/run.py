@@ -67,39 +67,51 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: Tran
     for _, message in failures:
         err.print(f"[bold red]failed:[/] {message}", highlight=False, soft_wrap=True)
     out.print(_loads_table(env, results, failures))
-    if failures or transform == "never":
-        if failures and transform != "never":
-            err.print("transfer and dbt skipped: a pipeline failed", highlight=False)
+    if transform == "never":
         return not failures
     from pipelines import last_build
 
     every = [p for p in REGISTRY.all() if env.name in p.environments]
     loads, project = last_build.datalake_loads(env, every), last_build.project_digest()
     loaded = any(n for r in results for n in r.rows.values())
-    if transform == "auto" and not loaded and last_build.up_to_date(env, loads, project):
+    if transform == "auto" and not failures and not loaded and last_build.up_to_date(env, loads, project):
         out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
         return True
     full_refresh = last_build.needs_full_refresh(env, project)
     last_build.started(env)
-    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh)
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures])
     last_build.finished(env, ok, loads, project)
-    return ok
+    return ok and not failures
 
 
-def _transfer_and_transform(env: Environment, every: list[type[Pipeline]], out: Console, err: Console, *, full_refresh: bool) -> bool:
+def _transfer_and_transform(
+    env: Environment, every: list[type[Pipeline]], out: Console, err: Console, *, full_refresh: bool, failed_now: list[str]
+) -> bool:
+    """The transfer, the upstream checks (runs and freshness), then `dbt build` of everything that
+    stands on healthy sources; False if a source was left out or a dbt node failed."""
+    from pipelines import orchestration
     from pipelines import transform as dbt
+    from pipelines.dbt_sources import feeding_the_warehouse
     from pipelines.transfer import transfer
 
+    sources = feeding_the_warehouse(every)
     try:
+        missing: list[str] = []
         if env.is_local:
             with err.status("transfer: warehouse attaches the datalake read-only"):
-                transferred = transfer(env, every)
+                transferred = transfer(env, [p for p in every if p.name not in failed_now])
+            missing = [p.name for p in every if any(t.dataset == p.dataset and not t.loaded for t in transferred)]
             out.print(
-                "transfer: " + ", ".join(f"{t.dataset} {t.mode} ({t.tables} tables, {t.rows} rows)" for t in transferred),
+                "transfer: " + ", ".join(f"{t.dataset} {t.mode} ({t.tables} tables, {t.rows} rows)" for t in transferred if t.loaded),
                 highlight=False,
             )
+        with err.status("dbt source freshness: checking every upstream pipeline"):
+            checked, manifest = orchestration.plan(env, sources, failed_now=failed_now, missing=missing)
+        for health, line in orchestration.report_lines(checked):
+            colour = "yellow" if health == "warn" else "red"
+            err.print(f"[{colour}]source {line}[/]", highlight=False, soft_wrap=True)
         with err.status(f"dbt build --target {env.name}" + (" --full-refresh" if full_refresh else "")):
-            result = dbt.build(env, full_refresh=full_refresh)
+            result = dbt.build(env, full_refresh=full_refresh, exclude=checked.exclude, manifest=manifest)
     except PipelineFailed as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         return False
@@ -114,7 +126,11 @@ def _transfer_and_transform(env: Environment, every: list[type[Pipeline]], out: 
         err.print(f"[bold red]dbt:[/] {failure}", highlight=False, soft_wrap=True)
     if result.skipped:
         err.print(f"dbt: {len(result.skipped)} node(s) skipped because a node they depend on failed", highlight=False)
-    return result.ok
+    if checked.unhealthy:
+        skipped = len(set().union(*checked.skipped_models.values()))
+        names = ", ".join(c.pipeline for c in checked.unhealthy)
+        err.print(f"[bold red]failed:[/] {skipped} model(s) not built: source(s) {names} unhealthy (see above)", highlight=False, soft_wrap=True)
+    return result.ok and not checked.unhealthy
 
 
 def _loads_table(env: Environment, results: list[LoadResult], failures: list[tuple[str, str]]) -> Table:

@@ -26,10 +26,12 @@ class TransferResult:
     mode: str
     tables: int
     rows: int
+    loaded: bool = True  # False: the raw dataset does not exist yet (its pipeline never loaded)
 
 
 def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[TransferResult]:
-    """Attach the datalake to the warehouse read-only and count each raw dataset's rows."""
+    """Attach the datalake to the warehouse read-only, copy the `copy` datasets, and count each raw
+    dataset's rows; a dataset never loaded is reported (`loaded=False`), not an error."""
     if not (isinstance(env.datalake, DuckDBStore) and isinstance(env.warehouse, DuckDBStore)):
         raise PipelineFailed("the transfer step runs locally; in the cloud it is IAM (see infra/)")
     env.warehouse.path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,12 +56,9 @@ def transfer(env: Environment, pipelines: list[type[Pipeline]]) -> list[Transfer
                         [pipeline.dataset],
                     ).fetchall()
                 ]
-                if not tables:
-                    raise PipelineFailed(
-                        f"raw dataset '{pipeline.dataset}' of pipeline '{pipeline.name}' has not been loaded yet; "
-                        "dbt builds from every pipeline's data: run `toltek run` once for all, "
-                        "or pass --skip-transform"
-                    )
+                if not tables:  # never loaded: dbt leaves out what depends on it
+                    results.append(TransferResult(pipeline.dataset, pipeline.transfer, 0, 0, loaded=False))
+                    continue
                 if pipeline.transfer == "copy":
                     _copy(con, pipeline.dataset)
                     source = f'"{pipeline.dataset}"'

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipelines.environments import REPO_ROOT, Environment, toltek_home
 from pipelines.errors import PipelineFailed
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
 
 PROJECT_DIR = REPO_ROOT / "transform"
 _PASSED = {"success", "pass"}
@@ -51,13 +55,45 @@ def dbt_args(env: Environment, command: str = "build", *, full_refresh: bool = F
     ]
 
 
-def build(env: Environment, *, full_refresh: bool = False) -> TransformResult:
-    """Run `dbt build` for `env` (incremental models rebuilt whole with `full_refresh`); raise
-    `PipelineFailed` if dbt cannot run at all."""
+def _reason(outcome: object, what: str) -> PipelineFailed:
+    reason = getattr(outcome, "exception", None) or "dbt did not produce results"
+    return PipelineFailed(f"{what} failed: {' '.join(str(reason).split())[:400]}")
+
+
+def parse(env: Environment) -> Manifest:
+    """The dbt project's manifest for `env` (parsed once; the freshness check and the build reuse it)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(env))
-    outcome = dbtRunner().invoke(dbt_args(env, full_refresh=full_refresh))
+    outcome = dbtRunner().invoke(dbt_args(env, "parse"))
+    if outcome.result is None or not outcome.success:
+        raise _reason(outcome, "dbt parse")
+    return outcome.result
+
+
+def source_freshness(env: Environment, manifest: Manifest, sources: list[str]) -> list[object]:
+    """`dbt source freshness` of `sources`: one result per table with a freshness block."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(env))
+    options = dbt_args(env)[1:]  # `source freshness` is a two-word command, then the options
+    # dbt's own console lines are silenced: the caller reports each source's verdict itself.
+    args = ["source", "freshness", *options, "--log-level", "none", "--select", *(f"source:{s}" for s in sources)]
+    outcome = dbtRunner(manifest=manifest).invoke(args)
+    results = getattr(outcome.result, "results", None)
+    if results is None:
+        raise _reason(outcome, "dbt source freshness")
+    return list(results)
+
+
+def build(env: Environment, *, full_refresh: bool = False, exclude: list[str] | None = None, manifest: Manifest | None = None) -> TransformResult:
+    """Run `dbt build` for `env` (incremental models rebuilt whole with `full_refresh`), leaving out
+    the `exclude` selectors; raise `PipelineFailed` if dbt cannot run at all."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(env))
+    args = dbt_args(env, full_refresh=full_refresh) + (["--exclude", *exclude] if exclude else [])
+    outcome = dbtRunner(manifest=manifest).invoke(args)
     result = TransformResult()
     run_results = getattr(outcome.result, "results", None)
     if run_results is None:

@@ -1,0 +1,101 @@
+"""Data-aware dbt on DuckDB: a stale or failed source leaves out its own models, the rest of the
+warehouse is built, the run says what it skipped and why, and exits 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import TOLTEK, copy_of_loaded_home, toltek_env
+
+from pipelines import dbt_sources, freshness
+from pipelines.registry import discover
+
+
+def toltek(home: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=toltek_env(home), timeout=600)
+
+
+def age_loads(home: Path, dataset: str, days: float) -> None:
+    """Make every completed load of `dataset` `days` older, as if its pipeline had stopped then."""
+    with duckdb.connect(str(home / "datalake.duckdb")) as con:
+        con.execute(f"update {dataset}._dlt_loads set inserted_at = inserted_at - to_seconds(?::bigint)", [int(days * 86400)])
+
+
+def built_models(home: Path) -> set[str]:
+    """Models dbt ran in the last invocation that wrote run results (the build)."""
+    results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())
+    return {r["unique_id"].split(".")[-1] for r in results["results"] if r["unique_id"].startswith("model.")}
+
+
+ALL_MODELS = {
+    "stg_shop_api__customers", "stg_shop_api__orders", "stg_shop_api__order_items", "stg_shop_api__products",
+    "stg_shop_files__shipments", "stg_shop_sheets__sales_targets", "dim_customers", "fct_orders", "mart_sales_vs_targets",
+}
+
+
+def test_an_error_stale_source_skips_its_models_builds_the_rest_and_fails(loaded_home, tmp_path):
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    age_loads(home, "raw_shop_sheets", 30)  # error after 4 intervals of a daily schedule: ~4 days
+    done = toltek(home, "run", "shop_api", "shop_files", "--force-transform")
+    assert done.returncode == 1, done.stderr
+    assert (
+        "source shop_sheets: last completed load 30d ago (warn after 2d 2h, error after 4d 4h); "
+        "skipped 2 model(s): mart_sales_vs_targets, stg_shop_sheets__sales_targets"
+    ) in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "failed: 2 model(s) not built: source(s) shop_sheets unhealthy (see above)"
+    assert built_models(home) == ALL_MODELS - {"mart_sales_vs_targets", "stg_shop_sheets__sales_targets"}
+
+
+def test_a_warn_stale_source_is_reported_and_built(loaded_home, tmp_path):
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    age_loads(home, "raw_shop_sheets", 3)  # past 2d 2h, within 4d 4h
+    done = toltek(home, "run", "shop_api", "shop_files", "--force-transform")
+    assert done.returncode == 0, done.stderr
+    assert "source shop_sheets: stale, last completed load 3d ago (warn after 2d 2h, error after 4d 4h); built anyway" in done.stderr
+    assert built_models(home) == ALL_MODELS
+
+
+def test_the_dbt_sources_carry_the_freshness_each_schedule_implies():
+    pipelines = dbt_sources.feeding_the_warehouse(discover().all())
+    assert dbt_sources.drift(pipelines) == []
+    sheets = next(p for p in pipelines if p.name == "shop_sheets")
+    assert freshness.of(sheets).as_dbt()["error_after"] == {"count": 100, "period": "hour"}  # 4 x 25 h (autumn change)
+
+
+def test_a_drifted_source_file_is_found_and_rewritten_keeping_the_rest(tmp_path):
+    import shutil
+
+    import yaml
+
+    staging = tmp_path / "staging"
+    shutil.copytree(dbt_sources.STAGING_DIR, staging)
+    pipelines = dbt_sources.feeding_the_warehouse(discover().all())
+    path = staging / "shop_api" / "_shop_api__sources.yml"
+    before = yaml.safe_load(path.read_text())
+    path.write_text(path.read_text().replace("count: 4", "count: 40"))
+    (drift,) = dbt_sources.drift(pipelines, staging)
+    assert drift.pipeline == "shop_api" and "differs from the schedule" in drift.problem
+    assert dbt_sources.write(pipelines, staging) == [path]
+    assert dbt_sources.drift(pipelines, staging) == []
+    assert yaml.safe_load(path.read_text()) == before
+
+
+@pytest.mark.parametrize("broken", ["no file", "no source"])
+def test_writing_needs_the_source_to_exist(tmp_path, broken):
+    import shutil
+
+    from pipelines.errors import UserError
+
+    staging = tmp_path / "staging"
+    shutil.copytree(dbt_sources.STAGING_DIR, staging)
+    path = staging / "shop_files" / "_shop_files__sources.yml"
+    if broken == "no file":
+        path.unlink()
+    else:
+        path.write_text("version: 2\nsources: []\n")
+    with pytest.raises(UserError, match="add the pipeline's dbt source first"):
+        dbt_sources.write(dbt_sources.feeding_the_warehouse(discover().all()), staging)
