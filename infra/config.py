@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from pipelines.errors import UserError
 
-PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+from pipelines.naming import LOCATIONS, PROJECT_ID, REGION
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-LOCATIONS = {"EU", "US"}
 STACKS = ("dev", "prd")
 
 

@@ -89,6 +89,9 @@ def run(
         settings = environments.get(env)
         selected = discover().select(names, settings.name)
         require_local_secrets(selected, settings)
+        from pipelines import preflight
+
+        preflight.check(settings, selected)
         settings.prepare()
     except UserError as exc:
         fail_user(str(exc))

@@ -136,13 +136,33 @@ def stack_config(stack: str, root: Path | None = None) -> dict[str, object]:
     return {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("toltek:")}
 
 
+_EXPECTED = {
+    "datalakeProject": "a GCP project id",
+    "warehouseProject": "a GCP project id",
+    "bigqueryLocation": "EU, US or a region",
+}
+
+
+def _valid(key: str, value: str) -> bool:
+    from pipelines.naming import LOCATIONS, PROJECT_ID, REGION
+
+    if key == "bigqueryLocation":
+        return value in LOCATIONS or bool(REGION.fullmatch(value))
+    return bool(PROJECT_ID.fullmatch(value))
+
+
 def _cloud_setting(env: str, key: str) -> str:
-    value = os.environ.get(_CLOUD_SETTINGS[key])
-    if value:
-        return value
-    value = stack_config(env).get(key)
-    if not isinstance(value, str) or not value:
-        raise UserError(f"Pulumi.{env}.yaml: 'toltek:{key}' is missing (or set {_CLOUD_SETTINGS[key]})")
+    """A stack setting: the job's variable when set, else `Pulumi.<env>.yaml`; checked as `toltek
+    plan` checks it."""
+    var = _CLOUD_SETTINGS[key]
+    value: object = os.environ.get(var)
+    where = var
+    if not value:
+        value, where = stack_config(env).get(key), f"Pulumi.{env}.yaml: 'toltek:{key}'"
+        if not isinstance(value, str) or not value:
+            raise UserError(f"{where} is missing (or set {var})")
+    if not isinstance(value, str) or not _valid(key, value):
+        raise UserError(f"{where} is {value!r}, expected {_EXPECTED[key]}")
     return value
 
 
@@ -164,6 +184,8 @@ def get(name: str) -> Environment:
     warehouse_project = (
         datalake.project if name == "dev" else _cloud_setting(name, "warehouseProject")
     )
+    if name != "dev" and warehouse_project == datalake.project:
+        raise UserError(f"the {name} warehouse project must differ from its datalake project ({datalake.project})")
     return Environment(
         name=name,
         datalake=datalake,

@@ -62,6 +62,12 @@ def service_account_id(pipeline_name: str) -> str:
     return f"pl-{slug(pipeline_name)}"
 
 
+# Stack settings, checked the same way by `toltek plan` (infra/config.py) and by `toltek run --env`.
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+LOCATIONS = {"EU", "US"}
+
+
 def job_name(pipeline_name: str, env: str) -> str:
     """Cloud Run job that runs the pipeline: `toltek-{resource}-{env}`."""
     return f"toltek-{slug(pipeline_name)}-{env}"
