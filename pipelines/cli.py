@@ -118,6 +118,56 @@ def run(
     raise typer.Exit(0 if ok else 1)
 
 
+@app.command("transform")
+def transform(
+    env: Annotated[str, typer.Option("--env", "-e", help="Environment: local, dev or prd.")] = "local",
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental marts whole.")] = False,
+    wait: Annotated[
+        int,
+        typer.Option("--wait", metavar="SECONDS", help="In the cloud: how long to wait for an upstream execution still running.", show_default=True),
+    ] = 1800,
+) -> None:
+    """Check every upstream pipeline, then `dbt build` what stands on healthy sources.
+
+    The dbt job's command in the cloud (`toltek transform --env prd`). Each pipeline feeding the
+    warehouse is checked first: in the cloud its Cloud Run job's latest execution (failed: its
+    models are left out; still running: waited for, up to --wait seconds); everywhere its data's
+    freshness (`dbt source freshness`, thresholds from its schedule). Models of a failed or stale
+    source are left out, everything else is built, and the command exits 1 saying what it skipped.
+    Locally the transfer runs first, as in `toltek run`.
+
+    Examples: toltek transform;  toltek transform --env prd --wait 900
+    """
+    from pipelines.run import transform_only
+
+    try:
+        settings = environments.get(env)
+        every = discover().select(None, settings.name)
+        settings.prepare()
+        run_check = None
+        if not settings.is_local:
+            from pipelines import orchestration, preflight
+
+            preflight.require_credentials()
+            run_check = orchestration.cloud_run_check(settings, wait_seconds=wait)
+    except UserError as exc:
+        fail_user(str(exc))
+    from pipelines.locks import Busy, home_lock
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        with home_lock(settings.work_dir):
+            ok = transform_only(settings, every, out=out, err=err, full_refresh=full_refresh, run_check=run_check)
+    except Busy as exc:
+        err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (Terminated, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        err.print(f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped", highlight=False)
+        raise typer.Exit(128 + signum) from None
+    raise typer.Exit(0 if ok else 1)
+
+
 @app.command("dbt-sources")
 def dbt_sources(
     check: Annotated[bool, typer.Option("--check", help="Only report drift: exit 1 when a file differs from the registry.")] = False,

@@ -7,7 +7,7 @@ build is up to date (see `last_build`); ``always`` runs it; ``never`` skips it.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -18,6 +18,9 @@ from pipelines.environments import Environment
 from pipelines.errors import PipelineFailed
 from pipelines.loading import LoadResult, load
 from pipelines.registry import REGISTRY
+
+if TYPE_CHECKING:
+    from pipelines.orchestration import RunCheck
 
 TransformMode = Literal["auto", "always", "never"]
 
@@ -84,8 +87,32 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: Tran
     return ok and not failures
 
 
+def transform_only(
+    env: Environment, every: list[type[Pipeline]], *, out: Console, err: Console, full_refresh: bool = False, run_check: RunCheck | None = None
+) -> bool:
+    """`toltek transform`: the transfer (locally), the upstream checks, then `dbt build`, over
+    `every` pipeline of the environment."""
+    if not env.is_local:
+        return _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check)
+    from pipelines import last_build
+
+    loads, project = last_build.datalake_loads(env, every), last_build.project_digest()
+    full_refresh = full_refresh or last_build.needs_full_refresh(env, project)
+    last_build.started(env)
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[])
+    last_build.finished(env, ok, loads, project)
+    return ok
+
+
 def _transfer_and_transform(
-    env: Environment, every: list[type[Pipeline]], out: Console, err: Console, *, full_refresh: bool, failed_now: list[str]
+    env: Environment,
+    every: list[type[Pipeline]],
+    out: Console,
+    err: Console,
+    *,
+    full_refresh: bool,
+    failed_now: list[str],
+    run_check: RunCheck | None = None,
 ) -> bool:
     """The transfer, the upstream checks (runs and freshness), then `dbt build` of everything that
     stands on healthy sources; False if a source was left out or a dbt node failed."""
@@ -106,7 +133,7 @@ def _transfer_and_transform(
                 highlight=False,
             )
         with err.status("dbt source freshness: checking every upstream pipeline"):
-            checked, manifest = orchestration.plan(env, sources, failed_now=failed_now, missing=missing)
+            checked, manifest = orchestration.plan(env, sources, run_check=run_check, failed_now=failed_now, missing=missing)
         for health, line in orchestration.report_lines(checked):
             colour = "yellow" if health == "warn" else "red"
             err.print(f"[{colour}]source {line}[/]", highlight=False, soft_wrap=True)

@@ -37,10 +37,11 @@ ALL_MODELS = {
 }
 
 
-def test_an_error_stale_source_skips_its_models_builds_the_rest_and_fails(loaded_home, tmp_path):
+@pytest.mark.parametrize("command", [("run", "shop_api", "shop_files", "--force-transform"), ("transform",)], ids=["run", "transform"])
+def test_an_error_stale_source_skips_its_models_builds_the_rest_and_fails(loaded_home, tmp_path, command):
     home = copy_of_loaded_home(loaded_home, tmp_path / "home")
     age_loads(home, "raw_shop_sheets", 30)  # error after 4 intervals of a daily schedule: ~4 days
-    done = toltek(home, "run", "shop_api", "shop_files", "--force-transform")
+    done = toltek(home, *command)
     assert done.returncode == 1, done.stderr
     assert (
         "source shop_sheets: last completed load 30d ago (warn after 2d 2h, error after 4d 4h); "
