@@ -117,6 +117,7 @@ _CLOUD_SETTINGS = {
     "datalakeProject": "TOLTEK_DATALAKE_PROJECT",
     "warehouseProject": "TOLTEK_WAREHOUSE_PROJECT",
     "bigqueryLocation": "TOLTEK_BQ_LOCATION",
+    "region": "TOLTEK_REGION",
 }
 
 
@@ -140,6 +141,7 @@ _EXPECTED = {
     "datalakeProject": "a GCP project id",
     "warehouseProject": "a GCP project id",
     "bigqueryLocation": "EU, US or a region",
+    "region": "a GCP region, e.g. europe-west1",
 }
 
 
@@ -148,6 +150,8 @@ def _valid(key: str, value: str) -> bool:
 
     if key == "bigqueryLocation":
         return value in LOCATIONS or bool(REGION.fullmatch(value))
+    if key == "region":
+        return bool(REGION.fullmatch(value))
     return bool(PROJECT_ID.fullmatch(value))
 
 
@@ -164,6 +168,11 @@ def _cloud_setting(env: str, key: str) -> str:
     if not isinstance(value, str) or not _valid(key, value):
         raise UserError(f"{where} is {value!r}, expected {_EXPECTED[key]}")
     return value
+
+
+def cloud_region(env: str) -> str:
+    """The region of a cloud environment's jobs: `TOLTEK_REGION` in a job, else the stack config."""
+    return _cloud_setting(env, "region")
 
 
 def get(name: str) -> Environment:

@@ -67,6 +67,39 @@ class Plan:
 RunCheck = Callable[[type[Pipeline]], SourceCheck | None]
 
 
+def cloud_run_check(env: Environment, *, wait_seconds: int = UPSTREAM_WAIT_SECONDS, poll_seconds: float = 15.0) -> RunCheck:
+    """The cloud's run check: each pipeline's Cloud Run job, latest execution. Failed or cancelled:
+    unhealthy. Running: waited for up to `wait_seconds` in all (shared by every pipeline), then
+    judged by its data. Succeeded, or never run: judged by its data."""
+    import time
+
+    from pipelines import environments, naming
+    from pipelines.ops import runs
+    from pipelines.ops.clients import run_clients
+
+    region = environments.cloud_region(env.name)
+    clients = run_clients()
+    deadline = time.monotonic() + wait_seconds
+
+    def check(pipeline: type[Pipeline]) -> SourceCheck | None:
+        job = f"projects/{env.datalake.project}/locations/{region}/jobs/{naming.job_name(pipeline.name, env.name)}"
+        try:
+            latest = runs.latest_execution(clients.executions, job)
+            if latest is not None and latest.state == "running":
+                left = max(0.0, deadline - time.monotonic())
+                latest = runs.wait_for(clients.executions, latest.name, timeout_seconds=left, poll_seconds=poll_seconds)
+        except runs.CloudError as exc:
+            return SourceCheck(pipeline.name, "error", f"its Cloud Run job cannot be read: {exc}")
+        if latest is None or latest.state in ("succeeded", "running"):
+            return None
+        short = latest.name.rsplit("/", 1)[-1]
+        when = f" at {latest.completion:%Y-%m-%d %H:%M} UTC" if latest.completion else ""
+        tasks = f", {latest.failed_count} task(s) failed" if latest.failed_count else ""
+        return SourceCheck(pipeline.name, "error", f"latest execution {short} {latest.state}{when}{tasks}")
+
+    return check
+
+
 def _age_text(age: float | None) -> str:
     return "never completed a load" if age is None else f"last completed load {thresholds.describe(age)} ago"
 

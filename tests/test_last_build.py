@@ -45,7 +45,7 @@ def test_a_build_is_incremental_only_on_the_project_that_last_built_successfully
 
 
 def test_the_cloud_keeps_no_record_and_never_refreshes_whole(toltek_home, monkeypatch):
-    monkeypatch.setenv("TOLTEK_DATALAKE_PROJECT", "lake")
+    monkeypatch.setenv("TOLTEK_DATALAKE_PROJECT", "toltek-lake-dev")
     monkeypatch.setenv("TOLTEK_BQ_LOCATION", "EU")
     env = environments.get("dev")
     last_build.started(env)
