@@ -85,3 +85,21 @@ def test_verdicts():
     f = freshness.Freshness(3600, 7200)
     assert [f.verdict(a) for a in (0, 3600, 3601, 7200, 7201, None)] == ["pass", "pass", "warn", "warn", "error", "error"]
     assert freshness.describe(90 * 60) == "1h 30m" and freshness.describe(2 * 86400) == "2d"
+
+
+def test_a_copied_source_allows_for_the_daily_copy():
+    from infra.components.warehouse import COPY_SCHEDULE
+
+    assert COPY_SCHEDULE.startswith("every day ")  # what COPY_INTERVAL_SECONDS assumes
+    assert freshness.COPY_INTERVAL_SECONDS == 86400
+
+    class Read:
+        schedule = Schedule("15 * * * *", "Etc/UTC")
+        stale_after_runs = (2, 4)
+        transfer = "read"
+
+    class Copied(Read):
+        transfer = "copy"
+
+    assert freshness.of(Copied).warn_after_seconds == freshness.of(Read).warn_after_seconds + 86400
+    assert freshness.of(Copied).as_dbt()["error_after"] == {"count": 28, "period": "hour"}
