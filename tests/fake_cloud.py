@@ -315,7 +315,7 @@ class FakeCloud:
         self._record("TailLogEntries", first, ",".join(first.resource_names), context)
         for batch in self.tail_batches:
             yield TailLogEntriesResponse(entries=[e for e in batch if _matches(e, first.filter, first.resource_names, context)])
-        # Returning ends the stream, as a real tail session does when it expires.
+        # Returning ends the stream, as Cloud Logging does when it stops a tail.
 
 
 def _packed(execution: run_v2.Execution) -> any_pb2.Any:
