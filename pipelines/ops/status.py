@@ -12,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rich import box
@@ -25,6 +26,9 @@ from pipelines.ops.display import STATE_STYLES, VERDICT_STYLES, duration, short_
 from pipelines.ops.errors import READ_EXECUTIONS, Call, explained
 from pipelines.ops.runs import Execution
 from pipelines.ops.targets import Target
+
+if TYPE_CHECKING:
+    from google.cloud.run_v2 import ExecutionsClient
 
 # Jobs read at once: each is one or a few list calls, and the calls wait on the network.
 _WORKERS = 8
@@ -73,23 +77,22 @@ def next_run(target: Target, now: datetime) -> datetime | None:
     return upcoming[0] if upcoming else None
 
 
-def job_status(client: object, target: Target, now: datetime) -> JobStatus:
-    """Read one job's executions (`client`: an `ExecutionsClient`); a job Cloud Run does not know
-    is reported as not deployed."""
+def job_status(client: ExecutionsClient, target: Target, now: datetime) -> JobStatus:
+    """Read one job's executions; a job Cloud Run does not know is reported as not deployed."""
     from google.api_core import exceptions as api
 
     call = Call(f"reading executions of {target.job}", target.stack, target.project, target.region, target.job, READ_EXECUTIONS)
     deployed, latest, success = True, None, None
     with explained(call):
         try:
-            latest, success = runs.latest_and_succeeded(client, target.path)  # type: ignore[arg-type]
+            latest, success = runs.latest_and_succeeded(client, target.path)
         except api.NotFound:
             deployed = False
     age = (now - success.completion).total_seconds() if success and success.completion else None
     return JobStatus(target, deployed, next_run(target, now), latest, success, age, target.freshness.verdict(age))
 
 
-def collect(client: object, targets: list[Target], now: datetime | None = None) -> list[JobStatus]:
+def collect(client: ExecutionsClient, targets: list[Target], now: datetime | None = None) -> list[JobStatus]:
     """Every target's status, read concurrently, in the targets' order."""
     now = now or datetime.now(timezone.utc)
     if len(targets) <= 1:
