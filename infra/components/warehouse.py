@@ -25,8 +25,10 @@ from infra.grants import (
     service_account_email,
     warehouse_grants,
 )
-from pipelines import dbt_job, naming
+from pipelines import naming
 from pipelines.base import Pipeline
+from pipelines.dbt_job import RESOURCES as DBT_RESOURCES
+from pipelines.dbt_job import SCHEDULE as DBT_SCHEDULE
 
 WAREHOUSE_APIS = (
     "artifactregistry.googleapis.com",
@@ -39,8 +41,6 @@ WAREHOUSE_APIS = (
     "monitoring.googleapis.com",
     "run.googleapis.com",
 )
-DBT_SCHEDULE = dbt_job.SCHEDULE
-DBT_RESOURCES = dbt_job.RESOURCES
 # Data Transfer Service schedules are in UTC: 04:00 UTC is 05:00 or 06:00 in Amsterdam, so the
 # copies land at least an hour before dbt's 07:00 run in either season (tests/test_plan.py).
 COPY_SCHEDULE = "every day 04:00"
