@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.config import StackConfig
-from pipelines import naming
+from pipelines import dbt_job, naming
 from pipelines.base import Pipeline
 
 Scope = Literal["project", "dataset", "secret", "job", "bucket"]
@@ -116,7 +116,7 @@ def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> l
 
 
 def dbt_job_name(cfg: StackConfig) -> str:
-    return f"toltek-dbt-{cfg.env}"
+    return dbt_job.job_name(cfg.env)
 
 
 def copy_pipelines(pipelines: Iterable[type[Pipeline]]) -> list[type[Pipeline]]:

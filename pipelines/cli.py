@@ -206,6 +206,12 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
+# status, trigger, logs: operations on a deployed stack (pipelines/ops/cli.py).
+from pipelines.ops.cli import register as _register_ops  # noqa: E402
+
+_register_ops(app)
+
+
 def _add_plugins() -> None:
     for entry in entry_points(group="toltek.commands"):
         entry.load()(app)

@@ -28,11 +28,16 @@ def test_no_module_under_pipelines_imports_pulumi_or_infra():
     assert offenders == []
 
 
-def top_level_modules_after(code: str) -> set[str]:
-    """Top-level packages loaded by a fresh interpreter running `code`."""
-    code += "; import sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+def modules_after(code: str) -> set[str]:
+    """Every module loaded by a fresh interpreter running `code`."""
+    code += "; import sys; print(' '.join(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     return set(out.stdout.split())
+
+
+def top_level_modules_after(code: str) -> set[str]:
+    """Top-level packages loaded by a fresh interpreter running `code`."""
+    return {m.split(".")[0] for m in modules_after(code)}
 
 
 def test_the_registry_and_cli_with_its_plugins_load_no_pulumi_module():
@@ -48,3 +53,16 @@ def test_listing_and_planning_pipelines_load_no_source_library():
     )
     assert "pipelines" in loaded
     assert loaded & {"dlt", "pyarrow", "pandas", "duckdb", "requests", "dbt"} == set()
+
+
+OPS_MODULES = "pipelines.ops.cli, pipelines.ops.clients, pipelines.ops.errors, pipelines.ops.logs, pipelines.ops.runs, pipelines.ops.status, pipelines.ops.targets, pipelines.ops.trigger"
+
+
+def test_the_operations_commands_load_no_google_api_library_until_they_run():
+    # status, trigger and logs import google-cloud-run, google-cloud-logging and gRPC when they call
+    # the APIs: listing and running pipelines never pay for them, and nothing of Pulumi comes along.
+    loaded = modules_after(f"import pipelines.cli, {OPS_MODULES}; pipelines.cli._add_plugins()")
+    assert set(OPS_MODULES.split(", ")) <= loaded
+    google_apis = ("google.cloud.run_v2", "google.cloud.logging_v2", "google.api_core", "google.auth", "google.longrunning")
+    assert {m for m in loaded if m.split(".")[0] == "grpc" or m.startswith(google_apis)} == set()
+    assert {m for m in loaded if m.startswith("pulumi")} == set()

@@ -27,7 +27,8 @@ from infra.grants import (
 )
 from pipelines import naming
 from pipelines.base import Pipeline
-from pipelines.declarations import Resources, Schedule
+from pipelines.dbt_job import RESOURCES as DBT_RESOURCES
+from pipelines.dbt_job import SCHEDULE as DBT_SCHEDULE
 
 WAREHOUSE_APIS = (
     "artifactregistry.googleapis.com",
@@ -40,8 +41,6 @@ WAREHOUSE_APIS = (
     "monitoring.googleapis.com",
     "run.googleapis.com",
 )
-DBT_SCHEDULE = Schedule("0 7 * * *", "Europe/Amsterdam")
-DBT_RESOURCES = Resources(cpu="1", memory="2Gi", timeout_seconds=3600, max_retries=1)
 # Data Transfer Service schedules are in UTC: 04:00 UTC is 05:00 or 06:00 in Amsterdam, so the
 # copies land at least an hour before dbt's 07:00 run in either season (tests/test_plan.py).
 COPY_SCHEDULE = "every day 04:00"

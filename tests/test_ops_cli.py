@@ -1,0 +1,410 @@
+"""`toltek status`, `toltek trigger` and `toltek logs` end to end: the real CLI and the real
+google-cloud-run / google-cloud-logging clients against the fake gRPC servers of `fake_cloud`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import TOLTEK
+from fake_cloud import FakeCloud, fake_cloud  # noqa: F401 - the module's fake server
+from rich.console import Console
+from typer.testing import CliRunner
+
+from pipelines import cli
+from pipelines.ops import cli as ops_cli
+
+LAKE, DWH, REGION = "toltek-datalake-prd", "toltek-dwh-prd", "europe-west1"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+API_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-api-prd"
+FILES_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-files-prd"
+SHEETS_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-sheets-prd"
+DBT_JOB = f"projects/{DWH}/locations/{REGION}/jobs/toltek-dbt-prd"
+
+
+@pytest.fixture
+def cloud(fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> FakeCloud:  # noqa: F811
+    """The prd stack's four jobs deployed on the fake, which the clients reach through the
+    endpoint variables; executions are followed without waiting."""
+    fake_cloud.reset()
+    for name in ("shop-api", "shop-files", "shop-sheets"):
+        fake_cloud.add_job(LAKE, REGION, f"toltek-{name}-prd", args=("run", name.replace("-", "_"), "--env", "prd", "--skip-transform"))
+    fake_cloud.add_job(DWH, REGION, "toltek-dbt-prd", args=("build", "--target", "prd"))
+    monkeypatch.setenv("TOLTEK_RUN_ENDPOINT", fake_cloud.address)
+    monkeypatch.setenv("TOLTEK_LOGGING_ENDPOINT", fake_cloud.address)
+    monkeypatch.setenv("TOLTEK_POLL_SECONDS", "0")
+    return fake_cloud
+
+
+def toltek(*args: str):
+    return CliRunner().invoke(cli.app, list(args))
+
+
+def one_line_error(result, text: str, code: int = 2) -> None:
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert result.stderr.strip() == f"error: {text}"
+    assert "Traceback" not in result.output
+
+
+def ago(**delta: float) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(**delta)
+
+
+def history(cloud: FakeCloud) -> None:
+    """shop_api succeeded 45 min ago (pass); shop_files' last success is 12 h old (past its 10 h warn
+    age) and its latest execution failed; shop_sheets last succeeded 5 days ago (past its 100 h error
+    age) and runs now; dbt's latest was cancelled, after a success a day ago."""
+    cloud.add_execution(API_JOB, "a1", "succeeded", start=ago(minutes=47), completion=ago(minutes=45))
+    cloud.add_execution(FILES_JOB, "f1", "succeeded", start=ago(hours=12, minutes=5), completion=ago(hours=12))
+    cloud.add_execution(FILES_JOB, "f2", "failed", start=ago(hours=1, minutes=5), completion=ago(hours=1), failed_tasks=1)
+    cloud.add_execution(SHEETS_JOB, "s1", "succeeded", start=ago(days=5, minutes=2), completion=ago(days=5))
+    cloud.add_execution(SHEETS_JOB, "s2", "running", start=ago(minutes=2))
+    cloud.add_execution(DBT_JOB, "d1", "succeeded", start=ago(days=1, minutes=20), completion=ago(days=1))
+    cloud.add_execution(DBT_JOB, "d2", "cancelled", start=ago(minutes=30), completion=ago(minutes=25))
+
+
+# ----- status ---------------------------------------------------------------------------------------
+
+
+def test_status_json_has_each_jobs_last_execution_verdict_and_next_run_in_its_zone(cloud):
+    history(cloud)
+    result = toltek("status", "-s", "prd", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    now = datetime.fromisoformat(doc["now"])
+    jobs = {j["name"]: j for j in doc["jobs"]}
+    assert list(jobs) == ["shop_api", "shop_files", "shop_sheets", "dbt"]
+    assert {n: j["freshness"]["verdict"] for n, j in jobs.items()} == {
+        "shop_api": "pass", "shop_files": "warn", "shop_sheets": "error", "dbt": "pass"
+    }
+    assert {n: j["last_execution"]["state"] for n, j in jobs.items()} == {
+        "shop_api": "succeeded", "shop_files": "failed", "shop_sheets": "running", "dbt": "cancelled"
+    }
+    files = jobs["shop_files"]
+    assert files["last_execution"]["tasks"]["failed"] == 1
+    assert files["last_success"]["id"] == "toltek-shop-files-prd-f1"
+    assert files["freshness"]["age_seconds"] == pytest.approx(12 * 3600, abs=60)
+    assert (files["freshness"]["warn_after_seconds"], files["freshness"]["error_after_seconds"]) == (10 * 3600, 20 * 3600)
+    assert jobs["shop_sheets"]["last_execution"]["completion"] is None
+    assert jobs["dbt"]["project"] == DWH and jobs["dbt"]["job"] == "toltek-dbt-prd"
+    assert jobs["shop_api"]["last_execution"]["duration_seconds"] == pytest.approx(120, abs=1)
+    # Next runs: the schedules' wall clock in Europe/Amsterdam, offset included.
+    expected = {"shop_sheets": (6, 0), "dbt": (7, 0)}
+    for name, job in jobs.items():
+        assert job["schedule"]["time_zone"] == "Europe/Amsterdam"
+        next_run = datetime.fromisoformat(job["schedule"]["next_run"])
+        assert next_run.utcoffset() == AMSTERDAM.utcoffset(next_run.replace(tzinfo=None))
+        assert now < next_run <= now + timedelta(days=1)
+        if name in expected:
+            assert (next_run.hour, next_run.minute) == expected[name]
+    assert datetime.fromisoformat(jobs["shop_api"]["schedule"]["next_run"]).minute == 15
+    assert datetime.fromisoformat(jobs["shop_api"]["last_execution"]["start"]).tzinfo is not None
+    # One listing per job, read newest first.
+    assert sorted(r.parent for r in cloud.received("ListExecutions")) == sorted([API_JOB, FILES_JOB, SHEETS_JOB, DBT_JOB])
+
+
+def test_status_table_fits_80_columns_in_a_terminal(cloud, monkeypatch):
+    history(cloud)
+    screen = Console(force_terminal=True, width=80, record=True)
+    monkeypatch.setattr(ops_cli, "out", screen)
+    result = toltek("status", "-s", "prd")
+    assert result.exit_code == 0, result.output
+    text = screen.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    for expected in ("shop_api", "shop_files", "shop_sheets", "dbt", "succeeded", "failed, 1 of 1 task failed", "running", "cancelled"):
+        assert expected in text
+    assert re.search(r"\d\d-\d\d 06:00 CES?T", text)  # shop_sheets' next run, in its zone
+    row = next(i for i, line in enumerate(lines) if line.strip().startswith("shop_files"))
+    assert "warn" in lines[row] and "12h ago" in lines[row + 1]
+    assert "no success" not in text
+
+
+def test_status_marks_a_job_that_is_not_deployed(cloud):
+    history(cloud)
+    cloud.jobs.pop(DBT_JOB)
+    result = toltek("status", "-s", "prd", "--json")
+    assert result.exit_code == 0
+    dbt = json.loads(result.stdout)["jobs"][-1]
+    assert (dbt["deployed"], dbt["last_execution"], dbt["freshness"]["verdict"]) == (False, None, "error")
+    table = toltek("status", "-s", "prd")
+    assert "not deployed" in table.stdout
+    assert table.stderr.strip() == (
+        f"note: job toltek-dbt-prd not found in project {DWH} (region {REGION}): not deployed yet? run `pulumi up -s prd`"
+    )
+
+
+def test_status_of_dev_has_no_dbt_job_and_reads_the_dev_project(cloud):
+    cloud.add_job("toltek-datalake-dev", REGION, "toltek-shop-api-dev")
+    result = toltek("status", "-s", "dev", "--json")
+    assert result.exit_code == 0, result.output
+    jobs = json.loads(result.stdout)["jobs"]
+    assert [j["name"] for j in jobs] == ["shop_api", "shop_files", "shop_sheets"]
+    assert {j["project"] for j in jobs} == {"toltek-datalake-dev"}
+    assert [j["deployed"] for j in jobs] == [True, False, False]
+    assert jobs[0]["last_execution"] is None and jobs[0]["freshness"]["verdict"] == "error"
+
+
+def test_status_without_the_viewer_role_names_it(cloud):
+    cloud.deny("ListExecutions", f"projects/{LAKE}/")
+    one_line_error(
+        toltek("status", "-s", "prd"),
+        f"permission denied reading executions of toltek-shop-api-prd in project {LAKE}: this needs roles/run.viewer "
+        "(run.executions.list and run.executions.get) for your account",
+    )
+
+
+# ----- trigger --------------------------------------------------------------------------------------
+
+
+def test_trigger_prints_the_execution_id_and_returns(cloud):
+    result = toltek("trigger", "shop_api", "-s", "prd")
+    assert result.exit_code == 0, result.output
+    [created] = cloud.executions_of(API_JOB)
+    assert result.stdout == created.name.rsplit("/", 1)[-1] + "\n"
+    [request] = cloud.received("RunJob")
+    assert request.name == API_JOB
+    assert "overrides" not in request  # the job runs exactly as deployed
+    assert cloud.received("GetExecution") == []
+    assert f"--execution {created.name.rsplit('/', 1)[-1]} --follow" in result.stderr
+
+
+def test_trigger_wait_follows_the_execution_until_it_succeeds(cloud):
+    cloud.script_runs(API_JOB, "running", "running", "succeeded")
+    result = toltek("trigger", "shop_api", "-s", "prd", "--wait")
+    assert result.exit_code == 0, result.output
+    execution_id = result.stdout.strip()
+    assert execution_id.startswith("toltek-shop-api-prd-")
+    polls = cloud.received("GetExecution")
+    assert len(polls) == 3 and {p.name for p in polls} == {f"{API_JOB}/executions/{execution_id}"}
+    assert "0 running, 1 succeeded, 0 failed of 1" in result.stderr  # the progress display's last state
+    assert result.stderr.strip().splitlines()[-1].startswith(f"succeeded: {execution_id} in ")
+
+
+@pytest.mark.parametrize("end", ["failed", "cancelled"])
+def test_trigger_wait_exits_1_when_the_execution_does_not_succeed(cloud, end):
+    cloud.script_runs(API_JOB, "running", end)
+    result = toltek("trigger", "shop_api", "-s", "prd", "--wait")
+    assert result.exit_code == 1, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"{end}: {result.stdout.strip()} in ") and last.endswith(f"1 of 1 task {end}")
+
+
+def test_trigger_dbt_full_refresh_overrides_the_container_arguments_for_one_execution(cloud):
+    result = toltek("trigger", "dbt", "-s", "prd", "--full-refresh", "fct_orders", "--full-refresh", "dim_customers")
+    assert result.exit_code == 0, result.output
+    [request] = cloud.received("RunJob")
+    assert request.name == DBT_JOB
+    [override] = request.overrides.container_overrides
+    assert list(override.args) == ["build", "--target", "prd", "--full-refresh", "--select", "fct_orders", "dim_customers"]
+    assert (override.name, override.clear_args, request.overrides.task_count) == ("", False, 0)
+    assert [r.name for r in cloud.received("GetJob")] == [DBT_JOB]  # the deployed arguments, read back
+    assert "with container arguments `build --target prd --full-refresh --select fct_orders dim_customers`" in result.stderr
+
+
+def test_trigger_full_refresh_of_a_pipeline_is_refused(cloud):
+    one_line_error(
+        toltek("trigger", "shop_api", "-s", "prd", "--full-refresh", "orders"),
+        "pipeline jobs run `toltek run shop_api --env prd --skip-transform`, which has no per-resource refresh: "
+        "`toltek trigger shop_api -s prd` runs it again from its saved state; --full-refresh rebuilds dbt models "
+        "(`toltek trigger dbt -s prd --full-refresh MODEL`)",
+    )
+    assert cloud.received("RunJob") == []
+
+
+def test_trigger_full_refresh_of_an_unknown_model_is_refused(cloud):
+    one_line_error(toltek("trigger", "dbt", "-s", "prd", "--full-refresh", "fct_ordres"), "no dbt model, seed or snapshot named 'fct_ordres' in transform/")
+    assert cloud.received("RunJob") == []
+
+
+def test_trigger_of_a_job_that_is_not_deployed(cloud):
+    cloud.jobs.pop(API_JOB)
+    one_line_error(
+        toltek("trigger", "shop_api", "-s", "prd", "--wait"),
+        f"job toltek-shop-api-prd not found in project {LAKE} (region {REGION}): not deployed yet? run `pulumi up -s prd`",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "role"),
+    [
+        ((), "roles/run.invoker (run.jobs.run)"),
+        (("--full-refresh", "fct_orders"), "roles/run.developer (run.jobs.runWithOverrides and run.jobs.get)"),
+    ],
+)
+def test_trigger_without_the_role_to_run_names_it(cloud, args, role):
+    cloud.deny("RunJob", DBT_JOB)
+    doing = "starting toltek-dbt-prd" + (" with overrides" if args else "")
+    one_line_error(toltek("trigger", "dbt", "-s", "prd", *args), f"permission denied {doing} in project {DWH}: this needs {role} for your account")
+
+
+def test_trigger_wait_without_the_viewer_role_names_it(cloud):
+    cloud.deny("GetExecution", API_JOB)
+    result = toltek("trigger", "shop_api", "-s", "prd", "--wait")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: permission denied reading execution {result.stdout.strip()} in project {LAKE}: this needs roles/run.viewer "
+        "(run.executions.list and run.executions.get) for your account"
+    )
+
+
+# ----- logs -----------------------------------------------------------------------------------------
+
+
+def log_history(cloud: FakeCloud) -> None:
+    api = "toltek-shop-api-prd"
+    cloud.entries = [
+        cloud.log(LAKE, api, f"{api}-a1", ago(minutes=50), "INFO", "loading customers"),
+        cloud.log(LAKE, api, f"{api}-a1", ago(minutes=49), "WARNING", "retrying page 3 after HTTP 503", text=True),
+        cloud.log(LAKE, api, f"{api}-b2", ago(minutes=10), "ERROR", "pipeline shop_api failed: HTTP 500 from /orders"),
+        cloud.log(LAKE, "toltek-shop-files-prd", "toltek-shop-files-prd-f1", ago(minutes=5), "INFO", "another job"),
+        cloud.log(LAKE, api, f"{api}-z9", ago(hours=3), "INFO", "before the window"),
+    ]
+
+
+def since_in(query: str) -> datetime:
+    return datetime.fromisoformat(re.search(r'timestamp>="([^"]+)"', query)[1].replace("Z", "+00:00"))
+
+
+def test_logs_lists_the_jobs_entries_in_order_with_their_severity(cloud):
+    log_history(cloud)
+    result = toltek("logs", "shop_api", "-s", "prd", "--since", "1h")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split(None, 4)[3:] for line in lines] == [
+        ["INFO", "loading customers"],
+        ["WARNING", "retrying page 3 after HTTP 503"],
+        ["ERROR", "pipeline shop_api failed: HTTP 500 from /orders"],
+    ]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T  ", line) for line in lines)
+    [request] = cloud.received("ListLogEntries")
+    assert list(request.resource_names) == [f"projects/{LAKE}"] and request.order_by == "timestamp desc"
+    since = since_in(request.filter)
+    assert request.filter == (
+        f'resource.type="cloud_run_job" AND resource.labels.job_name="toltek-shop-api-prd" AND timestamp>="{since:%Y-%m-%dT%H:%M:%SZ}"'
+    )
+    assert abs((ago(hours=1) - since).total_seconds()) < 60
+
+
+def test_logs_of_one_execution(cloud):
+    log_history(cloud)
+    result = toltek("logs", "shop_api", "-s", "prd", "--execution", "toltek-shop-api-prd-b2")
+    assert result.exit_code == 0, result.output
+    assert [line.split(None, 4)[3:] for line in result.stdout.splitlines()] == [["ERROR", "pipeline shop_api failed: HTTP 500 from /orders"]]
+    [request] = cloud.received("ListLogEntries")
+    assert request.filter.endswith(' AND labels."run.googleapis.com/execution_name"="toltek-shop-api-prd-b2"')
+    assert abs((ago(days=7) - since_in(request.filter)).total_seconds()) < 60  # an execution's default window
+
+
+def test_logs_follow_streams_new_entries_until_the_stream_ends(cloud):
+    log_history(cloud)
+    api = "toltek-shop-api-prd"
+    new = [cloud.log(LAKE, api, f"{api}-c3", ago(seconds=2), "NOTICE", "loaded 120 rows"), cloud.log(LAKE, api, f"{api}-c3", ago(seconds=1), "INFO", "done")]
+    cloud.tail_batches = [[cloud.entries[2], new[0]], [new[1]]]  # the first repeats an entry already listed
+    result = toltek("logs", "shop_api", "-s", "prd", "--follow")
+    assert result.exit_code == 0, result.output
+    messages = [line.split(None, 4)[4] for line in result.stdout.splitlines()]
+    assert messages == [
+        "loading customers", "retrying page 3 after HTTP 503", "pipeline shop_api failed: HTTP 500 from /orders", "loaded 120 rows", "done"
+    ]
+    [listed] = cloud.received("ListLogEntries")
+    [tailed] = cloud.received("TailLogEntries")
+    assert tailed.filter == listed.filter and list(tailed.resource_names) == [f"projects/{LAKE}"]
+    assert "the log stream ended" in result.stderr
+
+
+def test_logs_colour_the_severity_in_a_terminal(cloud, monkeypatch):
+    log_history(cloud)
+    screen = Console(force_terminal=True, color_system="standard", width=200, record=True)
+    monkeypatch.setattr(ops_cli, "out", screen)
+    assert toltek("logs", "shop_api", "-s", "prd").exit_code == 0
+    ansi = screen.export_text(styles=True)
+    assert "\x1b[31mERROR" in ansi and "\x1b[33mWARNING" in ansi and "\x1b[34mINFO" in ansi
+
+
+def test_logs_of_the_dbt_job_read_the_warehouse_project(cloud):
+    cloud.entries = [cloud.log(DWH, "toltek-dbt-prd", "toltek-dbt-prd-d1", ago(minutes=3), "INFO", "Completed successfully", text=True)]
+    result = toltek("logs", "dbt", "-s", "prd")
+    assert result.exit_code == 0 and result.stdout.rstrip().endswith("Completed successfully")
+    assert list(cloud.received("ListLogEntries")[0].resource_names) == [f"projects/{DWH}"]
+
+
+def test_logs_without_the_logging_viewer_role_names_it(cloud):
+    cloud.deny("ListLogEntries", f"projects/{LAKE}")
+    one_line_error(
+        toltek("logs", "shop_api", "-s", "prd"),
+        f"permission denied reading logs of toltek-shop-api-prd in project {LAKE}: this needs roles/logging.viewer (logging.logEntries.list) for your account",
+    )
+
+
+def test_logs_with_no_entries_say_so(cloud):
+    result = toltek("logs", "shop_files", "-s", "prd", "--since", "30m")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr.startswith("no log entries of toltek-shop-files-prd since ")
+
+
+# ----- user mistakes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("status",), "choose a stack with -s dev or -s prd"),
+        (("status", "-s", "qa"), "unknown stack 'qa' (choose from: dev, prd)"),
+        (("status", "-s", "local"), "unknown stack 'local' (choose from: dev, prd)"),
+        (("trigger", "nope", "-s", "prd"), "unknown pipeline 'nope' (choose from: shop_api, shop_files, shop_sheets, dbt)"),
+        (("logs", "nope", "-s", "dev"), "unknown pipeline 'nope' (choose from: shop_api, shop_files, shop_sheets)"),
+        (("trigger", "dbt", "-s", "dev"), "the dbt job runs in prd only; stack 'dev' has none"),
+        (("logs", "shop_api", "-s", "prd", "--since", "5x"), "--since '5x': expected a number and a unit (s, m, h or d), e.g. 30m, 1h, 2d"),
+        (("logs", "shop_api", "-s", "prd", "--since", "1 week"), "--since '1 week': expected a number and a unit (s, m, h or d), e.g. 30m, 1h, 2d"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(cloud, args, message):
+    one_line_error(toltek(*args), message)
+    assert cloud.requests == []
+
+
+def test_an_unreachable_api_is_one_line_and_exit_1(cloud, monkeypatch):
+    monkeypatch.setenv("TOLTEK_RUN_ENDPOINT", "127.0.0.1:9")  # nothing listens there
+    result = toltek("status", "-s", "prd")
+    assert result.exit_code == 1
+    assert re.fullmatch(r"error: reading executions of toltek-shop-api-prd: UNAVAILABLE: .*\n", result.stderr), result.stderr
+
+
+# ----- credentials (a fresh process, as a user runs it) -----------------------------------------------
+
+
+def without_endpoints(tmp_path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOLTEK_", "GOOGLE_", "CLOUDSDK_"))}
+    # An empty home and gcloud folder; no probing for a metadata server (there is none here).
+    env.update({"HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "true", **extra})
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "message"),
+    [
+        (
+            ("status", "-s", "prd"),
+            {},
+            "no application-default credentials: run `gcloud auth application-default login`",
+        ),
+        (
+            ("trigger", "shop_api", "-s", "prd"),
+            {"GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"},
+            "GOOGLE_APPLICATION_CREDENTIALS=/nonexistent/key.json: File /nonexistent/key.json was not found. "
+            "(fix or unset it, then run `gcloud auth application-default login`)",
+        ),
+    ],
+)
+def test_no_credentials_is_one_line_and_exit_2(tmp_path, args, extra, message):
+    done = subprocess.run([str(TOLTEK), *args], capture_output=True, text=True, env=without_endpoints(tmp_path, **extra), timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == f"error: {message}\n"  # one line: no traceback, no FutureWarning from google-api-core
+    assert done.stdout == ""
