@@ -122,6 +122,10 @@ def run(
 def transform(
     env: Annotated[str, typer.Option("--env", "-e", help="Environment: local, dev or prd.")] = "local",
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Rebuild the incremental marts whole.")] = False,
+    select: Annotated[
+        str | None,
+        typer.Option("--select", metavar="MODELS", help="Only these dbt nodes (dbt selection syntax, space-separated), e.g. 'fct_orders+'.", show_default=False),
+    ] = None,
     wait: Annotated[
         int,
         typer.Option("--wait", metavar="SECONDS", help="In the cloud: how long to wait for an upstream execution still running.", show_default=True),
@@ -149,7 +153,9 @@ def transform(
             from pipelines import orchestration, preflight
 
             preflight.require_credentials()
-            run_check = orchestration.cloud_run_check(settings, wait_seconds=wait)
+            run_check = orchestration.cloud_run_check(
+                settings.datalake.project, environments.cloud_region(settings.name), settings.name, wait_seconds=wait
+            )
     except UserError as exc:
         fail_user(str(exc))
     from pipelines.locks import Busy, home_lock
@@ -157,7 +163,7 @@ def transform(
     signal.signal(signal.SIGTERM, _terminate)
     try:
         with home_lock(settings.work_dir):
-            ok = transform_only(settings, every, out=out, err=err, full_refresh=full_refresh, run_check=run_check)
+            ok = transform_only(settings, every, out=out, err=err, full_refresh=full_refresh, run_check=run_check, select=select.split() if select else None)
     except Busy as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

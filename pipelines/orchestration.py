@@ -67,35 +67,46 @@ class Plan:
 RunCheck = Callable[[type[Pipeline]], SourceCheck | None]
 
 
-def cloud_run_check(env: Environment, *, wait_seconds: int = UPSTREAM_WAIT_SECONDS, poll_seconds: float = 15.0) -> RunCheck:
-    """The cloud's run check: each pipeline's Cloud Run job, latest execution. Failed or cancelled:
-    unhealthy. Running: waited for up to `wait_seconds` in all (shared by every pipeline), then
-    judged by its data. Succeeded, or never run: judged by its data."""
+def cloud_run_check(
+    project: str, region: str, env_name: str, *, wait_seconds: int = UPSTREAM_WAIT_SECONDS, poll_seconds: float = 15.0, endpoint: str | None = None
+) -> RunCheck:
+    """The cloud's run check: each pipeline job's latest execution (in `project`/`region`).
+    Failed or cancelled: unhealthy. Still running: waited for, up to `wait_seconds` shared by every
+    pipeline, then judged by its data. Succeeded, or never run: judged by its data. A job that
+    cannot be read (not deployed, no permission) is unhealthy, with the reason."""
     import time
 
-    from pipelines import environments, naming
+    from pipelines import naming
     from pipelines.ops import runs
     from pipelines.ops.clients import run_clients
 
-    region = environments.cloud_region(env.name)
-    clients = run_clients()
+    clients = run_clients(endpoint)
     deadline = time.monotonic() + wait_seconds
 
     def check(pipeline: type[Pipeline]) -> SourceCheck | None:
-        job = f"projects/{env.datalake.project}/locations/{region}/jobs/{naming.job_name(pipeline.name, env.name)}"
+        from google.api_core import exceptions as api
+
+        job = naming.job_name(pipeline.name, env_name)
+        path = runs.job_path(project, region, job)
         try:
-            latest = runs.latest_execution(clients.executions, job)
-            if latest is not None and latest.state == "running":
+            latest = runs.latest_execution(clients.executions, path)
+            if latest is not None and not latest.done:
                 left = max(0.0, deadline - time.monotonic())
-                latest = runs.wait_for(clients.executions, latest.name, timeout_seconds=left, poll_seconds=poll_seconds)
-        except runs.CloudError as exc:
-            return SourceCheck(pipeline.name, "error", f"its Cloud Run job cannot be read: {exc}")
-        if latest is None or latest.state in ("succeeded", "running"):
+                try:
+                    latest = runs.wait_for(clients.executions, latest.name, timeout_seconds=left, poll_seconds=poll_seconds)
+                except runs.WaitTimeout:
+                    return None  # still running: its data decides
+        except api.NotFound:
+            return SourceCheck(pipeline.name, "error", f"job {job} not found in {project} ({region}): not deployed? run `pulumi up -s {env_name}`")
+        except api.PermissionDenied:
+            return SourceCheck(pipeline.name, "error", f"cannot read the executions of job {job}: the dbt account needs roles/run.viewer on it")
+        except api.GoogleAPIError as exc:
+            return SourceCheck(pipeline.name, "error", f"cannot read the executions of job {job}: {' '.join(str(exc).split())[:160]}")
+        if latest is None or latest.state == "succeeded":
             return None
-        short = latest.name.rsplit("/", 1)[-1]
         when = f" at {latest.completion:%Y-%m-%d %H:%M} UTC" if latest.completion else ""
-        tasks = f", {latest.failed_count} task(s) failed" if latest.failed_count else ""
-        return SourceCheck(pipeline.name, "error", f"latest execution {short} {latest.state}{when}{tasks}")
+        tasks = f", {latest.failed} task(s) failed" if latest.failed else ""
+        return SourceCheck(pipeline.name, "error", f"latest execution {latest.id} {latest.state}{when}{tasks}")
 
     return check
 

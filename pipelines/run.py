@@ -88,19 +88,26 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: Tran
 
 
 def transform_only(
-    env: Environment, every: list[type[Pipeline]], *, out: Console, err: Console, full_refresh: bool = False, run_check: RunCheck | None = None
+    env: Environment,
+    every: list[type[Pipeline]],
+    *,
+    out: Console,
+    err: Console,
+    full_refresh: bool = False,
+    run_check: RunCheck | None = None,
+    select: list[str] | None = None,
 ) -> bool:
     """`toltek transform`: the transfer (locally), the upstream checks, then `dbt build`, over
     `every` pipeline of the environment."""
     if not env.is_local:
-        return _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check)
+        return _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select)
     from pipelines import last_build
 
     loads, project = last_build.datalake_loads(env, every), last_build.project_digest()
     full_refresh = full_refresh or last_build.needs_full_refresh(env, project)
     last_build.started(env)
-    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[])
-    last_build.finished(env, ok, loads, project)
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select)
+    last_build.finished(env, ok and not select, loads, project)  # a partial build is not the warehouse built
     return ok
 
 
@@ -113,6 +120,7 @@ def _transfer_and_transform(
     full_refresh: bool,
     failed_now: list[str],
     run_check: RunCheck | None = None,
+    select: list[str] | None = None,
 ) -> bool:
     """The transfer, the upstream checks (runs and freshness), then `dbt build` of everything that
     stands on healthy sources; False if a source was left out or a dbt node failed."""
@@ -138,7 +146,7 @@ def _transfer_and_transform(
             colour = "yellow" if health == "warn" else "red"
             err.print(f"[{colour}]source {line}[/]", highlight=False, soft_wrap=True)
         with err.status(f"dbt build --target {env.name}" + (" --full-refresh" if full_refresh else "")):
-            result = dbt.build(env, full_refresh=full_refresh, exclude=checked.exclude, manifest=manifest)
+            result = dbt.build(env, full_refresh=full_refresh, exclude=checked.exclude, manifest=manifest, select=select)
     except PipelineFailed as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         return False

@@ -86,13 +86,20 @@ def source_freshness(env: Environment, manifest: Manifest, sources: list[str]) -
     return list(results)
 
 
-def build(env: Environment, *, full_refresh: bool = False, exclude: list[str] | None = None, manifest: Manifest | None = None) -> TransformResult:
+def build(
+    env: Environment,
+    *,
+    full_refresh: bool = False,
+    exclude: list[str] | None = None,
+    manifest: Manifest | None = None,
+    select: list[str] | None = None,
+) -> TransformResult:
     """Run `dbt build` for `env` (incremental models rebuilt whole with `full_refresh`), leaving out
     the `exclude` selectors; raise `PipelineFailed` if dbt cannot run at all."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(env))
-    args = dbt_args(env, full_refresh=full_refresh) + (["--exclude", *exclude] if exclude else [])
+    args = dbt_args(env, full_refresh=full_refresh) + (["--select", *select] if select else []) + (["--exclude", *exclude] if exclude else [])
     outcome = dbtRunner(manifest=manifest).invoke(args)
     result = TransformResult()
     run_results = getattr(outcome.result, "results", None)

@@ -34,7 +34,7 @@ def cloud(fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> FakeCloud: 
     fake_cloud.reset()
     for name in ("shop-api", "shop-files", "shop-sheets"):
         fake_cloud.add_job(LAKE, REGION, f"toltek-{name}-prd", args=("run", name.replace("-", "_"), "--env", "prd", "--skip-transform"))
-    fake_cloud.add_job(DWH, REGION, "toltek-dbt-prd", args=("build", "--target", "prd"))
+    fake_cloud.add_job(DWH, REGION, "toltek-dbt-prd", args=("transform", "--env", "prd"))
     monkeypatch.setenv("TOLTEK_RUN_ENDPOINT", fake_cloud.address)
     monkeypatch.setenv("TOLTEK_LOGGING_ENDPOINT", fake_cloud.address)
     monkeypatch.setenv("TOLTEK_POLL_SECONDS", "0")
@@ -202,10 +202,10 @@ def test_trigger_dbt_full_refresh_overrides_the_container_arguments_for_one_exec
     [request] = cloud.received("RunJob")
     assert request.name == DBT_JOB
     [override] = request.overrides.container_overrides
-    assert list(override.args) == ["build", "--target", "prd", "--full-refresh", "--select", "fct_orders", "dim_customers"]
+    assert list(override.args) == ["transform", "--env", "prd", "--full-refresh", "--select", "fct_orders dim_customers"]
     assert (override.name, override.clear_args, request.overrides.task_count) == ("", False, 0)
     assert [r.name for r in cloud.received("GetJob")] == [DBT_JOB]  # the deployed arguments, read back
-    assert "with container arguments `build --target prd --full-refresh --select fct_orders dim_customers`" in result.stderr
+    assert "with container arguments `transform --env prd --full-refresh --select fct_orders dim_customers`" in result.stderr
 
 
 def test_trigger_full_refresh_of_a_pipeline_is_refused(cloud):

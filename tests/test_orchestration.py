@@ -100,3 +100,49 @@ def test_writing_needs_the_source_to_exist(tmp_path, broken):
         path.write_text("version: 2\nsources: []\n")
     with pytest.raises(UserError, match="add the pipeline's dbt source first"):
         dbt_sources.write(dbt_sources.feeding_the_warehouse(discover().all()), staging)
+
+
+def test_the_dbt_jobs_upstream_check_reads_each_pipeline_jobs_latest_execution(loaded_home, tmp_path, monkeypatch):
+    """The cloud's run check, with the real google-cloud-run client against the fake Cloud Run,
+    deciding a real dbt build on DuckDB: a failed latest execution leaves its models out, a
+    running one is waited for, a job that was never deployed is named."""
+    import io
+    from datetime import datetime, timedelta, timezone
+
+    from fake_cloud import FakeCloud
+    from rich.console import Console
+
+    from pipelines import environments, orchestration
+    from pipelines.run import transform_only
+
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    monkeypatch.setenv("TOLTEK_HOME", str(home))
+    cloud = FakeCloud()
+    cloud.start()
+    try:
+        now = datetime.now(timezone.utc)
+        project, region = "toltek-datalake-prd", "europe-west1"
+        api = cloud.add_job(project, region, "toltek-shop-api-prd")
+        files = cloud.add_job(project, region, "toltek-shop-files-prd")
+        cloud.add_execution(api, "ok1", "succeeded", start=now - timedelta(hours=3), completion=now - timedelta(hours=2.9))
+        cloud.add_execution(api, "bad", "failed", start=now - timedelta(hours=1), completion=now - timedelta(minutes=50), failed_tasks=1)
+        cloud.add_execution(files, "busy", "running", start=now - timedelta(minutes=5))
+        cloud.runs[files][-1].steps = ["running", "succeeded"]  # done on the second look
+        check = orchestration.cloud_run_check(project, region, "prd", wait_seconds=30, poll_seconds=0, endpoint=cloud.address)
+        env = environments.get("local")
+        every = discover().select(None, "local")
+        out, err = io.StringIO(), io.StringIO()
+        ok = transform_only(env, every, out=Console(file=out, width=300), err=Console(file=err, width=300), run_check=check)
+    finally:
+        cloud.stop()
+    report = err.getvalue()
+    assert not ok
+    when = (now - timedelta(minutes=50)).strftime("%Y-%m-%d %H:%M")
+    assert f"source shop_api: latest execution toltek-shop-api-prd-bad failed at {when} UTC, 1 task(s) failed; skipped 7 model(s)" in report
+    assert (
+        "source shop_sheets: job toltek-shop-sheets-prd not found in toltek-datalake-prd (europe-west1): not deployed? "
+        "run `pulumi up -s prd`; skipped 2 model(s): mart_sales_vs_targets, stg_shop_sheets__sales_targets"
+    ) in report
+    assert "shop_files" not in report  # waited for: it succeeded, and its data is fresh
+    assert len(cloud.received("GetExecution")) == 2
+    assert built_models(home) == {"stg_shop_files__shipments"}

@@ -99,7 +99,7 @@ def trigger(
 
     With --wait, follow it (tasks running, succeeded, failed, on stderr) until it ends. Seconds between two reads: $TOLTEK_POLL_SECONDS (default 5).
 
-    --full-refresh MODEL (dbt only) runs this one execution with its container arguments overridden: the deployed job's own arguments (`build --target prd`) plus `--full-refresh --select MODEL ...`, so dbt rebuilds those incremental models whole and runs their tests. The job and its schedule stay as they are. Pipelines have no per-resource refresh (`toltek run` has none): a pipeline is started as deployed and loads from its saved incremental state.
+    --full-refresh MODEL (dbt only) runs this one execution with its container arguments overridden: the deployed job's own arguments (`transform --env prd`) plus `--full-refresh --select MODEL ...`, so dbt rebuilds those incremental models whole and runs their tests. The job and its schedule stay as they are. Pipelines have no per-resource refresh (`toltek run` has none): a pipeline is started as deployed and loads from its saved incremental state.
 
     Needs roles/run.invoker on the job (roles/run.developer with --full-refresh) and, for --wait, roles/run.viewer.
 

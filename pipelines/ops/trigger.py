@@ -1,7 +1,7 @@
 """`toltek trigger`: start an execution of a job now, optionally follow it to the end.
 
 A backfill of dbt models (`--full-refresh MODEL`) runs this one execution with the container's
-arguments overridden: the deployed job's own arguments (read from the job, `build --target prd`)
+arguments overridden: the deployed job's own arguments (read from the job, `transform --env prd`)
 plus `--full-refresh --select MODEL ...`, which rebuilds those incremental models whole and runs
 their tests; the job itself and its schedule stay unchanged. The pipeline runtime (`toltek run
 NAME --env ENV --skip-transform`) has no per-resource refresh, so a pipeline is only ever started
@@ -59,14 +59,17 @@ def dbt_nodes(project_dir: os.PathLike[str] | str = REPO_ROOT / "transform") -> 
 
 def refresh_args(target: Target, resources: Sequence[str], deployed: tuple[str, list[str], list[str]]) -> list[str]:
     """The container arguments of a dbt execution that rebuilds `resources` whole: the deployed
-    job's arguments plus `--full-refresh --select ...`."""
+    job's arguments plus `--full-refresh --select ...`. The job runs `toltek transform ...` (its
+    upstream checks still apply; the selection is one space-separated value, as dbt reads it) or,
+    deployed before that, `dbt build ...`."""
     _, command, args = deployed
-    if command not in ([], ["dbt"]) or args[:1] != ["build"]:
+    transform = command in ([], ["toltek"]) and args[:1] == ["transform"]
+    if not transform and (command not in ([], ["dbt"]) or args[:1] != ["build"]):
         shown = " ".join(command + args) or "the image's default command"
-        raise UserError(f"job {target.job} runs `{shown}`, not `dbt build ...`: cannot add --full-refresh to it")
+        raise UserError(f"job {target.job} runs `{shown}`, not `toltek transform ...` or `dbt build ...`: cannot add --full-refresh to it")
     if {"--full-refresh", "--select", "-s"} & set(args):
         raise UserError(f"job {target.job} already runs `{' '.join(args)}`: cannot add --full-refresh --select to it")
-    return [*args, "--full-refresh", "--select", *resources]
+    return [*args, "--full-refresh", "--select", " ".join(resources)] if transform else [*args, "--full-refresh", "--select", *resources]
 
 
 def check_refresh(target: Target, resources: Sequence[str]) -> None:
