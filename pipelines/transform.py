@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipelines.environments import REPO_ROOT, Environment, toltek_home
 from pipelines.errors import PipelineFailed
 
-PROJECT_DIR = REPO_ROOT / "transform"
+# The dbt project: `transform/` of the repository, or where an image put it (`DBT_PROJECT_DIR`, as dbt reads it).
+PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR") or REPO_ROOT / "transform")
 _PASSED = {"success", "pass"}
 
 
