@@ -10,7 +10,6 @@ from typing import Any
 
 from infra.policy.context import StackContext
 from infra.policy.model import ADVISORY, HIGH, MEDIUM, UNKNOWN, Res, get, items, rule
-from infra.policy.rules_secrets import credential
 
 ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
@@ -90,6 +89,8 @@ def _strings(value: Any) -> Iterator[str]:
     rationale="Anyone with monitoring.dashboards.get reads a dashboard's text, and a dashboard elsewhere is outside the stack's review.",
 )
 def dashboards_safe(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]]:
+    from infra.policy.rules_secrets import credential
+
     projects = {
         p for r in resources if r.type != DASHBOARD for p in (get(r.props, "project"), r.project) if isinstance(p, str)
     }
