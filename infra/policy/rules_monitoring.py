@@ -131,17 +131,23 @@ def _promql(metric: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", domain) + ":" + re.sub(r"[^A-Za-z0-9_]", "_", path)
 
 
-def _window(condition: Any, metric: str) -> int | None:
-    """Seconds without data after which `condition` fires on `metric`, or None if it does not read it."""
+ABSENT_METRIC = re.compile(r'metric\.type\s*=\s*"([^"]+)"')
+PROMQL_ABSENT = re.compile(r"absent_over_time\(\s*([A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_:]+?)(?:_count|_sum|_bucket)?\s*(?:\{[^}]*\})?\s*\[(\d+)s\]\s*\)")
+
+
+def _windows(condition: Any) -> Iterator[tuple[str, int]]:
+    """(metric, seconds) for each metric a condition fires on after that long without data: the
+    metric type of an absence condition, the PromQL name inside `absent_over_time`."""
     absent = get(condition, "conditionAbsent")
-    if isinstance(absent, Mapping) and f'metric.type="{metric}"' in str(get(absent, "filter") or ""):
-        match = re.fullmatch(r"(\d+)s", str(get(absent, "duration") or ""))
-        return int(match.group(1)) if match else None
+    if isinstance(absent, Mapping):
+        duration = re.fullmatch(r"(\d+)s", str(get(absent, "duration") or ""))
+        for metric in ABSENT_METRIC.findall(str(get(absent, "filter") or "")):
+            if duration:
+                yield metric, int(duration.group(1))
     query = get(condition, "conditionPrometheusQueryLanguage", "query")
-    if isinstance(query, str) and _promql(metric) in query:
-        match = re.search(r"absent_over_time\([^\[]*\[(\d+)s\]\)", query)
-        return int(match.group(1)) if match else None
-    return None
+    if isinstance(query, str):
+        for name, seconds in PROMQL_ABSENT.findall(query):
+            yield name, int(seconds)
 
 
 @rule(
@@ -163,7 +169,12 @@ def freshness_alerts(resources: list[Res], ctx: StackContext) -> Iterator[tuple[
         if res.type == LOG_METRIC and isinstance(text, str) and 'jsonPayload.toltek.event="summary"' in text:
             for job in set(JOB_NAME.findall(text)):
                 metrics.setdefault(job, []).append(res)
-    alerts = [r for r in resources if r.type == ALERT and get(r.props, "enabled") is not False]
+    waits: dict[str, set[int]] = {}  # metric type or PromQL name -> seconds an enabled alert waits for it
+    for alert in resources:
+        if alert.type == ALERT and get(alert.props, "enabled") is not False:
+            for condition in items(alert.props, "conditions"):
+                for metric, seconds in _windows(condition):
+                    waits.setdefault(metric, set()).add(seconds)
     for pipeline in ctx.pipelines:
         job = naming.job_name(pipeline.name, ctx.config.env)
         wanted = freshness.of(pipeline).error_after_seconds
@@ -171,13 +182,7 @@ def freshness_alerts(resources: list[Res], ctx: StackContext) -> Iterator[tuple[
         if not mine:
             yield f"pipeline '{pipeline.name}' has no log-based metric of the summary records of job {job}", ""
             continue
-        windows = {
-            _window(c, metric)
-            for m in mine
-            if (metric := _metric_type(m))
-            for alert in alerts
-            for c in items(alert.props, "conditions")
-        } - {None}
+        windows = {w for m in mine for key in (_metric_type(m), _promql(_metric_type(m) or "")) for w in waits.get(key, ())}
         if wanted not in windows:
             found = ", ".join(f"{w} s" for w in sorted(windows)) or "none"
             yield (
