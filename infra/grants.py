@@ -28,6 +28,7 @@ DATA_OWNER = "roles/bigquery.dataOwner"
 JOB_USER = "roles/bigquery.jobUser"
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 RUN_INVOKER = "roles/run.invoker"
+RUN_VIEWER = "roles/run.viewer"
 OBJECT_VIEWER = "roles/storage.objectViewer"
 
 
@@ -91,7 +92,8 @@ def landing_condition(bucket: str, prefix: str) -> str:
 
 
 def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> list[Grant]:
-    """The warehouse's access: dbt's own datasets, and each pipeline's raw data by its transfer."""
+    """The warehouse's access: dbt's own datasets, each pipeline's raw data by its transfer, and
+    the executions of each pipeline's job (dbt waits for and checks them)."""
     if cfg.warehouse_project is None:
         return []
     dwh, lake = cfg.warehouse_project, cfg.datalake_project
@@ -112,6 +114,9 @@ def warehouse_grants(pipelines: Iterable[type[Pipeline]], cfg: StackConfig) -> l
             grants.append(Grant(dwh, "dataset", pipeline.dataset, DATA_VIEWER, dbt))
         else:
             grants.append(Grant(lake, "dataset", pipeline.dataset, DATA_VIEWER, dbt))
+        # `toltek transform` reads each upstream job's latest execution (run.executions.list/get):
+        # viewer on that job alone, not on the datalake project.
+        grants.append(Grant(lake, "job", naming.job_name(pipeline.name, cfg.env), RUN_VIEWER, dbt))
     return sorted(grants)
 
 

@@ -12,6 +12,7 @@ import pulumi_gcp as gcp
 from infra import config as stack_config
 from infra.components.datalake import DatalakeArgs, DatalakeProject
 from infra.components.image import ImageArgs, RepositoryImage
+from infra.components.monitoring import Dashboards
 from infra.components.pipeline_job import PipelineJob, PipelineJobArgs
 from infra.components.warehouse import Warehouse, WarehouseArgs
 from infra.config import StackConfig
@@ -48,6 +49,12 @@ def build(cfg: StackConfig, pipelines: list[type[Pipeline]]) -> dict[str, object
         )
         for pipeline in pipelines
     }
+    Dashboards(
+        f"{cfg.datalake_project}-pipelines",
+        pipelines,
+        cfg,
+        pulumi.ResourceOptions(provider=lake_provider, depends_on=lake.services),
+    )
     outputs: dict[str, object] = {
         "pipelines": {
             name: {"job": job.job.name, "service_account": job.account.email, "scheduler": job.scheduler.name}
@@ -65,6 +72,7 @@ def build(cfg: StackConfig, pipelines: list[type[Pipeline]]) -> dict[str, object
                 datalake=lake,
                 provider=provider(cfg.warehouse_project, cfg),
                 datalake_provider=lake_provider,
+                pipeline_jobs={name: job.job for name, job in jobs.items()},
             ),
         )
         outputs["datasets"] = {cfg.datalake_project: sorted(lake.datasets), cfg.warehouse_project: warehouse.datasets}

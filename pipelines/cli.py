@@ -20,7 +20,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from pipelines import environments
+from pipelines import cloud_log, environments
 from pipelines.errors import Terminated, UserError
 from pipelines.registry import discover
 
@@ -31,8 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# In a Cloud Run job everything the CLI says is a structured log record on stdout (`cloud_log`).
+out, err = cloud_log.consoles() if cloud_log.enabled() else (Console(), Console(stderr=True))
 
 
 def fail_user(message: str) -> NoReturn:

@@ -10,9 +10,9 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines import reporters
 from pipelines.base import Pipeline
 from pipelines.environments import Environment
 from pipelines.errors import PipelineFailed
@@ -34,42 +34,31 @@ def needs_sample_server(selected: list[type[Pipeline]]) -> bool:
 
 
 def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: TransformMode, out: Console, err: Console) -> bool:
-    """Run `selected` in `env`; print progress to `err` and the summary to `out`; True if all passed."""
+    """Run `selected` in `env`; report progress and the summary through a `Reporter` (the terminal's on
+    `out` and `err`, or structured records in a Cloud Run job); True if all passed."""
     results: list[LoadResult] = []
     failures: list[tuple[str, str]] = []
+    reporter = reporters.choose(out, err)
+    out, err = reporter.out, reporter.err
     with ExitStack() as stack:
         if env.is_local and needs_sample_server(selected):
             from pipelines.samples.server import SampleStore, running
 
             server = stack.enter_context(running(SampleStore.load(env.require_samples())))
             env = env.with_sample_url(server.url)
-        progress = stack.enter_context(
-            Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=False)
-        )
+        stack.enter_context(reporter.running())
         for pipeline in selected:
-            task = progress.add_task(f"{pipeline.name}: starting", total=None)
-
-            def on_stage(stage: str, task: int = task, name: str = pipeline.name) -> None:
-                progress.update(task, description=f"{name}: {stage}")
-
+            on_stage = reporter.started(pipeline)
             try:
                 result = load(pipeline, env, on_stage=on_stage)
             except PipelineFailed as exc:
                 failures.append((pipeline.name, str(exc)))
-                progress.update(task, description=f"[red]{pipeline.name}: failed[/]", total=1, completed=1)
+                reporter.failed(pipeline, str(exc))
                 continue
             results.append(result)
-            if result.discarded:
-                err.print(
-                    f"[yellow]{pipeline.name}: {result.discarded} row(s) broke the source contract; "
-                    f"kept with reasons in {pipeline.dataset}.discarded_rows[/]",
-                    highlight=False,
-                )
-            progress.update(task, description=f"[green]{pipeline.name}: {result.total_rows} rows[/]", total=1, completed=1)
+            reporter.loaded(pipeline, result)
 
-    for _, message in failures:
-        err.print(f"[bold red]failed:[/] {message}", highlight=False, soft_wrap=True)
-    out.print(_loads_table(env, results, failures))
+    reporter.finished(env, results, failures)
     if transform == "never":
         return not failures
     from pipelines import last_build
@@ -166,18 +155,3 @@ def _transfer_and_transform(
         names = ", ".join(c.pipeline for c in checked.unhealthy)
         err.print(f"[bold red]failed:[/] {skipped} model(s) not built: source(s) {names} unhealthy (see above)", highlight=False, soft_wrap=True)
     return result.ok and not checked.unhealthy
-
-
-def _loads_table(env: Environment, results: list[LoadResult], failures: list[tuple[str, str]]) -> Table:
-    table = Table(title=f"Loaded into {env.datalake.describe()}", title_justify="left")
-    table.add_column("pipeline")
-    table.add_column("tables", justify="right")
-    table.add_column("rows loaded", justify="right")
-    table.add_column("discarded", justify="right")
-    table.add_column("seconds", justify="right")
-    for r in results:
-        discarded = f"[yellow]{r.discarded}[/]" if r.discarded else "0"
-        table.add_row(r.pipeline, str(r.tables), str(r.total_rows), discarded, f"{r.seconds:.1f}")
-    for name, _ in failures:
-        table.add_row(f"[red]{name}[/]", "-", "-", "-", "failed")
-    return table

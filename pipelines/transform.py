@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.environments import REPO_ROOT, Environment, toltek_home
@@ -13,7 +14,8 @@ from pipelines.errors import PipelineFailed
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
 
-PROJECT_DIR = REPO_ROOT / "transform"
+# The dbt project: `transform/` of the repository, or where an image put it (`DBT_PROJECT_DIR`, as dbt reads it).
+PROJECT_DIR = Path(os.environ.get("DBT_PROJECT_DIR") or REPO_ROOT / "transform")
 _PASSED = {"success", "pass"}
 
 

@@ -32,6 +32,11 @@ DATASET_MEMBER = "gcp:bigquery/datasetIamMember:DatasetIamMember"
 TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
 ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
 BUCKET = "gcp:storage/bucket:Bucket"
+DASHBOARD = "gcp:monitoring/dashboard:Dashboard"
+METRIC = "gcp:logging/metric:Metric"
+API_STALE = {"displayName": "toltek-shop-api-prd stale"}
+SHEETS_STALE = {"displayName": "toltek-shop-sheets-prd stale"}
+API_METRIC = {"name": "toltek/shop_api/rows_loaded"}
 
 API_JOB = {"name": "toltek-shop-api-prd"}
 FILES_JOB = {"name": "toltek-shop-files-prd"}
@@ -120,6 +125,25 @@ def add(type_: str, name: str, inputs: dict[str, Any], *, project: str = LAKE, a
         return [*resources, added], invokes
 
     return mutate
+
+
+def dashboard(edit: Callable[[dict[str, Any]], None]) -> Mutation:
+    """Edit the prd dashboard's JSON document."""
+
+    def mutate(resources: list[PlannedResource], invokes: list) -> Planned:
+        import json
+
+        target = find(resources, DASHBOARD)
+        document = json.loads(target.raw_inputs["dashboardJson"])
+        edit(document)
+        changed = dataclasses.replace(target, raw_inputs={**target.raw_inputs, "dashboardJson": json.dumps(document)})
+        return [changed if r is target else r for r in resources], invokes
+
+    return mutate
+
+
+def _tiles(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return document["mosaicLayout"]["tiles"]
 
 
 def invoke(token: str, args: dict[str, Any]) -> Mutation:
@@ -256,4 +280,37 @@ CASES: list[Case] = [
     bad("access-dbt", "dbt cannot run queries", remove(PROJECT_MEMBER, member=DBT)),
     bad("access-dbt", "dbt reads staging but cannot write it", change(DATASET_MEMBER, {"member": DBT, "datasetId": "staging"}, "role", "roles/bigquery.dataViewer")),
     good("access-dbt", "the copied source read from the warehouse copy", lambda resources, invokes: (resources, invokes), stack=COPY),
+    bad("access-dbt", "toltek transform cannot list shop_files' executions",
+        remove(JOB_MEMBER, name="toltek-shop-files-prd", role="roles/run.viewer")),
+    # Monitoring.
+    bad("monitoring-dashboard-json", "a mosaic of 60 columns", dashboard(lambda d: d["mosaicLayout"].update(columns=60))),
+    bad("monitoring-dashboard-json", "a tile past the grid's edge", dashboard(lambda d: _tiles(d)[1].update(xPos=40))),
+    bad("monitoring-dashboard-json", "two tiles in one place", dashboard(lambda d: _tiles(d)[2].update(xPos=0))),
+    bad("monitoring-dashboard-json", "a widget that is a chart and a scorecard",
+        dashboard(lambda d: _tiles(d)[1]["widget"].update(scorecard=_tiles(d)[4]["widget"]["scorecard"]))),
+    bad("monitoring-dashboard-json", "a chart aligned by an aligner the API lacks",
+        dashboard(lambda d: _tiles(d)[1]["widget"]["xyChart"]["dataSets"][0]["timeSeriesQuery"]["timeSeriesFilter"]["aggregation"].update(perSeriesAligner="ALIGN_TOTAL"))),
+    bad("monitoring-dashboard-json", "101 widgets",
+        dashboard(lambda d: _tiles(d).extend({"xPos": 0, "yPos": 100 + n, "width": 1, "height": 1, "widget": {"blank": {}}} for n in range(101 - len(_tiles(d)))))),
+    good("monitoring-dashboard-json", "a retitled chart", dashboard(lambda d: _tiles(d)[1]["widget"].update(title="Runs"))),
+    bad("monitoring-log-metric", "a value extractor on an INT64 metric", change(METRIC, API_METRIC, "metricDescriptor.valueType", "INT64")),
+    bad("monitoring-log-metric", "a distribution without buckets", change(METRIC, API_METRIC, "bucketOptions", delete=True)),
+    bad("monitoring-log-metric", "a name starting with a slash", change(METRIC, API_METRIC, "name", "/toltek/shop_api/rows_loaded")),
+    bad("monitoring-log-metric", "a label without an extractor",
+        change(METRIC, API_METRIC, "metricDescriptor.labels", [{"key": "pipeline", "valueType": "STRING"}])),
+    good("monitoring-log-metric", "a label with its extractor",
+         both(change(METRIC, API_METRIC, "metricDescriptor.labels", [{"key": "pipeline", "valueType": "STRING"}]),
+              change(METRIC, API_METRIC, "labelExtractors", {"pipeline": "EXTRACT(jsonPayload.toltek.pipeline)"}))),
+    bad("monitoring-alert-conditions", "an absence of 25 hours", change(ALERT, API_STALE, "conditions.0.conditionAbsent.duration", "90000s")),
+    bad("monitoring-alert-conditions", "an absence of 90 seconds", change(ALERT, API_STALE, "conditions.0.conditionAbsent.duration", "90s")),
+    bad("monitoring-alert-conditions", "PromQL evaluated every 45 seconds",
+        change(ALERT, SHEETS_STALE, "conditions.0.conditionPrometheusQueryLanguage.evaluationInterval", "45s")),
+    good("monitoring-alert-conditions", "an absence of exactly 23.5 hours", change(ALERT, API_STALE, "conditions.0.conditionAbsent.duration", "84600s")),
+    bad("order-alert-after-metric", "shop_api's freshness alert racing its metric", unlink(ALERT, API_STALE, METRIC, API_METRIC)),
+    bad("order-alert-after-metric", "shop_sheets' PromQL freshness alert racing its metric",
+        unlink(ALERT, SHEETS_STALE, METRIC, {"name": "toltek/shop_sheets/rows_loaded"})),
+    good("order-alert-after-metric", "an alert on a log-based metric made outside the stack",
+         add(ALERT, "legacy-alert", {"project": LAKE, "displayName": "legacy", "combiner": "OR", "conditions": [{"displayName": "gone", "conditionAbsent": {
+             "filter": 'metric.type="logging.googleapis.com/user/legacy" AND resource.type="cloud_run_job"', "duration": "3600s"}}]},
+             after=(service("monitoring.googleapis.com"),))),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from policy_fixtures import DEFAULT_COMPUTE, SA, C, ok
+from policy_fixtures import DASHBOARD_JSON, DEFAULT_COMPUTE, SA, C, ok
 
 from infra.plan import UNKNOWN
 
@@ -245,6 +245,25 @@ CASES = [
     ok("job-failure-alert", "job"),
     C("job-failure-alert", "job", drop=("alert",)),
     C("job-failure-alert", "job", {"name": "toltek-other-prd"}),
+
+    ok("monitoring-alert-notifies", "alert"),
+    C("monitoring-alert-notifies", "alert", {"notificationChannels": []}),
+    C("monitoring-alert-notifies", "alert", {"notificationChannels": None}),
+
+    ok("monitoring-alert-enabled", "alert", {"enabled": True}),
+    C("monitoring-alert-enabled", "alert", {"enabled": False}),
+    C("monitoring-alert-enabled", "alert", {"conditions": []}),
+
+    ok("logging-metric-scoped", "metric"),
+    C("logging-metric-scoped", "metric", {"filter": None}),
+    C("logging-metric-scoped", "metric", {"filter": 'jsonPayload.toltek.event="summary"'}),
+    C("logging-metric-scoped", "metric", {"disabled": True}),
+
+    ok("monitoring-dashboards-safe", "dashboard"),
+    C("monitoring-dashboards-safe", "dashboard", {"dashboardJson": DASHBOARD_JSON.replace("Rows loaded per pipeline.", "token ghp_" + "a1B2" * 9)}),
+    # A project of its own: the dashboard is all the stack has there (so it has no audit config either).
+    C("monitoring-dashboards-safe", "dashboard", {"project": "someone-elses-project"}, expect=("monitoring-dashboards-safe", "audit-logging-all-services")),
+    C("monitoring-dashboards-safe", "dashboard", {"dashboardJson": DASHBOARD_JSON[:-1]}),
 
     ok("pack-known-resource-types", "service"),  # a type a rule names is known
     C("pack-known-resource-types", "account", {"accountId": None, "name": "vm", "machineType": "e2-small", "zone": "europe-west1-b"},

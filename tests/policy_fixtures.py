@@ -27,7 +27,13 @@ ALERT = ("gcp:monitoring/alertPolicy:AlertPolicy", "alert", {
     "conditions": [{"displayName": "failed", "conditionThreshold": {
         "filter": f'metric.type="run.googleapis.com/job/completed_execution_count" AND resource.labels.job_name="{JOB_NAME}"',
         "comparison": "COMPARISON_GT", "thresholdValue": 0}}],
+    "notificationChannels": [f"projects/{LAKE}/notificationChannels/1"],
 })
+METRIC_FILTER = f'resource.type="cloud_run_job" AND resource.labels.job_name="{JOB_NAME}" AND jsonPayload.toltek.event="summary"'
+DASHBOARD_JSON = (
+    '{"displayName": "Toltek pipelines", "mosaicLayout": {"columns": 48, "tiles": [{"xPos": 0, "yPos": 0, "width": 48, '
+    '"height": 4, "widget": {"title": "About", "text": {"content": "Rows loaded per pipeline."}}}]}}'
+)
 
 BASE: dict[str, tuple[str, dict[str, Any], bool]] = {
     # name: (type, props, protect)
@@ -77,6 +83,10 @@ BASE: dict[str, tuple[str, dict[str, Any], bool]] = {
                                                                  "permissions": ["bigquery.datasets.get", "bigquery.tables.list"]}, False),
     "kms_key": ("gcp:kms/cryptoKey:CryptoKey", {"name": "data", "keyRing": "ring", "rotationPeriod": "7776000s", "labels": {"app": "toltek"}}, True),
     "secret": ("gcp:secretmanager/secret:Secret", {"project": LAKE, "secretId": "orders-token", "labels": LABELS, "replication": {"auto": {}}}, False),
+    "alert": (ALERT[0], ALERT[2], False),
+    "metric": ("gcp:logging/metric:Metric", {"project": LAKE, "name": "toltek/orders/rows_loaded", "filter": METRIC_FILTER,
+                                             "valueExtractor": "EXTRACT(jsonPayload.toltek.rows)"}, False),
+    "dashboard": ("gcp:monitoring/dashboard:Dashboard", {"project": LAKE, "dashboardJson": DASHBOARD_JSON}, False),
 }
 # What a baseline needs around it to be compliant with the stack rules.
 CONTEXT = {"job": [ALERT], "scheduler": ["job_member", "job", ALERT]}

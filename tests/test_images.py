@@ -141,17 +141,27 @@ def test_pipeline_image_entrypoint_runs_the_cli(built, tmp_path):
     assert no_pulumi.stdout.strip() == "None"  # the runtime image carries no Pulumi
 
 
-def test_dbt_image_entrypoint_loads_the_project_for_prd(built):
+def test_dbt_image_entrypoint_is_toltek_transform_and_dbt_works_inside(built, tmp_path):
     command, env, workdir = built["dbt"]
-    assert command == ["dbt", "build", "--target", "prd"]
+    assert command == ["toltek", "transform", "--env", "prd"]
     env = {
         **env,
         "TOLTEK_DATALAKE_PROJECT": "toltek-datalake-prd",
         "TOLTEK_WAREHOUSE_PROJECT": "toltek-dwh-prd",
         "TOLTEK_BQ_LOCATION": "EU",
+        "TOLTEK_REGION": "europe-west1",
+        "TOLTEK_HOME": str(tmp_path / "home"),
     }
-    # `build` needs BigQuery; `parse` runs the same entrypoint, profile and project offline.
-    parsed = subprocess.run([command[0], "parse", "--target", "prd"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    # The entrypoint is the installed CLI, and it finds the dbt project where the image put it.
+    listed = subprocess.run([command[0], "--help"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    where = subprocess.run(
+        [str(Path(env["PATH"].split(":")[0]) / "python"), "-c", "from pipelines.transform import PROJECT_DIR; print(PROJECT_DIR)"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert Path(where.stdout.strip()) == Path(env["DBT_PROJECT_DIR"]) == workdir
+    # `build` needs BigQuery; `dbt parse` runs the same profile and project offline: dbt's variables stay set.
+    parsed = subprocess.run(["dbt", "parse", "--target", "prd"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
     assert parsed.returncode == 0, parsed.stdout[-3000:]
     manifest = json.loads((Path(env["DBT_TARGET_PATH"]) / "manifest.json").read_text())
     assert "model.toltek.fct_orders" in manifest["nodes"]

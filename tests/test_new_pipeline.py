@@ -67,8 +67,12 @@ def test_one_new_file_adds_exactly_that_pipelines_resources(tree, stack):
     finally:
         shutil.rmtree(package)
 
-    assert before - after == set(), "no existing resource changed or disappeared"
-    added = [json.loads(r) for r in after - before]
+    # The stack's dashboard gains the pipeline's row of tiles; nothing else existing changes.
+    changed = [json.loads(r) for r in before - after]
+    assert [(r["type"], r["name"]) for r in changed] == [("gcp:monitoring/dashboard:Dashboard", f"toltek-datalake-{stack}-pipelines")]
+    added = [json.loads(r) for r in after - before if json.loads(r)["type"] != "gcp:monitoring/dashboard:Dashboard"]
+    [dashboard] = [json.loads(r) for r in after - before if json.loads(r)["type"] == "gcp:monitoring/dashboard:Dashboard"]
+    assert "payments: executions" in dashboard["inputs"]["dashboardJson"]
     names = sorted((r["type"], r["name"]) for r in added)
     job = f"toltek-payments-{stack}"
     lake = f"toltek-datalake-{stack}"
@@ -78,6 +82,8 @@ def test_one_new_file_adds_exactly_that_pipelines_resources(tree, stack):
         ("gcp:cloudrunv2/job:Job", job),
         ("gcp:cloudscheduler/job:Job", job),
         ("gcp:monitoring/alertPolicy:AlertPolicy", f"{job}-failed"),
+        ("gcp:monitoring/alertPolicy:AlertPolicy", f"{job}-stale"),
+        ("gcp:logging/metric:Metric", f"{job}-rows"),
         ("gcp:bigquery/dataset:Dataset", f"{lake}-raw_payments"),
         ("gcp:bigquery/dataset:Dataset", f"{lake}-raw_payments_staging"),
         ("gcp:secretmanager/secret:Secret", f"{lake}-secret-payments-api-key"),
@@ -89,5 +95,6 @@ def test_one_new_file_adds_exactly_that_pipelines_resources(tree, stack):
     }
     if stack == "prd":
         expected.add(("gcp:bigquery/datasetIamMember:DatasetIamMember", f"toltek-dbt-bigquery.dataViewer-dataset-raw_payments-{lake}"))
+        expected.add(("gcp:cloudrunv2/jobIamMember:JobIamMember", f"toltek-dbt-run.viewer-job-{job}-{lake}"))
     assert set(names) == expected
     assert not (REPO_ROOT / "infra").joinpath("payments.py").exists()

@@ -9,7 +9,7 @@ import pytest
 from conftest import TOLTEK, toltek_env
 
 from infra.grants import stack_grants
-from infra.plan import run_plan
+from infra.plan import _digest, run_plan
 from pipelines import naming
 
 IAM_TYPES = {
@@ -73,6 +73,7 @@ def test_every_pipeline_gets_its_account_job_schedule_and_alert(plans, pipelines
         assert container["resources"]["limits"] == {"cpu": pipeline.resources.cpu, "memory": pipeline.resources.memory}
         envs = {e["name"]: e for e in container["envs"]}
         assert envs["TOLTEK_DATALAKE_PROJECT"]["value"] == project
+        assert envs["TOLTEK_REGION"]["value"] == "europe-west1"
         for secret, key in pipeline.secrets.items():
             ref = envs[naming.env_var_for_config_key(key)]["valueSource"]["secretKeyRef"]
             assert ref == {"secret": secret, "version": "latest"}
@@ -84,7 +85,7 @@ def test_every_pipeline_gets_its_account_job_schedule_and_alert(plans, pipelines
         assert target["uri"] == f"https://run.googleapis.com/v2/projects/{project}/locations/europe-west1/jobs/{job_name}:run"
         assert target["oauthToken"]["serviceAccountEmail"] == scheduler_email
 
-        invoker = one(plan, "gcp:cloudrunv2/jobIamMember:JobIamMember", name=job_name)
+        invoker = one(plan, "gcp:cloudrunv2/jobIamMember:JobIamMember", name=job_name, role="roles/run.invoker")
         assert (invoker.inputs["role"], invoker.inputs["member"]) == ("roles/run.invoker", f"serviceAccount:{scheduler_email}")
         editor = one(plan, "gcp:bigquery/datasetIamMember:DatasetIamMember", datasetId=pipeline.dataset, member=f"serviceAccount:{email}")
         assert editor.inputs["role"] == "roles/bigquery.dataEditor" and editor.project == project
@@ -117,7 +118,9 @@ def test_prd_spans_datalake_and_warehouse_and_dev_only_its_datalake(plans):
     assert plans["dev"].projects() == {"toltek-datalake-dev"}
     dbt = one(plans["prd"], "gcp:cloudrunv2/job:Job", name="toltek-dbt-prd")
     assert dbt.project == "toltek-dwh-prd"
-    assert dbt.inputs["template"]["template"]["containers"][0]["args"] == ["build", "--target", "prd"]
+    (container,) = dbt.inputs["template"]["template"]["containers"]
+    assert container["args"] == ["transform", "--env", "prd"]
+    assert {e["name"]: e.get("value") for e in container["envs"]}["TOLTEK_REGION"] == "europe-west1"
     datasets = {(r.project, r.inputs["datasetId"]) for r in plans["prd"].of_type("gcp:bigquery/dataset:Dataset")}
     assert {("toltek-dwh-prd", "staging"), ("toltek-dwh-prd", "marts")} <= datasets
     assert ("toltek-datalake-dev", "dbt_dev") in {(r.project, r.inputs["datasetId"]) for r in plans["dev"].of_type("gcp:bigquery/dataset:Dataset")}
@@ -249,3 +252,86 @@ def test_dependencies_per_resource_do_not_grow_with_the_registry(registry):
     after = run_plan("prd", preview=True)
     assert len(after.resources) > 2 * 87
     assert widest(after) <= before + 2  # a copy pipeline adds its own transfer, not a dependency per pipeline
+
+
+@pytest.mark.parametrize("stack", ["dev", "prd"])
+def test_every_pipeline_gets_a_rows_metric_and_a_freshness_alert_from_its_schedule(plans, pipelines_by_stack, stack):
+    from infra.monitoring import MAX_ABSENCE_SECONDS, metric_name, promql_name
+    from pipelines import freshness
+
+    plan = plans[stack]
+    project = f"toltek-datalake-{stack}"
+    channel = one(plan, "gcp:monitoring/notificationChannel:NotificationChannel", project=project)
+    channel_id = _digest(channel.name)[:12]
+    for pipeline in pipelines_by_stack[stack]:
+        job_name = naming.job_name(pipeline.name, stack)
+        metric = one(plan, "gcp:logging/metric:Metric", name=metric_name(pipeline))
+        assert metric.project == project and metric.parent == job_name
+        assert metric.inputs["filter"] == (
+            f'resource.type="cloud_run_job" AND resource.labels.job_name="{job_name}" AND jsonPayload.toltek.event="summary"'
+        )
+        assert metric.inputs["valueExtractor"] == "EXTRACT(jsonPayload.toltek.rows)"
+        assert metric.inputs["metricDescriptor"]["valueType"] == "DISTRIBUTION" and metric.inputs["bucketOptions"]
+
+        alert = one(plan, "gcp:monitoring/alertPolicy:AlertPolicy", displayName=f"{job_name} stale")
+        assert alert.project == project and metric.urn in alert.dependencies  # created after the metric it reads
+        failed = one(plan, "gcp:monitoring/alertPolicy:AlertPolicy", displayName=f"{job_name} failed")
+        assert alert.inputs["notificationChannels"] == failed.inputs["notificationChannels"] == [f"projects/{project}/notificationChannels/{channel_id}"]
+        (condition,) = alert.inputs["conditions"]
+        error_after = freshness.of(pipeline).error_after_seconds
+        metric_type = f"logging.googleapis.com/user/{metric_name(pipeline)}"
+        if error_after <= MAX_ABSENCE_SECONDS:
+            assert condition["conditionAbsent"]["duration"] == f"{error_after}s"
+            assert f'metric.type="{metric_type}"' in condition["conditionAbsent"]["filter"]
+        else:  # longer than an absence condition can wait: PromQL over the whole error age
+            query = condition["conditionPrometheusQueryLanguage"]["query"]
+            assert query == f'absent_over_time({promql_name(metric_type)}_count{{monitored_resource="cloud_run_job"}}[{error_after}s])'
+
+
+def test_the_sample_schedules_use_both_kinds_of_freshness_condition(plans):
+    kinds = {next(k for k in c if k.startswith("condition")) for r in plans["prd"].of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+             if r.inputs["displayName"].endswith(" stale") for c in r.inputs["conditions"]}
+    assert kinds == {"conditionAbsent", "conditionPrometheusQueryLanguage"}  # hourly and 4-hourly; daily (100 h)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prd"])
+def test_the_stack_has_a_dashboard_with_a_row_of_tiles_per_pipeline(plans, pipelines_by_stack, stack):
+    [dashboard] = plans[stack].of_type("gcp:monitoring/dashboard:Dashboard")
+    assert dashboard.project == f"toltek-datalake-{stack}"
+    document = json.loads(dashboard.inputs["dashboardJson"])
+    tiles = document["mosaicLayout"]["tiles"]
+    titles = [t["widget"]["title"] for t in tiles]
+    for pipeline in pipelines_by_stack[stack]:
+        mine = [t for t in titles if t.startswith(f"{pipeline.name}: ")]
+        assert len(mine) == 4, (pipeline.name, mine)
+        assert {t.split(": ", 1)[1].split(" ")[0] for t in mine} == {"executions", "failed", "rows", "successful"}
+    assert len(tiles) == 1 + 4 * len(pipelines_by_stack[stack])
+
+
+def test_a_thousand_pipelines_split_into_dashboards_under_the_widget_limit():
+    from infra.monitoring import GRID_COLUMNS, MAX_WIDGETS, dashboards
+
+    pipelines = [type(f"P{n}", (), {"name": f"gen_{n}", "schedule": None}) for n in range(1000)]
+    import infra.monitoring as monitoring
+
+    original = monitoring.pipeline_widgets
+    monitoring.pipeline_widgets = lambda p, env: [{"title": f"{p.name}: {k}", "text": {"content": k}} for k in range(4)]
+    try:
+        boards = dashboards(pipelines, "prd")
+    finally:
+        monitoring.pipeline_widgets = original
+    assert len(boards) == 42  # 24 pipelines (96 tiles and a heading) each
+    assert all(len(b["mosaicLayout"]["tiles"]) <= MAX_WIDGETS for b in boards)
+    assert sum(len(b["mosaicLayout"]["tiles"]) - 1 for b in boards) == 4000
+    assert all(t["xPos"] + t["width"] <= GRID_COLUMNS for b in boards for t in b["mosaicLayout"]["tiles"])
+    assert len({b["displayName"] for b in boards}) == 42
+
+
+def test_dbt_may_view_each_pipeline_jobs_executions_and_nothing_more_in_the_datalake(plans, pipelines_by_stack):
+    dbt = "serviceAccount:toltek-dbt@toltek-dwh-prd.iam.gserviceaccount.com"
+    viewers = [r for r in plans["prd"].of_type("gcp:cloudrunv2/jobIamMember:JobIamMember") if r.inputs["member"] == dbt]
+    assert {(r.project, r.inputs["name"], r.inputs["role"]) for r in viewers} == {
+        ("toltek-datalake-prd", naming.job_name(p.name, "prd"), "roles/run.viewer") for p in pipelines_by_stack["prd"]
+    }
+    jobs = {r.inputs["name"]: r.urn for r in plans["prd"].of_type("gcp:cloudrunv2/job:Job")}
+    assert all(jobs[r.inputs["name"]] in r.dependencies for r in viewers)  # each waits for its job

@@ -14,7 +14,23 @@ DBT_SA = f"serviceAccount:toltek-dbt@{DWH}.iam.gserviceaccount.com"
 ALLOWANCE = "iam-principal-allowance"
 BUCKET_MEMBER = "gcp:storage/bucketIAMMember:BucketIAMMember"
 JOB_MEMBER = "gcp:cloudrunv2/jobIamMember:JobIamMember"
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+METRIC = "gcp:logging/metric:Metric"
+FRESHNESS = "pipeline-freshness-alert"
 REGISTRY_CASES = [
+    (FRESHNESS, None, set()),
+    # shop_api's alert waits 5 h, not its 4 h error age.
+    (FRESHNESS, change(ALERT, {"displayName": "toltek-shop-api-prd stale"}, "conditions.0.conditionAbsent.duration", "18000s"), {FRESHNESS}),
+    # shop_files' metric counts another job's summaries.
+    (FRESHNESS, change(METRIC, {"name": "toltek/shop_files/rows_loaded"}, "filter",
+                       'resource.type="cloud_run_job" AND resource.labels.job_name="toltek-shop-api-prd" AND jsonPayload.toltek.event="summary"'), {FRESHNESS}),
+    # The freshness alert is there but disabled.
+    (FRESHNESS, change(ALERT, {"displayName": "toltek-shop-sheets-prd stale"}, "enabled", False), {FRESHNESS, "monitoring-alert-enabled"}),
+    # dbt may view a pipeline's job, not the dbt job of another project nor an unregistered one.
+    ("registry-cross-project-grants", change(JOB_MEMBER, {"name": "toltek-shop-api-prd", "role": "roles/run.viewer"}, "role", "roles/run.invoker"),
+     {"registry-cross-project-grants", ALLOWANCE}),
+    ("registry-cross-project-grants", change(JOB_MEMBER, {"name": "toltek-shop-api-prd", "role": "roles/run.viewer"}, "name", "toltek-ghost-prd"),
+     {"registry-cross-project-grants", ALLOWANCE}),
     ("registry-pipeline-grants", None, set()),
     ("registry-pipeline-grants", change(DATASET_MEMBER, API_EDITOR, "datasetId", "raw_shop_files"), {"registry-pipeline-grants", ALLOWANCE}),
     ("registry-pipeline-grants", change(PROJECT_MEMBER, API_JOB_USER, "role", "roles/bigquery.user"), {"registry-pipeline-grants", ALLOWANCE}),

@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 from infra.components.datalake import DatalakeResources, labels
 from infra.components.iam import grant_resource
 from infra.components.jobs import cloud_run_job, failure_alert, scheduler_job
+from infra.components.monitoring import freshness_alert, rows_metric
 from infra.config import StackConfig
 from infra.grants import SCHEDULER_ACCOUNT, datasets_of, pipeline_grants, service_account_email
 from pipelines import naming
@@ -33,19 +34,21 @@ def job_args(pipeline: type[Pipeline], env: str) -> list[str]:
 
 
 def job_env(cfg: StackConfig) -> dict[str, str]:
-    """Destination settings the job reads (see `pipelines.environments`)."""
-    env = {"TOLTEK_DATALAKE_PROJECT": cfg.datalake_project, "TOLTEK_BQ_LOCATION": cfg.bigquery_location}
+    """Destination settings the job reads (see `pipelines.environments`), and the region its jobs run in."""
+    env = {"TOLTEK_DATALAKE_PROJECT": cfg.datalake_project, "TOLTEK_BQ_LOCATION": cfg.bigquery_location, "TOLTEK_REGION": cfg.region}
     if cfg.warehouse_project:
         env["TOLTEK_WAREHOUSE_PROJECT"] = cfg.warehouse_project
     return env
 
 
 class PipelineJob(pulumi.ComponentResource):
-    """A pipeline's service account, Cloud Run job, schedule, IAM and failure alert."""
+    """A pipeline's service account, Cloud Run job, schedule, IAM, failure alert, rows metric and
+    freshness alert."""
 
     account: gcp.serviceaccount.Account
     job: gcp.cloudrunv2.Job
     scheduler: gcp.cloudscheduler.Job
+    rows_metric: gcp.logging.Metric
 
     def __init__(self, name: str, args: PipelineJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("toltek:pipelines:PipelineJob", name, None, opts)
@@ -113,5 +116,16 @@ class PipelineJob(pulumi.ComponentResource):
             job_name=job_name,
             channel=lake.notification_channel.name,
             opts=child,
+        )
+        # What it loaded, from the summary record of each successful run; stale when none came
+        # within its freshness error age. The alert reads the metric: created after it.
+        self.rows_metric = rows_metric(f"{job_name}-rows", pipeline, project=project, env=env, opts=child)
+        freshness_alert(
+            f"{job_name}-stale",
+            pipeline,
+            project=project,
+            job_name=job_name,
+            channel=lake.notification_channel.name,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.rows_metric])),
         )
         self.register_outputs({"job": self.job.name, "service_account": self.account.email, "scheduler": self.scheduler.name})

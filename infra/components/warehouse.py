@@ -3,7 +3,7 @@ cross-project transfer of every pipeline's raw data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -55,6 +55,14 @@ class WarehouseArgs:
     datalake: DatalakeResources
     provider: gcp.Provider  # the warehouse project's
     datalake_provider: gcp.Provider
+    # Each pipeline's Cloud Run job by pipeline name: dbt's account may read their executions.
+    pipeline_jobs: dict[str, gcp.cloudrunv2.Job] = field(default_factory=dict)
+
+
+def dbt_job_args(env: str) -> list[str]:
+    """The dbt job's command (the image's entrypoint is `toltek`): check every upstream pipeline,
+    then `dbt build` what stands on healthy sources."""
+    return ["transform", "--env", env]
 
 
 class Warehouse(pulumi.ComponentResource):
@@ -115,13 +123,14 @@ class Warehouse(pulumi.ComponentResource):
             project=dwh,
             region=cfg.region,
             image=image.ref,
-            args=["build", "--target", env],
+            args=dbt_job_args(env),
             service_account=service_account_email(DBT_ACCOUNT, dwh),
             resources=DBT_RESOURCES,
             env={
                 "TOLTEK_DATALAKE_PROJECT": cfg.datalake_project,
                 "TOLTEK_WAREHOUSE_PROJECT": dwh,
                 "TOLTEK_BQ_LOCATION": cfg.bigquery_location,
+                "TOLTEK_REGION": cfg.region,
             },
             secret_env={},
             labels=labels(env, pipeline="dbt"),
@@ -145,6 +154,7 @@ class Warehouse(pulumi.ComponentResource):
         targets: dict[tuple[str, str, str], pulumi.Resource] = {(dwh, "job", job_name): self.dbt_job}
         targets |= {(dwh, "dataset", d): r for d, r in datasets.items()}
         targets |= {(cfg.datalake_project, "dataset", d): r for d, r in args.datalake.datasets.items()}
+        targets |= {(cfg.datalake_project, "job", naming.job_name(p, env)): job for p, job in args.pipeline_jobs.items()}
         copier_grants: list[tuple[Grant, pulumi.Resource]] = []
         for grant in warehouse_grants(args.pipelines, cfg):
             provider = args.provider if grant.project == dwh else args.datalake_provider

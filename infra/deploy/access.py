@@ -34,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "roles/secretmanager.secretAccessor": frozenset({"secretmanager.versions.access"}),
     "roles/run.invoker": frozenset({"run.jobs.run", "run.routes.invoke"}),
     "roles/run.jobsExecutor": frozenset({"run.jobs.run"}),
+    "roles/run.viewer": frozenset({"run.jobs.get", "run.executions.get", "run.executions.list", "run.tasks.get", "run.tasks.list"}),
     "roles/storage.objectViewer": frozenset({"storage.objects.get", "storage.objects.list"}),
     "roles/cloudkms.cryptoKeyEncrypterDecrypter": frozenset(
         {"cloudkms.cryptoKeyVersions.useToEncrypt", "cloudkms.cryptoKeyVersions.useToDecrypt"}
@@ -169,16 +170,32 @@ def _dbt_profile(root: Path) -> dict[str, Any]:
     return yaml.safe_load((root / "transform" / "profiles.yml").read_text())["toltek"]["outputs"]
 
 
-def is_dbt_job(job: PlannedResource) -> bool:
+def _args(job: PlannedResource) -> list[str]:
     containers = ((job.raw_inputs.get("template") or {}).get("template") or {}).get("containers") or []
-    args = (containers[0].get("args") if containers else None) or []
-    return bool(args) and args[0] == "build" and "--target" in args
+    return list((containers[0].get("args") if containers else None) or [])
+
+
+def is_dbt_job(job: PlannedResource) -> bool:
+    """`toltek transform --env <target>` (or dbt's own `build --target <target>`)."""
+    args = _args(job)
+    return bool(args) and (args[0] == "transform" and "--env" in args or args[0] == "build" and "--target" in args)
+
+
+def dbt_target(args: list[str]) -> str | None:
+    flag = "--env" if args and args[0] == "transform" else "--target"
+    return args[args.index(flag) + 1] if flag in args and args.index(flag) + 1 < len(args) else None
+
+
+def is_pipeline_job(job: PlannedResource) -> bool:
+    """A pipeline's job: `toltek run <name> --env <env> ...`."""
+    args = _args(job)
+    return bool(args) and args[0] == "run"
 
 
 @check(
     "access-dbt",
-    "The dbt job's account can run jobs where it builds, write the warehouse datasets and read every source it selects.",
-    source="BigQuery: queries need bigquery.jobs.create in the job project, tables.getData on what they read, tables.create/updateData where they write",
+    "The dbt job's account can run jobs where it builds, write the warehouse datasets, read every source it selects and, for `toltek transform`, list the executions of every pipeline job.",
+    source="BigQuery: queries need bigquery.jobs.create in the job project, tables.getData on what they read, tables.create/updateData where they write; Cloud Run: executions.list/get on a job (roles/run.viewer on the job)",
 )
 def dbt_access(stack: Any) -> Iterator[Finding]:
     root = stack.root
@@ -188,7 +205,7 @@ def dbt_access(stack: Any) -> Iterator[Finding]:
         containers = job.raw_inputs["template"]["template"]["containers"]
         args = containers[0]["args"]
         env = {e["name"]: e["value"] for e in containers[0].get("envs") or [] if isinstance(e.get("value"), str)}
-        output = _dbt_profile(root).get(args[args.index("--target") + 1])
+        output = _dbt_profile(root).get(dbt_target(args) or "")
         email = dict(service_accounts_used(job)).get("template.template.serviceAccount")
         if output is None or not isinstance(email, str):
             yield finding("access-dbt", job, "template.template.containers.0.args", "runs a dbt target the profile does not define, or without a service account")
@@ -205,3 +222,9 @@ def dbt_access(stack: Any) -> Iterator[Finding]:
             yield from _need(stack, "access-dbt", job, "template.template.serviceAccount", email, DBT_BUILDS, "dataset", project, dataset, "dbt cannot build its models")
         for name, database, schema in sources:
             yield from _need(stack, "access-dbt", job, "template.template.serviceAccount", email, ("bigquery.tables.getData",), "dataset", database, schema, f"dbt cannot read source {name}")
+        if args[0] == "transform":
+            for upstream in stack.of_type(RUN_JOB):
+                if is_pipeline_job(upstream):
+                    where = f"{upstream.raw_inputs.get('location')}/{upstream.raw_inputs.get('name')}"
+                    why = f"toltek transform cannot check pipeline job {upstream.raw_inputs.get('name')}"
+                    yield from _need(stack, "access-dbt", job, "template.template.serviceAccount", email, ("run.executions.list", "run.executions.get"), "job", upstream.project, where, why)

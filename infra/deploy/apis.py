@@ -42,6 +42,8 @@ API_OF_TYPE: dict[str, tuple[str, str]] = {
     "gcp:serviceaccount/account:Account": ("iam.googleapis.com", "roles/iam.serviceAccountAdmin"),
     "gcp:monitoring/notificationChannel:NotificationChannel": ("monitoring.googleapis.com", "roles/monitoring.editor"),
     "gcp:monitoring/alertPolicy:AlertPolicy": ("monitoring.googleapis.com", "roles/monitoring.editor"),
+    "gcp:monitoring/dashboard:Dashboard": ("monitoring.googleapis.com", "roles/monitoring.editor"),
+    "gcp:logging/metric:Metric": ("logging.googleapis.com", "roles/logging.configWriter"),
     "gcp:cloudrunv2/job:Job": ("run.googleapis.com", "roles/run.admin"),
     "gcp:cloudrunv2/jobIamMember:JobIamMember": ("run.googleapis.com", "roles/run.admin"),
     "gcp:cloudscheduler/job:Job": ("cloudscheduler.googleapis.com", "roles/cloudscheduler.admin"),

@@ -6,6 +6,8 @@ in parallel, and the one that needs the other fails or races it.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -83,3 +85,35 @@ def _transfer_grants(stack: Any, transfer: PlannedResource, member: str) -> list
         Target("dataset", transfer.project, str(transfer.raw_inputs.get("destinationDatasetId"))),
     ]
     return [grant for target in dict.fromkeys(targets) for grant, _role in stack.grants_by_member_target.get((member, target), [])]
+
+
+LOG_METRIC = "gcp:logging/metric:Metric"
+ALERT = "gcp:monitoring/alertPolicy:AlertPolicy"
+
+
+def _metric_names(condition: dict) -> set[str]:
+    """Log-based metrics a condition's filters name."""
+    return set(re.findall(r'metric\.type=\\"logging\.googleapis\.com/user/([^"\\]+)\\"', json.dumps(condition)))
+
+
+@check(
+    "order-alert-after-metric",
+    "An alert policy whose condition reads a log-based metric of the stack (by filter or PromQL name) depends on that metric.",
+    source="Cloud Monitoring refuses a condition on a metric type that does not exist yet (unless its validation is disabled), and an absence condition needs the metric's first point",
+)
+def alert_after_metric(stack: Any) -> Iterator[Finding]:
+    from infra.monitoring import promql_name
+
+    metrics = {str(m.raw_inputs.get("name")): m for m in stack.of_type(LOG_METRIC)}
+    by_promql = {promql_name(f"logging.googleapis.com/user/{name}"): m for name, m in metrics.items()}
+    for alert in stack.of_type(ALERT):
+        for n, condition in enumerate(alert.raw_inputs.get("conditions") or []):
+            read = {metrics[name].urn: metrics[name] for name in _metric_names(condition) if name in metrics}
+            query = str((condition.get("conditionPrometheusQueryLanguage") or {}).get("query", ""))
+            for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_:]+", query):  # PromQL metric names
+                metric = by_promql.get(word) or by_promql.get(re.sub(r"_(count|sum|bucket)$", "", word))
+                if metric is not None:
+                    read[metric.urn] = metric
+            for metric in sorted(read.values(), key=lambda m: m.name):
+                if not stack.graph.after(alert, metric):
+                    yield finding("order-alert-after-metric", alert, f"conditions.{n}", f"reads log-based metric {metric.raw_inputs.get('name')} but does not depend on {metric.name}, which creates it")

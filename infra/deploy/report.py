@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.deploy import access, apis, inputs, order  # noqa: F401 - registers the checks
+from infra.deploy import access, apis, inputs, monitoring, order  # noqa: F401 - registers the checks
 from infra.deploy.model import CHECKS, Check, Finding
 from infra.deploy.stack import RUN_JOB, Stack
 from infra.plan import PlannedResource

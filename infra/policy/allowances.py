@@ -47,6 +47,7 @@ ALLOWANCES: tuple[Allowance, ...] = (
     Allowance("dbt", "project", "roles/bigquery.jobUser", "the warehouse project"),
     Allowance("dbt", "dataset", "roles/bigquery.dataEditor", "a warehouse dataset"),
     Allowance("dbt", "dataset", "roles/bigquery.dataViewer", "a raw dataset it reads"),
+    Allowance("dbt", "job", "roles/run.viewer", "a pipeline's job"),
     Allowance("copier", "project", "roles/bigquery.jobUser", "the warehouse project"),
     Allowance("copier", "dataset", "roles/bigquery.dataViewer", "the raw dataset of a copied pipeline"),
     Allowance("copier", "dataset", "roles/bigquery.dataOwner", "the warehouse copy of a copied pipeline"),
@@ -113,6 +114,8 @@ def target_ok(
         return grant_project == dwh and target in naming.WAREHOUSE_DATASETS
     if name == "a raw dataset it reads":
         return (grant_project == lake and target in raw - copied) or (grant_project == dwh and target in copied)
+    if name == "a pipeline's job":
+        return grant_project == lake and target in index.jobs
     if name == "the raw dataset of a copied pipeline":
         return grant_project == lake and target in copied
     if name == "the warehouse copy of a copied pipeline":
@@ -127,6 +130,7 @@ class _Index:
     by_account: dict[str, tuple[Any, ...]]
     raw: frozenset[str]
     copied: frozenset[str]
+    jobs: frozenset[str]  # each pipeline's Cloud Run job in the stack's environment
 
 
 _INDEXES: dict[int, tuple[object, _Index]] = {}
@@ -142,7 +146,13 @@ def _index(ctx: object) -> _Index:
     for p in pipelines:
         account = naming.service_account_id(p.name)
         by_account[account] = (*by_account.get(account, ()), p)
-    index = _Index(by_account, frozenset(p.dataset for p in pipelines), frozenset(p.dataset for p in pipelines if p.transfer == "copy"))
+    env = ctx.config.env  # type: ignore[attr-defined]
+    index = _Index(
+        by_account,
+        frozenset(p.dataset for p in pipelines),
+        frozenset(p.dataset for p in pipelines if p.transfer == "copy"),
+        frozenset(naming.job_name(p.name, env) for p in pipelines),
+    )
     _INDEXES.clear()
     _INDEXES[id(ctx)] = (ctx, index)
     return index

@@ -40,7 +40,7 @@ def render() -> str:
         "",
         "Mirrors name the CIS Google Cloud Platform Foundation Benchmark 3.0 item, Checkov (`CKV_GCP_*`), "
         "Trivy (`AVD-GCP-*`) or KICS rule a policy corresponds to; where none exists (Cloud Run jobs, "
-        "Cloud Scheduler, Secret Manager and the registry rules have no counterpart there), the last column "
+        "Cloud Scheduler, Secret Manager, the monitoring rules and the registry rules have no counterpart there), the last column "
         "is its whole justification.",
         "",
     ]

@@ -12,7 +12,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.policy import rules_hardening, rules_iam, rules_registry, rules_resources, rules_secrets  # noqa: F401 - they register
+from infra.policy import (  # noqa: F401 - they register
+    rules_hardening,
+    rules_iam,
+    rules_monitoring,
+    rules_registry,
+    rules_resources,
+    rules_secrets,
+)
 from infra.policy.context import stack_context
 from infra.policy.model import RULES, SHARED, Res, Rule, matches
 

@@ -44,6 +44,13 @@ PREDEFINED: dict[str, frozenset[str]] = {
         "roles/bigquery.jobUser": ["bigquery.jobs.create", "resourcemanager.projects.get", "resourcemanager.projects.list"],
         "roles/secretmanager.secretAccessor": ["secretmanager.versions.access"],
         "roles/run.invoker": ["run.jobs.run", "run.routes.invoke"],
+        "roles/run.viewer": [
+            "run.configurations.get", "run.configurations.list", "run.executions.get", "run.executions.list",
+            "run.jobs.get", "run.jobs.getIamPolicy", "run.jobs.list", "run.locations.list", "run.operations.get",
+            "run.operations.list", "run.revisions.get", "run.revisions.list", "run.routes.get", "run.routes.list",
+            "run.services.get", "run.services.getIamPolicy", "run.services.list", "run.tasks.get", "run.tasks.list",
+            "resourcemanager.projects.get",
+        ],
         "roles/storage.objectViewer": [
             "storage.folders.get", "storage.folders.list", "storage.managedFolders.get", "storage.managedFolders.list",
             "storage.objects.get", "storage.objects.list", "resourcemanager.projects.get",

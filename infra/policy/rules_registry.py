@@ -6,7 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator
 
-from infra.grants import pipeline_grants, service_account_email, stack_grants
+from infra.grants import RUN_VIEWER, pipeline_grants, service_account_email, stack_grants
 from infra.policy.allowances import allowed, principal
 from infra.policy.context import StackContext
 from infra.policy.iam import ACCOUNT, ALL_IAM_TYPES, email_of, known, short
@@ -92,21 +92,23 @@ def one_job_per_account(resources: list[Res], ctx: StackContext) -> Iterator[tup
 
 @rule(
     "registry-cross-project-grants",
-    "A service account gets roles in another project only on raw datasets of registered pipelines.",
+    "A service account gets roles in another project only on raw datasets of registered pipelines, and viewer (roles/run.viewer) on their jobs.",
     severity=CRITICAL,
     types=ALL_IAM_TYPES,
     stack=True,
     registry=True,
-    rationale="The only data meant to cross projects is raw data on its way to the warehouse.",
+    rationale="The only things meant to cross projects are raw data on its way to the warehouse and the state of the runs that load it.",
 )
 def cross_project_grants(resources: list[Res], ctx: StackContext) -> Iterator[tuple[str, str]]:
     raw = {p.dataset for p in ctx.pipelines}
+    jobs = {naming.job_name(p.name, ctx.config.env) for p in ctx.pipelines}
     for res, (project, scope, target, role, member, _condition) in _plan_grants(resources):
         match = ACCOUNT.match(member) if isinstance(member, str) else None
         if not match or not isinstance(project, str) or match["project"] == project:
             continue
-        if scope != "dataset" or target not in raw:
-            yield f"{member} of project {match['project']} gets {role} on {scope} {target} in project {project}", res.urn
+        if scope == "dataset" and target in raw or scope == "job" and target in jobs and role == RUN_VIEWER:
+            continue
+        yield f"{member} of project {match['project']} gets {role} on {scope} {target} in project {project}", res.urn
 
 
 @rule(
