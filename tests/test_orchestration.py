@@ -37,27 +37,28 @@ ALL_MODELS = {
 }
 
 
-@pytest.mark.parametrize("command", [("run", "shop_api", "shop_files", "--force-transform"), ("transform",)], ids=["run", "transform"])
-def test_an_error_stale_source_skips_its_models_builds_the_rest_and_fails(loaded_home, tmp_path, command):
+def test_run_skips_an_error_stale_sources_models_builds_a_warn_stale_one_and_the_rest_and_fails(loaded_home, tmp_path):
     home = copy_of_loaded_home(loaded_home, tmp_path / "home")
-    age_loads(home, "raw_shop_sheets", 30)  # error after 4 intervals of a daily schedule: ~4 days
-    done = toltek(home, *command)
+    age_loads(home, "raw_shop_sheets", 30)  # daily: warn after 2d 2h, error after 4d 4h
+    age_loads(home, "raw_shop_files", 0.625)  # every 4 h: warn after 10 h, error after 20 h
+    done = toltek(home, "run", "shop_api", "--force-transform")
     assert done.returncode == 1, done.stderr
     assert (
         "source shop_sheets: last completed load 30d ago (warn after 2d 2h, error after 4d 4h); "
         "skipped 2 model(s): mart_sales_vs_targets, stg_shop_sheets__sales_targets"
     ) in done.stderr
+    assert "source shop_files: stale, last completed load 15h ago (warn after 10h, error after 20h); built anyway" in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "failed: 2 model(s) not built: source(s) shop_sheets unhealthy (see above)"
     assert built_models(home) == ALL_MODELS - {"mart_sales_vs_targets", "stg_shop_sheets__sales_targets"}
 
 
-def test_a_warn_stale_source_is_reported_and_built(loaded_home, tmp_path):
+def test_transform_leaves_out_a_stale_sources_models_and_fails(loaded_home, tmp_path):
     home = copy_of_loaded_home(loaded_home, tmp_path / "home")
-    age_loads(home, "raw_shop_sheets", 3)  # past 2d 2h, within 4d 4h
-    done = toltek(home, "run", "shop_api", "shop_files", "--force-transform")
-    assert done.returncode == 0, done.stderr
-    assert "source shop_sheets: stale, last completed load 3d ago (warn after 2d 2h, error after 4d 4h); built anyway" in done.stderr
-    assert built_models(home) == ALL_MODELS
+    age_loads(home, "raw_shop_api", 0.5)  # hourly: error after 4 h
+    done = toltek(home, "transform")
+    assert done.returncode == 1, done.stderr
+    assert "source shop_api: last completed load 12h ago (warn after 2h, error after 4h); skipped 7 model(s)" in done.stderr
+    assert built_models(home) == {"stg_shop_files__shipments", "stg_shop_sheets__sales_targets"}
 
 
 def test_the_dbt_sources_carry_the_freshness_each_schedule_implies():
