@@ -20,9 +20,9 @@ def toltek(home: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def age_loads(home: Path, dataset: str, days: float) -> None:
-    """Make every completed load of `dataset` `days` older, as if its pipeline had stopped then."""
+    """Date every load of `dataset` `days` ago (and a minute), as if its pipeline had stopped then."""
     with duckdb.connect(str(home / "datalake.duckdb")) as con:
-        con.execute(f"update {dataset}._dlt_loads set inserted_at = inserted_at - to_seconds(?::bigint)", [int(days * 86400)])
+        con.execute(f"update {dataset}._dlt_loads set inserted_at = now() - to_seconds(?::bigint)", [int(days * 86400) + 60])
 
 
 def built_models(home: Path) -> set[str]:
@@ -47,7 +47,7 @@ def test_run_skips_an_error_stale_sources_models_builds_a_warn_stale_one_and_the
         "source shop_sheets: last completed load 30d ago (warn after 2d 2h, error after 4d 4h); "
         "skipped 2 model(s): mart_sales_vs_targets, stg_shop_sheets__sales_targets"
     ) in done.stderr
-    assert "source shop_files: stale, last completed load 15h ago (warn after 10h, error after 20h); built anyway" in done.stderr
+    assert "source shop_files: stale, last completed load 15h 1m ago (warn after 10h, error after 20h); built anyway" in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "failed: 2 model(s) not built: source(s) shop_sheets unhealthy (see above)"
     assert built_models(home) == ALL_MODELS - {"mart_sales_vs_targets", "stg_shop_sheets__sales_targets"}
 
@@ -57,7 +57,7 @@ def test_transform_leaves_out_a_stale_sources_models_and_fails(loaded_home, tmp_
     age_loads(home, "raw_shop_api", 0.5)  # hourly: error after 4 h
     done = toltek(home, "transform")
     assert done.returncode == 1, done.stderr
-    assert "source shop_api: last completed load 12h ago (warn after 2h, error after 4h); skipped 7 model(s)" in done.stderr
+    assert "source shop_api: last completed load 12h 1m ago (warn after 2h, error after 4h); skipped 7 model(s)" in done.stderr
     assert built_models(home) == {"stg_shop_files__shipments", "stg_shop_sheets__sales_targets"}
 
 
