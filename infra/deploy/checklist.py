@@ -8,6 +8,8 @@ share. The README holds the output of `toltek plan --checklist` (a test compares
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,11 +51,7 @@ def checklist(plans: Sequence[Any], sheets: dict[str, Sequence[str]]) -> str:
         for project, roles in sorted(deployer_roles(stack).items()):
             item(f"The identity running `pulumi up` holds in `{project}`: {_code(sorted(roles))}.")
         regions = sorted({r.raw_inputs["location"] for r in stack.of_type("gcp:artifactregistry/repository:Repository")})
-        item(
-            "A state backend and secrets provider: `pulumi login gs://STATE_BUCKET`, then "
-            f"`pulumi stack init {plan.stack} --secrets-provider gcpkms://projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY` "
-            "(or a passphrase in `PULUMI_CONFIG_PASSPHRASE`); the stack holds no secret values, but Pulumi encrypts its state's secrets with it."
-        )
+        item(_secrets_key(plan.stack))
         if regions:
             item(f"Docker can push to Artifact Registry: `gcloud auth configure-docker {','.join(f'{r}-docker.pkg.dev' for r in regions)}`.")
         item(
@@ -74,6 +72,34 @@ def checklist(plans: Sequence[Any], sheets: dict[str, Sequence[str]]) -> str:
                     item(f"Share Google Sheet `{sheet}` with `{email}` as Viewer.")
     lines += ["", END]
     return "\n".join(lines) + "\n"
+
+
+_GCPKMS = re.compile(r"^gcpkms://projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/keyRings/(?P<ring>[^/]+)/cryptoKeys/(?P<key>[^/]+)$")
+
+
+def _secrets_key(stack: str) -> str:
+    """The step that creates the Cloud KMS key `secretsprovider` in Pulumi.<stack>.yaml names."""
+    import yaml
+
+    from pipelines.environments import REPO_ROOT
+
+    path = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    url = (yaml.safe_load(path.read_text()) or {}).get("secretsprovider", "") if path.exists() else ""
+    match = _GCPKMS.match(str(url))
+    if not match:
+        return (
+            f"A state backend and a secrets provider: `pulumi login gs://STATE_BUCKET`, then `pulumi stack init {stack} "
+            "--secrets-provider gcpkms://projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY`."
+        )
+    p, loc, ring, key = match["project"], match["location"], match["ring"], match["key"]
+    return (
+        f"Pulumi's secrets key, the `secretsprovider` of `Pulumi.{stack}.yaml`: `gcloud services enable cloudkms.googleapis.com --project {p}`, "
+        f"`gcloud kms keyrings create {ring} --location {loc} "
+        f"--project {p}` and `gcloud kms keys create {key} --keyring {ring} --location {loc} --purpose encryption --project {p}`; "
+        f"the deployer identity holds `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it, the preview identity "
+        f"`roles/cloudkms.cryptoKeyDecrypter`. Then `pulumi login gs://STATE_BUCKET` and `pulumi stack init {stack} "
+        f'--secrets-provider "{url}"`, which writes the stack\'s `encryptedkey` into `Pulumi.{stack}.yaml`: commit it. No passphrase is used.'
+    )
 
 
 def stack_checklist(stacks: Sequence[str] = ("dev", "prd")) -> str:
