@@ -131,7 +131,7 @@ def validate(cls: type[Pipeline]) -> None:
     """Raise `DeclarationError` naming the class and field of the first bad declaration."""
 
     def fail(field: str, problem: str) -> None:
-        raise DeclarationError(cls.__name__, field, problem)
+        raise DeclarationError(cls.__name__, field, problem, where=_where(cls))
 
     for field in ("name", "schedule", "dataset"):
         if field not in _declared(cls):
@@ -216,6 +216,22 @@ def validate(cls: type[Pipeline]) -> None:
 
     if cls.source is Pipeline.source:
         fail("source", "must be implemented: return the dlt source for an environment")
+
+
+def _where(cls: type) -> str | None:
+    """`file:line` of the class statement, relative to the working directory when inside it."""
+    from pathlib import Path
+
+    try:
+        path = Path(inspect.getsourcefile(cls) or "")
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return None
+    try:
+        shown = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = path
+    return f"{shown}:{line}"
 
 
 def _declared(cls: type) -> set[str]:

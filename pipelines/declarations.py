@@ -23,6 +23,30 @@ _NAMES = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", 
 _NAMES |= {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
 
 
+_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+
+
+def _cron_problem(cron: str) -> str:
+    """What is wrong with a cron Cloud Scheduler would refuse, field by field."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return f"invalid cron expression '{cron}': {len(fields)} field(s), expected 5 (minute hour day-of-month month day-of-week)"
+    for text, (what, low, high) in zip(fields, _FIELDS):
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"invalid cron expression '{cron}': {what} step '{step}' must be a positive number"
+            for token in base.split("-") if base != "*" else []:
+                if token.isdigit():
+                    if not low <= int(token) <= high:
+                        return f"invalid cron expression '{cron}': {what} {token} is out of range {low}-{high}"
+                elif token.upper() not in _NAMES:
+                    return f"invalid cron expression '{cron}': {what} '{token}' is not a number" + (
+                        " (L, W, # and ? are not unix cron)" if token.strip("0123456789").upper() in {"L", "W", "#", "?", "LW"} or "#" in token else ""
+                    )
+    return f"invalid cron expression '{cron}' (Cloud Scheduler reads unix cron: minute hour day-of-month month day-of-week)"
+
+
 def _unix_cron(cron: str) -> bool:
     fields = cron.split()
     tokens = [t for f in fields for t in re.split(r"[,/-]", f)]
@@ -96,7 +120,7 @@ class Schedule:
 def _problems(cron: str, time_zone: str) -> tuple[str, ...]:
     problems = []
     if not _unix_cron(cron):
-        problems.append(f"invalid cron expression '{cron}' (expected 5 unix-cron fields)")
+        problems.append(_cron_problem(cron))
     try:
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -6,12 +6,14 @@ class UserError(Exception):
 
 
 class DeclarationError(UserError):
-    """A `Pipeline` subclass declares something invalid; the message names class and field."""
+    """A `Pipeline` subclass declares something invalid; the message names the file and line of the
+    class (when known), the class and the field: `pipelines/x/pipeline.py:12: X.schedule: ...`."""
 
-    def __init__(self, cls_name: str, field: str, problem: str) -> None:
+    def __init__(self, cls_name: str, field: str, problem: str, where: str | None = None) -> None:
         self.cls_name = cls_name
         self.field = field
-        super().__init__(f"{cls_name}.{field}: {problem}")
+        self.where = where
+        super().__init__(f"{where + ': ' if where else ''}{cls_name}.{field}: {problem}")
 
 
 class PipelineFailed(Exception):

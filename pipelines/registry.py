@@ -47,16 +47,16 @@ class Registry:
         for dataset in datasets:
             if dataset in naming.RESERVED_DATASETS:
                 raise DeclarationError(
-                    cls.__name__, "dataset", f"'{dataset}' is reserved for the warehouse and dbt"
+                    cls.__name__, "dataset", f"'{dataset}' is reserved for the warehouse and dbt", where=_class_where(cls)
                 )
         me = _qualified(cls)
         other = self._by_name.get(cls.name)
         if other is not None and _qualified(other) != me:
-            raise DeclarationError(cls.__name__, "name", f"'{cls.name}' is already declared by {_qualified(other)}")
+            raise DeclarationError(cls.__name__, "name", f"'{cls.name}' is already declared by {_qualified(other)}", where=_class_where(cls))
         clash = sorted(d for d in datasets if d in self._datasets and _qualified(self._datasets[d]) != me)
         if clash:
             raise DeclarationError(
-                cls.__name__, "dataset", f"'{clash[0]}' is already claimed by {_qualified(self._datasets[clash[0]])}"
+                cls.__name__, "dataset", f"'{clash[0]}' is already claimed by {_qualified(self._datasets[clash[0]])}", where=_class_where(cls)
             )
         shared = sorted(s for s in cls.secrets if s in self._secrets and _qualified(self._secrets[s]) != me)
         if shared:
@@ -65,6 +65,7 @@ class Registry:
                 "secrets",
                 f"secret '{shared[0]}' already belongs to {_qualified(self._secrets[shared[0]])}; each secret belongs to one pipeline "
                 "(create a second secret with the same value)",
+                where=_class_where(cls),
             )
         self._forget(me)
         self._by_name[cls.name] = cls
@@ -141,6 +142,38 @@ def discover(package: str = "pipelines") -> Registry:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:  # a package without pipeline.py is not a pipeline; anything else is an error
-                raise
+            if exc.name == name:  # a package without pipeline.py is not a pipeline
+                continue
+            raise UserError(f"{_where(exc)}: cannot import {exc.name!r} ({name}); is it installed (uv.lock) and spelled right?") from None
+        except SyntaxError as exc:
+            raise UserError(f"{_relative(exc.filename)}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except (DeclarationError, UserError):
+            raise
+        except Exception as exc:  # anything a module raises while it is imported
+            raise UserError(f"{_where(exc)}: {type(exc).__name__} while importing {name}: {' '.join(str(exc).split())[:200]}") from None
     return REGISTRY
+
+
+def _class_where(cls: type) -> str | None:
+    from pipelines.base import _where as where
+
+    return where(cls)
+
+
+def _relative(filename: str | None) -> str:
+    if not filename:
+        return "<unknown file>"
+    path = Path(filename)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame of `exc` inside the project (not the import machinery)."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    ours = [f for f in frames if "site-packages" not in f.filename] or frames
+    return f"{_relative(ours[-1].filename)}:{ours[-1].lineno}" if ours else "<unknown file>"

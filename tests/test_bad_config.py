@@ -52,7 +52,7 @@ def cli(tree, *args):
 
 CASES = [
     ({"name": "shop_api"}, "Broken.name: 'shop_api' is already declared by pipelines.shop_api.pipeline.ShopApi"),
-    ({"cron": "0 25 * * *"}, "Broken.schedule: invalid cron expression '0 25 * * *' (expected 5 unix-cron fields)"),
+    ({"cron": "0 25 * * *"}, "Broken.schedule: invalid cron expression '0 25 * * *': hour 25 is out of range 0-23"),
     ({"name": "an_extremely_long_pipeline_name"}, "Broken.name: 'an_extremely_long_pipeline_name' is 31 characters; at most 24 fit every id derived from it"),
     ({"name": "ab"}, "Broken.name: derived service account id 'pl-ab' is invalid (6-30 characters: lowercase letters, digits, hyphens)"),
     ({"name": "Broken-One"}, "Broken.name: 'Broken-One' must be lowercase snake case (letters, digits, underscores)"),
@@ -77,7 +77,8 @@ def test_a_bad_declaration_is_one_line_and_exit_2(tree, change, message):
         for args in (["pipelines"], ["plan", "-s", "prd"]):
             done = cli(tree, *args)
             assert done.returncode == 2, (args, done.stdout, done.stderr)
-            assert done.stderr.strip() == f"error: {message}", args
+            # Where the class is, as a compiler says it: the file (from the working directory) and line.
+            assert done.stderr.strip() == f"error: pipelines/zz_broken/pipeline.py:6: {message}", args
             assert "Traceback" not in done.stdout + done.stderr
     finally:
         shutil.rmtree(module)
@@ -218,3 +219,22 @@ def test_a_toltek_home_without_write_permission_is_one_line_and_exit_2(tmp_path)
     assert (done.returncode, done.stderr.strip()) == (
         2, f"error: TOLTEK_HOME {home} is not usable: Permission denied ({home / 'dlt'})"
     )
+
+
+IMPORT_CASES = [
+    ("from pipelines.base import Pipeline\nclass Broken(Pipeline)\n    pass\n", "pipelines/zz_broken/pipeline.py:2: syntax error: expected ':'"),
+    ("import pipelines\nimport toltek_no_such_module\n", "pipelines/zz_broken/pipeline.py:2: cannot import 'toltek_no_such_module' (pipelines.zz_broken.pipeline); is it installed (uv.lock) and spelled right?"),
+    ("LIMIT = 10\nRATE = LIMIT / 0\n", "pipelines/zz_broken/pipeline.py:2: ZeroDivisionError while importing pipelines.zz_broken.pipeline: division by zero"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), IMPORT_CASES, ids=["syntax", "missing-module", "raises"])
+def test_a_pipeline_module_that_cannot_be_imported_is_one_line_naming_file_and_line_exit_2(tree, text, message):
+    module = new_package(tree, text)
+    try:
+        for args in (["pipelines"], ["run", "shop_sheets", "--skip-transform"], ["plan", "-s", "prd"], ["transform"]):
+            done = cli(tree, *args)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert done.stderr.strip() == f"error: {message}", args
+    finally:
+        shutil.rmtree(module)
