@@ -20,7 +20,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from pipelines import cloud_log, environments
+from pipelines import cloud_log, environments, signals
 from pipelines.errors import Terminated, UserError
 from pipelines.registry import discover
 
@@ -97,7 +97,7 @@ def run(
         fail_user(str(exc))
     from pipelines.locks import Busy, home_lock
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signals.install()
     try:
         with home_lock(settings.work_dir):
             transform = "never" if skip_transform else "always" if force_transform else "auto"
@@ -113,6 +113,7 @@ def run(
             f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; completed loads are kept, "
             "the next run picks up the rest",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(128 + signum) from None
     raise typer.Exit(0 if ok else 1)
@@ -160,7 +161,7 @@ def transform(
         fail_user(str(exc))
     from pipelines.locks import Busy, home_lock
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signals.install()
     try:
         with home_lock(settings.work_dir):
             ok = transform_only(settings, every, out=out, err=err, full_refresh=full_refresh, run_check=run_check, select=select.split() if select else None)
@@ -169,7 +170,12 @@ def transform(
         raise typer.Exit(1) from None
     except (Terminated, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        err.print(f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped", highlight=False)
+        err.print(
+            f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; models dbt had not finished keep their last build, "
+            "the next run rebuilds them",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(128 + signum) from None
     raise typer.Exit(0 if ok else 1)
 
@@ -205,11 +211,6 @@ def dbt_sources(
         out.print(f"wrote {path.relative_to(environments.REPO_ROOT)}", highlight=False)
     if not written:
         out.print("every dbt source already matches its pipeline's schedule", highlight=False)
-
-
-def _terminate(signum: int, frame: object) -> None:
-    """Cloud Run sends SIGTERM on timeout or cancel: unwind cleanly instead of dying mid-step."""
-    raise Terminated(signum)
 
 
 # status, trigger, logs: operations on a deployed stack (pipelines/ops/cli.py).

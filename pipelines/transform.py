@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.environments import REPO_ROOT, Environment, toltek_home
 from pipelines.errors import PipelineFailed
+from pipelines.signals import inside_dbt
 
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
@@ -67,7 +68,8 @@ def parse(env: Environment) -> Manifest:
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(env))
-    outcome = dbtRunner().invoke(dbt_args(env, "parse"))
+    with inside_dbt():
+        outcome = dbtRunner().invoke(dbt_args(env, "parse"))
     if outcome.result is None or not outcome.success:
         raise _reason(outcome, "dbt parse")
     return outcome.result
@@ -81,7 +83,8 @@ def source_freshness(env: Environment, manifest: Manifest, sources: list[str]) -
     options = dbt_args(env)[1:]  # `source freshness` is a two-word command, then the options
     # dbt's own console lines are silenced: the caller reports each source's verdict itself.
     args = ["source", "freshness", *options, "--log-level", "none", "--select", *(f"source:{s}" for s in sources)]
-    outcome = dbtRunner(manifest=manifest).invoke(args)
+    with inside_dbt():
+        outcome = dbtRunner(manifest=manifest).invoke(args)
     results = getattr(outcome.result, "results", None)
     if results is None:
         raise _reason(outcome, "dbt source freshness")
@@ -102,7 +105,8 @@ def build(
 
     os.environ.update(dbt_env(env))
     args = dbt_args(env, full_refresh=full_refresh) + (["--select", *select] if select else []) + (["--exclude", *exclude] if exclude else [])
-    outcome = dbtRunner(manifest=manifest).invoke(args)
+    with inside_dbt():
+        outcome = dbtRunner(manifest=manifest).invoke(args)
     result = TransformResult()
     run_results = getattr(outcome.result, "results", None)
     if run_results is None:

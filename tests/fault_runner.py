@@ -3,7 +3,7 @@
     python tests/fault_runner.py <point> <signal> -- run shop_api --skip-transform
 
 Points: `extract:N` (while serving the N-th page of the sample API), `normalize` (extract done,
-before normalizing), `load:N` (after N load jobs completed). At the point, the process sends
+before normalizing), `load:N` (after N load jobs completed), `dbt:N` (as dbt starts the N-th model). At the point, the process sends
 itself `signal` (KILL or TERM), as a Cloud Run container is killed or told to stop.
 """
 
@@ -54,6 +54,16 @@ def arm(point: str, signum: int) -> None:
             return path
 
         PackageStorage.complete_job = firing_complete
+    elif name == "dbt":
+        from dbt.task.run import ModelRunner
+
+        execute = ModelRunner.execute
+
+        def firing_execute(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            fire()
+            return execute(self, *args, **kwargs)
+
+        ModelRunner.execute = firing_execute
     else:
         raise SystemExit(f"unknown point {point}")
 
