@@ -21,18 +21,38 @@ import typer
 from rich.console import Console
 
 from pipelines import cloud_log, environments, signals
+from pipelines.cli_help import TidyGroup
 from pipelines.errors import Terminated, UserError
 from pipelines.registry import discover
 
 app = typer.Typer(
     name="toltek",
-    help="Toltek Data Stack: dlt pipelines into a datalake, dbt in the warehouse.",
+    help=(
+        "Toltek Data Stack: dlt pipelines into a datalake, dbt in the warehouse.\n\n"
+        "Start with `toltek run` (every pipeline, locally, on the sample data), `toltek pipelines` and "
+        "`toltek plan -s prd`; `toltek COMMAND --help` for each command."
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    cls=TidyGroup,
     pretty_exceptions_enable=False,
 )
 # In a Cloud Run job everything the CLI says is a structured log record on stdout (`cloud_log`).
 out, err = cloud_log.consoles() if cloud_log.enabled() else (Console(), Console(stderr=True))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"toltek {version('toltek')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
+) -> None:
+    """Toltek Data Stack."""
 
 
 def fail_user(message: str) -> NoReturn:
@@ -78,7 +98,15 @@ def run(
 
     Locally everything comes from the sample folder ($TOLTEK_SAMPLES, default pipelines/samples/data): a server on 127.0.0.1 serves its api/ and sheets/ as the REST and Sheets sources, and files/ stands in for the landing bucket. The data lands in $TOLTEK_HOME (default .toltek/): datalake.duckdb, then warehouse.duckdb.
 
-    When no pipeline loaded new rows and the last local build succeeded on the datalake as it is (and the same dbt project), the transfer and dbt are skipped; after a change to the dbt project the incremental marts are rebuilt whole (--full-refresh).
+    When no pipeline loaded new rows and the last local build succeeded on the datalake as it is (and the same dbt project), the transfer and dbt are skipped; after a change to the dbt project the incremental marts are rebuilt whole (--full-refresh). A failed or stale source leaves out its own models; the rest is built and the run exits 1.
+
+    Examples:
+
+    toltek run  —  every pipeline on the sample data, then the transfer and dbt
+
+    toltek run shop_api --skip-transform  —  one pipeline, extract and load only
+
+    toltek run shop_files --env dev  —  into the dev datalake (application-default credentials)
     """
     from pipelines.loading import require_local_secrets
     from pipelines.run import run_all
