@@ -93,6 +93,7 @@ def run(
         bool,
         typer.Option("--force-transform", help="Run transfer and dbt even when no pipeline loaded new rows and the warehouse is up to date."),
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress and errors stay on stderr).")] = False,
 ) -> None:
     """Run pipelines, then the transfer and `dbt build`, and print a summary.
 
@@ -109,7 +110,7 @@ def run(
     toltek run shop_files --env dev  —  into the dev datalake (application-default credentials)
     """
     from pipelines.loading import require_local_secrets
-    from pipelines.run import run_all
+    from pipelines.run import RunSummary, run_all
 
     if skip_transform and force_transform:
         fail_user("--skip-transform and --force-transform exclude each other")
@@ -129,7 +130,8 @@ def run(
     try:
         with home_lock(settings.work_dir):
             transform = "never" if skip_transform else "always" if force_transform else "auto"
-            ok = run_all(settings, selected, transform=transform, out=out, err=err)
+            summary = RunSummary()
+            ok = run_all(settings, selected, transform=transform, out=_quiet() if as_json else out, err=err, summary=summary)
     except Busy as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -144,7 +146,16 @@ def run(
             soft_wrap=True,
         )
         raise typer.Exit(128 + signum) from None
+    if as_json:
+        print(json.dumps(summary.as_dict(), indent=2))
     raise typer.Exit(0 if ok else 1)
+
+
+def _quiet() -> Console:
+    """Where the human summary goes when stdout carries JSON."""
+    import io
+
+    return Console(file=io.StringIO(), width=200)
 
 
 @app.command("transform")
@@ -155,6 +166,7 @@ def transform(
         str | None,
         typer.Option("--select", metavar="MODELS", help="Only these dbt nodes (dbt selection syntax, space-separated), e.g. 'fct_orders+'.", show_default=False),
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON on stdout (progress and errors stay on stderr).")] = False,
     wait: Annotated[
         int,
         typer.Option("--wait", metavar="SECONDS", help="In the cloud: how long to wait for an upstream execution still running.", show_default=True),
@@ -171,7 +183,7 @@ def transform(
 
     Examples: toltek transform;  toltek transform --env prd --wait 900
     """
-    from pipelines.run import transform_only
+    from pipelines.run import RunSummary, transform_only
 
     try:
         settings = environments.get(env)
@@ -192,7 +204,11 @@ def transform(
     signals.install()
     try:
         with home_lock(settings.work_dir):
-            ok = transform_only(settings, every, out=out, err=err, full_refresh=full_refresh, run_check=run_check, select=select.split() if select else None)
+            summary = RunSummary()
+            ok = transform_only(
+                settings, every, out=_quiet() if as_json else out, err=err, full_refresh=full_refresh, run_check=run_check,
+                select=select.split() if select else None, summary=summary,
+            )
     except Busy as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -205,6 +221,8 @@ def transform(
             soft_wrap=True,
         )
         raise typer.Exit(128 + signum) from None
+    if as_json:
+        print(json.dumps(summary.as_dict(), indent=2))
     raise typer.Exit(0 if ok else 1)
 
 

@@ -7,6 +7,7 @@ build is up to date (see `last_build`); ``always`` runs it; ``never`` skips it.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 TransformMode = Literal["auto", "always", "never"]
 
 
+@dataclass
+class RunSummary:
+    """What a run did, as data (`toltek run --json`, `toltek transform --json`)."""
+
+    environment: str = ""
+    pipelines: list[dict[str, object]] = field(default_factory=list)
+    transform: dict[str, object] = field(default_factory=lambda: {"ran": False, "reason": "not requested"})
+    ok: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"environment": self.environment, "ok": self.ok, "pipelines": self.pipelines, "transform": self.transform}
+
+
 
 def needs_sample_server(selected: list[type[Pipeline]]) -> bool:
     """Locally the sample server stands in for the REST and Sheets APIs. Pipelines of landed files
@@ -33,9 +47,20 @@ def needs_sample_server(selected: list[type[Pipeline]]) -> bool:
     return any(pipeline.landing_prefix is None for pipeline in selected)
 
 
-def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: TransformMode, out: Console, err: Console) -> bool:
+def run_all(
+    env: Environment,
+    selected: list[type[Pipeline]],
+    *,
+    transform: TransformMode,
+    out: Console,
+    err: Console,
+    summary: RunSummary | None = None,
+) -> bool:
     """Run `selected` in `env`; report progress and the summary through a `Reporter` (the terminal's on
-    `out` and `err`, or structured records in a Cloud Run job); True if all passed."""
+    `out` and `err`, or structured records in a Cloud Run job), and into `summary` as data; True if
+    all passed."""
+    summary = summary if summary is not None else RunSummary()
+    summary.environment = env.name
     results: list[LoadResult] = []
     failures: list[tuple[str, str]] = []
     reporter = reporters.choose(out, err)
@@ -59,7 +84,14 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: Tran
             reporter.loaded(pipeline, result)
 
     reporter.finished(env, results, failures)
+    summary.pipelines = [
+        {"name": r.pipeline, "status": "loaded", "rows": r.total_rows, "tables": {t: n for t, n in r.rows.items() if t != "discarded_rows"},
+         "discarded": r.discarded, "seconds": round(r.seconds, 3)}
+        for r in results
+    ] + [{"name": name, "status": "failed", "error": message} for name, message in failures]
+    summary.ok = not failures
     if transform == "never":
+        summary.transform = {"ran": False, "reason": "--skip-transform"}
         return not failures
     from pipelines import last_build
 
@@ -68,12 +100,14 @@ def run_all(env: Environment, selected: list[type[Pipeline]], *, transform: Tran
     loaded = any(n for r in results for n in r.rows.values())
     if transform == "auto" and not failures and not loaded and last_build.up_to_date(env, loads, project):
         out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
+        summary.transform = {"ran": False, "reason": "no new rows; the warehouse is up to date"}
         return True
     full_refresh = last_build.needs_full_refresh(env, project)
     last_build.started(env)
-    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures])
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures], summary=summary)
     last_build.finished(env, ok, loads, project)
-    return ok and not failures
+    summary.ok = ok and not failures
+    return summary.ok
 
 
 def transform_only(
@@ -85,18 +119,25 @@ def transform_only(
     full_refresh: bool = False,
     run_check: RunCheck | None = None,
     select: list[str] | None = None,
+    summary: RunSummary | None = None,
 ) -> bool:
     """`toltek transform`: the transfer (locally), the upstream checks, then `dbt build`, over
     `every` pipeline of the environment."""
+    summary = summary if summary is not None else RunSummary()
+    summary.environment = env.name
     if not env.is_local:
-        return _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select)
+        summary.ok = _transfer_and_transform(
+            env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select, summary=summary
+        )
+        return summary.ok
     from pipelines import last_build
 
     loads, project = last_build.datalake_loads(env, every), last_build.project_digest()
     full_refresh = full_refresh or last_build.needs_full_refresh(env, project)
     last_build.started(env)
-    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select)
+    ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[], run_check=run_check, select=select, summary=summary)
     last_build.finished(env, ok and not select, loads, project)  # a partial build is not the warehouse built
+    summary.ok = ok
     return ok
 
 
@@ -110,6 +151,7 @@ def _transfer_and_transform(
     failed_now: list[str],
     run_check: RunCheck | None = None,
     select: list[str] | None = None,
+    summary: RunSummary | None = None,
 ) -> bool:
     """The transfer, the upstream checks (runs and freshness), then `dbt build` of everything that
     stands on healthy sources; False if a source was left out or a dbt node failed."""
@@ -138,7 +180,20 @@ def _transfer_and_transform(
             result = dbt.build(env, full_refresh=full_refresh, exclude=checked.exclude, manifest=manifest, select=select)
     except PipelineFailed as exc:
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
+        if summary is not None:
+            summary.transform = {"ran": False, "reason": str(exc)}
         return False
+    if summary is not None:
+        summary.transform = {
+            "ran": True,
+            "passed": dict(sorted(result.passed.items())),
+            "failed": result.failed,
+            "skipped_after_failure": result.skipped,
+            "sources": [
+                {"pipeline": c.pipeline, "health": c.health, "reason": c.reason, "skipped_models": checked.skipped_models.get(c.pipeline, [])}
+                for c in checked.checks
+            ],
+        }
     table = Table(title=f"dbt build ({env.name})", title_justify="left")
     table.add_column("resource")
     table.add_column("passed", justify="right")

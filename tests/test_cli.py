@@ -122,3 +122,13 @@ def test_one_pipeline_on_a_fresh_home_loads_builds_what_it_can_and_says_what_the
     assert lines[-1] == "failed: 8 model(s) not built: source(s) shop_api, shop_files unhealthy (see above)"
     again = toltek("run", "shop_sheets", "--skip-transform", home=tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_run_json_is_the_summary_as_data_on_stdout(tmp_path):
+    done = toltek("run", "shop_sheets", "--skip-transform", "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)  # nothing else on stdout
+    assert summary["ok"] is True and summary["environment"] == "local"
+    (sheets,) = summary["pipelines"]
+    assert (sheets["name"], sheets["status"], sheets["rows"], sheets["tables"], sheets["discarded"]) == ("shop_sheets", "loaded", 36, {"sales_targets": 36}, 0)
+    assert summary["transform"] == {"ran": False, "reason": "--skip-transform"}

@@ -55,10 +55,14 @@ def test_run_skips_an_error_stale_sources_models_builds_a_warn_stale_one_and_the
 def test_transform_leaves_out_a_stale_sources_models_and_fails(loaded_home, tmp_path):
     home = copy_of_loaded_home(loaded_home, tmp_path / "home")
     age_loads(home, "raw_shop_api", 0.5)  # hourly: error after 4 h
-    done = toltek(home, "transform")
+    done = toltek(home, "transform", "--json")
     assert done.returncode == 1, done.stderr
     assert "source shop_api: last completed load 12h 1m ago (warn after 2h, error after 4h); skipped 7 model(s)" in done.stderr
     assert built_models(home) == {"stg_shop_files__shipments", "stg_shop_sheets__sales_targets"}
+    outcome = json.loads(done.stdout)
+    assert outcome["ok"] is False and outcome["transform"]["passed"]["model"] == 2
+    health = {s["pipeline"]: (s["health"], len(s["skipped_models"])) for s in outcome["transform"]["sources"]}
+    assert health == {"shop_api": ("error", 7), "shop_files": ("pass", 0), "shop_sheets": ("pass", 0)}
 
 
 def test_the_dbt_sources_carry_the_freshness_each_schedule_implies():
