@@ -113,11 +113,13 @@ def policy(
     from infra.deploy.report import check_plan
 
     try:
-        plan_ = run_plan(stack, preview=True)
-        report = analyze_plan(plan_, read_stack_file(stack), enforcement)
+        with err.status(f"evaluating stack {stack} under Pulumi's mocks"):
+            plan_ = run_plan(stack, preview=True)
+        with err.status(f"checking {len(plan_.resources)} resources against the policy pack and the deploy checks"):
+            report = analyze_plan(plan_, read_stack_file(stack), enforcement)
+            findings = check_plan(plan_).findings
     except UserError as exc:
         _fail(str(exc))
-    findings = check_plan(plan_).findings
     if as_json:
         print(json.dumps([v.as_dict() for v in report.violations] + [f.as_dict() for f in findings], indent=2))
     else:
