@@ -23,10 +23,17 @@ def pipeline_rows(pipelines: list[type[Pipeline]]) -> list[tuple[str, ...]]:
 
 
 def pipelines_table(pipelines: list[type[Pipeline]]) -> Table:
-    table = Table(title="Registered pipelines", title_justify="left", caption="--json for the full declarations")
+    """Fits 80 columns: identifiers never break; the schedule takes two lines (cron, time zone);
+    secrets and environments wrap between words."""
+    from rich import box
+
+    table = Table(title="Registered pipelines", title_justify="left", caption="--json for the full declarations", box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("schedule", no_wrap=True)
+    table.add_column("dataset", no_wrap=True)
+    table.add_column("secrets", no_wrap=True)
+    table.add_column("runs in")
     header, *rows = pipeline_rows(pipelines)
-    for column in header:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
+    for name, cron, zone, dataset, secrets, envs in rows:
+        table.add_row(name, f"{cron}\n[dim]{zone}[/]", dataset, secrets.replace(", ", "\n"), envs)
     return table

@@ -43,16 +43,19 @@ def test_pipelines_piped_is_tab_separated_with_a_header(tmp_path):
 def test_pipelines_in_a_terminal_is_a_table():
     from rich.console import Console
 
-    cli.out = Console(force_terminal=True, width=100, record=True)
+    cli.out = Console(force_terminal=True, width=80, record=True)
     try:
         result = CliRunner().invoke(cli.app, ["pipelines"])
         text = cli.out.export_text()
     finally:
         cli.out = Console()
     assert result.exit_code == 0
-    assert "Registered pipelines" in text and "┃ name" in text
-    for name in ("shop_api", "shop_files", "shop_sheets", "raw_shop_api", "shop-api-token"):
+    assert "Registered pipelines" in text and " name " in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    # At 80 columns no identifier breaks across lines, and nothing is cut.
+    for name in ("shop_api", "shop_files", "shop_sheets", "raw_shop_api", "shop-api-token", "15 * * * *", "Europe/Amsterdam"):
         assert name in text
+    assert "…" not in text
 
 
 def one_line_error(done, text):
