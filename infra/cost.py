@@ -391,6 +391,18 @@ def money(amount: float) -> str:
     return f"{amount:,.2f}"
 
 
+def shared_of(e: Estimate) -> str:
+    """What the items of no single pipeline are, e.g. " (keys, images, the dbt job)"."""
+    lines = {i.usage.line for i in e.items if i.usage.pipeline is None}
+    jobs = {i.usage.resource for i in e.items if i.usage.pipeline is None and i.usage.line == "run_cpu"}
+    parts = [
+        *(["keys"] if "kms_key_versions" in lines else []),
+        *(["images"] if "artifact_storage" in lines else []),
+        *(["the " + ", ".join(sorted(jobs)) + " job" + ("s" if len(jobs) > 1 else "")] if jobs else []),
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def summary_lines(e: Estimate, most: int = 6) -> list[str]:
     """What a terminal shows of an estimate: the totals, the costliest pipelines, the price date
     and what the estimate leaves out, in lines of at most 100 characters."""
@@ -403,7 +415,7 @@ def summary_lines(e: Estimate, most: int = 6) -> list[str]:
     return [
         f"monthly cost estimate, stack {e.stack}: {money(e.total)} {c}; upper bound {money(e.upper)} "
         "(every run its full timeout, every retry)",
-        *textwrap.wrap(f"per pipeline: {split or 'none'}; shared (keys, images, the dbt job): {money(e.shared)}", 98, initial_indent="  ", subsequent_indent="    "),
+        *textwrap.wrap(f"per pipeline: {split or 'none'}; shared{shared_of(e)}: {money(e.shared)}", 98, initial_indent="  ", subsequent_indent="    "),
         *textwrap.wrap(
             f"list prices of {e.prices.taken} (infra/{e.prices.path.name}); an estimate, leaving out: {left_out}",
             98, initial_indent="  ", subsequent_indent="    ",
