@@ -4,7 +4,8 @@ Exit codes: 0 success, 1 a pipeline, the transfer or a dbt node failed, 2 a user
 pipeline or environment, an invalid declaration or config), reported as one line.
 
 Other layers add command groups through the `toltek.commands` entry point group (the
-infrastructure adds `plan`), so this package never imports them.
+infrastructure adds `plan`), and a stack's cost estimate through `toltek.costs` (for `toltek
+pipelines --cost`), so this package never imports them.
 """
 
 from __future__ import annotations

@@ -216,3 +216,22 @@ def test_pipelines_cost_adds_a_monthly_column_and_says_what_it_leaves_out(prd):
     records = {r["name"]: r for r in json.loads(as_json.stdout)}
     assert records["shop_api"]["cost"]["monthly"] == round(estimate.of_pipeline("shop_api"), 2)
     assert records["shop_api"]["cost"]["excludes"] == list(cost.EXCLUDES)
+
+
+def test_plan_without_an_estimate_still_plans_and_says_why_in_one_line(monkeypatch):
+    import dataclasses
+
+    import typer
+
+    from infra import cli as infra_cli
+
+    euro = dataclasses.replace(cost.load_prices(), currency="EUR")
+    monkeypatch.setattr(cost, "load_prices", lambda: euro)
+    app = typer.Typer()
+    infra_cli.register(app)
+    done = CliRunner().invoke(app, ["plan", "-s", "dev", "--json"])
+    assert done.exit_code == 0 and json.loads(done.stdout)["cost"] is None
+    assert done.stderr.strip() == (
+        "cost not estimated: Pulumi.dev.yaml: 'toltek:currency' is USD, but infra/prices.yaml holds EUR list prices: "
+        "no estimate (set toltek:currency to EUR, or give the prices in USD)"
+    )
