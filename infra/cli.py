@@ -28,12 +28,16 @@ def _fail(message: str) -> None:
 
 def plan(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the resources, deploy findings and secret versions to add as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resources, deploy findings, secret versions to add and the cost estimate as JSON.")] = False,
     checklist: Annotated[bool, typer.Option("--checklist", help="Print the first-deploy checklist of the dev and prd stacks (Markdown, as in the README).")] = False,
+    diagram: Annotated[
+        Path | None,
+        typer.Option("--diagram", metavar="FILE", help="Write the stack's architecture as a Mermaid flowchart instead (FILE.md: a page with a mermaid fence; FILE.mmd: the chart alone), and an SVG beside it when Graphviz `dot` is on PATH.", show_default=False),
+    ] = None,
 ) -> None:
     """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials), then run the deploy checks.
 
-    Lists every resource the stack would create, grouped by GCP project and component, then what the first `pulumi up` would fail on: inputs the provider SDK's own types refuse, APIs the stack never enables, resources created before what they need, identities missing a permission their resource needs. Exit 1 on any finding. Also lists the secrets that need a version before the first execution.
+    Lists every resource the stack would create, grouped by GCP project and component, then what the first `pulumi up` would fail on: inputs the provider SDK's own types refuse, APIs the stack never enables, resources created before what they need, identities missing a permission their resource needs. Exit 1 on any finding. Also lists the secrets that need a version before the first execution, and estimates the stack's monthly cost (list prices in infra/prices.yaml; --json: every item).
     """
     from infra.deploy.report import check_plan
     from infra.plan import run_plan
@@ -48,11 +52,23 @@ def plan(
         return
     if stack is None:
         _fail("choose a stack with -s dev or -s prd (or --checklist)")
+    if diagram is not None and diagram.suffix not in (".md", ".mmd"):
+        _fail(f"--diagram {diagram}: the file must end in .md (a page) or .mmd (the chart alone)")
     try:
         result = run_plan(stack)
     except UserError as exc:
         _fail(str(exc))
+    if diagram is not None:
+        from infra.diagram import write
+
+        try:
+            for line in write(result, diagram):
+                out.print(line, highlight=False)
+        except UserError as exc:
+            _fail(str(exc))
+        return
     report = check_plan(result)
+    cost = _estimate(stack, result)
     if as_json:
         print(json.dumps({
             "stack": stack,
@@ -61,15 +77,29 @@ def plan(
             "secret_versions": [
                 {"project": v.project, "secret": v.secret, "jobs": list(v.jobs), "command": v.command()} for v in report.secret_versions
             ],
+            "cost": cost.as_dict() if cost else None,
         }, indent=2))
     else:
         out.print(plan_tree(result))
+        for line in cost.summary() if cost else []:
+            out.print(line, highlight=False, soft_wrap=True)
         if report.findings:
             out.print(findings_table(f"Deploy findings in stack {stack}", report.findings))
         for version in report.secret_versions:
             out.print(f"[yellow]before the first run:[/] {version.line()}", highlight=False, soft_wrap=True)
         out.print(f"stack {stack}: {len(report.findings)} deploy finding(s)", highlight=False)
     raise typer.Exit(1 if report.findings else 0)
+
+
+def _estimate(stack: str, result):  # noqa: ANN001, ANN202 - infra.plan.Plan -> infra.cost.Estimate | None
+    """The plan's monthly cost estimate, or None with a one-line note: the plan stands without it."""
+    from infra.cost import plan_estimate
+
+    try:
+        return plan_estimate(stack, result)
+    except UserError as exc:
+        err.print(f"[yellow]cost not estimated:[/] {exc}", highlight=False, soft_wrap=True)
+        return None
 
 
 def findings_table(title: str, rows) -> Table:  # noqa: ANN001 - policy violations or deploy findings

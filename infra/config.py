@@ -11,7 +11,10 @@ from pipelines.errors import UserError
 from pipelines.naming import LOCATIONS, PROJECT_ID, REGION
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+CURRENCY = re.compile(r"[A-Z]{3}")
 STACKS = ("dev", "prd")
+# The currency of the stack's cost estimate when `toltek:currency` is not set.
+DEFAULT_CURRENCY = "USD"
 
 
 class ConfigError(UserError):
@@ -26,6 +29,7 @@ class StackConfig:
     bigquery_location: str
     alert_email: str
     warehouse_project: str | None = None
+    currency: str = DEFAULT_CURRENCY  # of the cost estimate (`toltek:currency`); the prices must be in it
 
     @property
     def env(self) -> str:
@@ -62,6 +66,7 @@ def parse(stack: str, raw: Mapping[str, object]) -> StackConfig:
         bigquery_location=location,  # type: ignore[arg-type]
         alert_email=get("alertEmail", EMAIL, "an e-mail address"),  # type: ignore[arg-type]
         warehouse_project=get("warehouseProject", PROJECT_ID, "a GCP project id", required=stack == "prd"),
+        currency=get("currency", CURRENCY, "an ISO 4217 currency code, e.g. USD", required=False) or DEFAULT_CURRENCY,
     )
     if stack == "dev" and config.warehouse_project:
         raise ConfigError(f"{where}: 'toltek:warehouseProject' is set, but the dev stack has no warehouse project")
@@ -75,5 +80,5 @@ def from_pulumi() -> StackConfig:
     import pulumi
 
     namespace = pulumi.Config("toltek")
-    keys = ("datalakeProject", "warehouseProject", "region", "bigqueryLocation", "alertEmail")
+    keys = ("datalakeProject", "warehouseProject", "region", "bigqueryLocation", "alertEmail", "currency")
     return parse(pulumi.get_stack(), {key: namespace.get(key) for key in keys})

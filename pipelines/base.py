@@ -39,7 +39,10 @@ class Pipeline:
     - ``schedule``: a `Schedule` (cron and time zone);
     - ``dataset``: the raw dataset it loads (BigQuery dataset / DuckDB schema);
     - ``secrets``: Secret Manager secret name -> the dlt config key its value fills;
-    - ``resources``: a `Resources` (cpu, memory, timeout, retries);
+    - ``resources``: a `Resources` (cpu, memory, timeout, retries, and ``typical_seconds``: how long
+      a run typically takes, at most the timeout, by default a quarter of it; the monthly cost
+      estimate of `toltek plan` and `toltek pipelines --cost` multiplies it by the runs its schedule
+      makes, and its upper bound takes every run's timeout on every retry);
     - ``environments``: where it runs, a subset of local, dev, prd;
     - ``transfer``: how the prd warehouse reaches its raw dataset: ``read`` in place through a
       dataset-level grant (default) or ``copy`` (a BigQuery Data Transfer Service copy into a
@@ -118,6 +121,7 @@ class Pipeline:
                 "memory": cls.resources.memory,
                 "timeout_seconds": cls.resources.timeout_seconds,
                 "max_retries": cls.resources.max_retries,
+                "typical_seconds": cls.resources.typical_execution_seconds,
             },
             "environments": list(cls.environments),
             "transfer": cls.transfer,
@@ -165,7 +169,7 @@ def validate(cls: type[Pipeline]) -> None:
             fail("secrets", f"config key {key!r} for '{secret}' must look like sources.<name>.<key>")
 
     if not isinstance(cls.resources, Resources):
-        fail("resources", "must be a Resources(cpu, memory, timeout_seconds, max_retries)")
+        fail("resources", "must be a Resources(cpu, memory, timeout_seconds, max_retries, typical_seconds)")
     for problem in cls.resources.problems():
         fail("resources", problem)
     gap, longest = cls.schedule.shortest_gap_seconds(), cls.resources.longest_execution_seconds

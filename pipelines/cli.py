@@ -4,7 +4,8 @@ Exit codes: 0 success, 1 a pipeline, the transfer or a dbt node failed, 2 a user
 pipeline or environment, an invalid declaration or config), reported as one line.
 
 Other layers add command groups through the `toltek.commands` entry point group (the
-infrastructure adds `plan`), so this package never imports them.
+infrastructure adds `plan`), and a stack's cost estimate through `toltek.costs` (for `toltek
+pipelines --cost`), so this package never imports them.
 """
 
 from __future__ import annotations
@@ -63,25 +64,48 @@ def fail_user(message: str) -> NoReturn:
 @app.command("pipelines")
 def list_pipelines(
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Add each pipeline's estimated monthly cost in a stack (from the stack's evaluated plan and infra/prices.yaml).")
+    ] = False,
+    stack: Annotated[str | None, typer.Option("--stack", "-s", help="The stack of --cost: dev or prd (default prd; implies --cost).", show_default=False)] = None,
 ) -> None:
     """List the registered pipelines: name, schedule, dataset, secrets and environments.
 
     In a terminal, a table; piped or redirected, tab-separated lines under a header row (for `cut`,
-    `awk` or a spreadsheet); --json for every declared field.
+    `awk` or a spreadsheet); --json for every declared field. With --cost [-s prd], each
+    pipeline's monthly cost estimate in that stack and its upper bound (every run its full
+    timeout, on every retry), then the stack's total and what the estimate leaves out.
     """
     try:
         registry = discover()
+        costs = _stack_costs(stack or "prd") if cost or stack else None
     except UserError as exc:
         fail_user(str(exc))
-    from pipelines.report import pipeline_rows, pipelines_table
+    from pipelines.report import pipeline_cost, pipeline_rows, pipelines_table
 
     if as_json:
-        text = json.dumps([cls.as_dict() for cls in registry.all()], indent=2)
+        records = [cls.as_dict() for cls in registry.all()]
+        for record in records if costs else []:
+            record["cost"] = pipeline_cost(costs, str(record["name"]))
+        text = json.dumps(records, indent=2)
         out.print_json(text) if out.is_terminal else print(text)
-    elif out.is_terminal:
-        out.print(pipelines_table(registry.all()))
+        return
+    if out.is_terminal:
+        out.print(pipelines_table(registry.all(), costs))
     else:
-        print("\n".join("\t".join(row) for row in pipeline_rows(registry.all())))
+        print("\n".join("\t".join(row) for row in pipeline_rows(registry.all(), costs)))
+    for line in costs["summary"] if costs else []:
+        # Piped, the rows stay plain tab-separated lines: the totals go to stderr.
+        (out if out.is_terminal else err).print(line, highlight=False, soft_wrap=True)
+
+
+def _stack_costs(stack: str) -> dict:
+    """A stack's cost estimate, from the infrastructure's `toltek.costs` entry point (it evaluates
+    the stack's plan, which this package cannot import)."""
+    found = list(entry_points(group="toltek.costs"))
+    if not found:
+        raise UserError("--cost needs the infrastructure package (entry point group toltek.costs), which is not installed here")
+    return found[0].load()(stack)
 
 
 @app.command("run")

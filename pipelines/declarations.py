@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
@@ -16,6 +16,10 @@ from croniter import CroniterBadDateError, croniter
 _GAP_SAMPLES = 500
 _HORIZON_YEARS = 8
 _START = datetime(2026, 1, 1)
+# Runs per month are averaged over the four years from `_START`: a whole leap-year cycle, so a
+# month is 365.25 / 12 days, and every daylight-saving change of those years counts.
+_AVERAGED_MONTHS = 48
+DAYS_PER_MONTH = 365.25 / 12
 
 # Unix cron as Cloud Scheduler reads it: numbers, `*`, ranges, steps, lists, and English month and
 # weekday names; not the `L`, `W`, `#` or `?` of other cron dialects.
@@ -109,6 +113,19 @@ class Schedule:
         every later check of it, costs a dictionary lookup."""
         return _shortest_gap(self.cron, self.time_zone)
 
+    def firings(self, first: date, days: int) -> int:
+        """How many times the schedule fires on `days` calendar days from `first` in its time zone:
+        a wall-clock time skipped when daylight saving starts does not fire, one repeated when it
+        ends fires twice (as in `firing_instants`). Counted day by day, not run by run, so an
+        every-minute schedule costs no more than a daily one."""
+        return _firings(self.cron, self.time_zone, first, days)
+
+    def runs_per_month(self) -> float:
+        """The average number of runs in a month (365.25 / 12 days), over the four years from
+        2026: weekends, month lengths, the leap day and every daylight-saving change included.
+        Cached per cron and time zone."""
+        return _runs_per_month(self.cron, self.time_zone)
+
     def longest_gap_seconds(self) -> float:
         """The longest real time between two consecutive firings (a weekday schedule's weekend, an
         hour more across the autumn daylight-saving change): how long a source may rightly go
@@ -196,6 +213,64 @@ def _longest_gap(cron: str, time_zone: str) -> float:
     return max(gaps)
 
 
+def _day_matches(days: tuple[tuple, tuple, tuple], day: date) -> bool:
+    """Whether a cron's day-of-month, month and day-of-week fields (as `croniter.expand` gives
+    them, as tuples) select `day`. As croniter reads cron: when both day fields are restricted,
+    either selects the day; otherwise both must."""
+    doms, months, dows = days
+    if months != ("*",) and day.month not in months:
+        return False
+    dom = doms == ("*",) or day.day in doms
+    dow = dows == ("*",) or day.isoweekday() % 7 in dows
+    return dom or dow if doms != ("*",) and dows != ("*",) else dom and dow
+
+
+@lru_cache(maxsize=None)
+def _matching_days(days: tuple[tuple, tuple, tuple], first: date, count: int) -> int:
+    """How many of `count` days from `first` a cron's day fields select (shared by every cron with
+    the same day fields: a registry of daily schedules counts its days once)."""
+    return sum(1 for n in range(count) if _day_matches(days, first + timedelta(days=n)))
+
+
+@lru_cache(maxsize=None)
+def _unsteady_days(time_zone: str, first: date, count: int) -> tuple[date, ...]:
+    """The days among `count` from `first` on which the zone's UTC offset changes (a wall-clock
+    time is skipped or repeated): once per zone."""
+    zone = ZoneInfo(time_zone)
+
+    def offsets(day: date) -> set:
+        midnight = datetime(day.year, day.month, day.day)
+        return {midnight.replace(tzinfo=zone, fold=fold).utcoffset() for fold in (0, 1)}
+
+    days = [first + timedelta(days=n) for n in range(count + 1)]
+    at = [offsets(day) for day in days]
+    return tuple(day for day, start, end in zip(days, at, at[1:]) if len(start | end) > 1)
+
+
+@lru_cache(maxsize=None)
+def _firings(cron: str, time_zone: str, first: date, days: int) -> int:
+    fields = croniter.expand(cron)[0]
+    minutes = range(60) if fields[0] == ["*"] else fields[0]
+    hours = range(24) if fields[1] == ["*"] else fields[1]
+    per_day = len(minutes) * len(hours)
+    day_fields = tuple(tuple(f) for f in fields[2:])
+    count = _matching_days(day_fields, first, days) * per_day
+    # On a day the clocks change, a time may be skipped or come twice: count that day's instants.
+    zone = ZoneInfo(time_zone)
+    for day in _unsteady_days(time_zone, first, days):
+        if _day_matches(day_fields, day):
+            runs = [datetime(day.year, day.month, day.day, h, m, tzinfo=zone) for h in hours for m in minutes]
+            count += len(_instants(runs)) - per_day
+    return count
+
+
+@lru_cache(maxsize=None)
+def _runs_per_month(cron: str, time_zone: str) -> float:
+    first = _START.date()
+    days = (first.replace(year=first.year + _AVERAGED_MONTHS // 12) - first).days
+    return _firings(cron, time_zone, first, days) / _AVERAGED_MONTHS
+
+
 def _instants(runs: list[datetime]) -> list[float]:
     """UTC timestamps of wall-clock runs: both occurrences of a time repeated when daylight saving
     ends; none for a time skipped when it starts (Cloud Scheduler runs on the wall clock: such a
@@ -207,17 +282,22 @@ def _instants(runs: list[datetime]) -> list[float]:
 
 
 _CPU = ("1", "2", "4", "8")
+# Without a declared typical duration, a run is taken to last this fraction of its timeout.
+TYPICAL_FRACTION = 4
 _MEMORY = re.compile(r"^(?P<n>[1-9][0-9]*)(?P<unit>Mi|Gi)$")
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What the pipeline's Cloud Run job gets: cpu, memory, task timeout and retries."""
+    """What the pipeline's Cloud Run job gets: cpu, memory, task timeout and retries; and how long
+    a run typically takes (`typical_seconds`, at most the timeout; default a quarter of it), which
+    only the cost estimate reads."""
 
     cpu: str = "1"
     memory: str = "1Gi"
     timeout_seconds: int = 1200  # with one retry, fits an hourly schedule
     max_retries: int = 1
+    typical_seconds: int | None = None
 
     def problems(self) -> list[str]:
         problems = []
@@ -236,7 +316,18 @@ class Resources:
                 problems.append(f"{name} {value!r} must be an integer")
             elif not low <= value <= high:
                 problems.append(f"{name} {value} must be {low}..{high}")
+        typical = self.typical_seconds
+        if typical is not None:
+            if not isinstance(typical, int) or isinstance(typical, bool):
+                problems.append(f"typical_seconds {typical!r} must be an integer (or None)")
+            elif isinstance(self.timeout_seconds, int) and not 1 <= typical <= self.timeout_seconds:
+                problems.append(f"typical_seconds {typical} must be 1..timeout_seconds ({self.timeout_seconds})")
         return problems
+
+    @property
+    def typical_execution_seconds(self) -> int:
+        """How long a run typically takes: `typical_seconds`, or a quarter of the timeout."""
+        return self.typical_seconds if self.typical_seconds is not None else max(1, self.timeout_seconds // TYPICAL_FRACTION)
 
     @property
     def longest_execution_seconds(self) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -13,27 +14,55 @@ if TYPE_CHECKING:
 COLUMNS = ("name", "cron", "time zone", "dataset", "secrets", "environments")
 
 
-def pipeline_rows(pipelines: list[type[Pipeline]]) -> list[tuple[str, ...]]:
-    """The header and one row per pipeline."""
+def pipeline_rows(pipelines: list[type[Pipeline]], costs: Mapping[str, Any] | None = None) -> list[tuple[str, ...]]:
+    """The header and one row per pipeline; with a stack's cost estimate (`toltek pipelines
+    --cost`), each pipeline's monthly estimate and upper bound ("-" for one not in that stack)."""
     rows = [
         (cls.name, cls.schedule.cron, cls.schedule.time_zone, cls.dataset, ", ".join(sorted(cls.secrets)) or "-", " ".join(cls.environments))
         for cls in pipelines
     ]
-    return [COLUMNS, *rows]
+    if costs is None:
+        return [COLUMNS, *rows]
+    currency, typical, upper = costs["currency"], costs["pipelines"], costs["upper_pipelines"]
+    header = (*COLUMNS, f"monthly {currency}", f"upper {currency}")
+    money = lambda amounts, name: f"{amounts[name]:,.2f}" if name in amounts else "-"  # noqa: E731
+    return [header, *((*row, money(typical, row[0]), money(upper, row[0])) for row in rows)]
 
 
-def pipelines_table(pipelines: list[type[Pipeline]]) -> Table:
+def pipeline_cost(costs: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One pipeline's part of a stack's estimate, for `toltek pipelines --cost --json`."""
+    return {
+        "estimate": True,
+        "stack": costs["stack"],
+        "currency": costs["currency"],
+        "monthly": costs["pipelines"].get(name),
+        "upper_monthly": costs["upper_pipelines"].get(name),
+        "prices_date": costs["prices_date"],
+        "excludes": costs["excludes"],
+    }
+
+
+def pipelines_table(pipelines: list[type[Pipeline]], costs: Mapping[str, Any] | None = None) -> Table:
     """Fits 80 columns: identifiers never break; the schedule takes two lines (cron, time zone);
-    secrets and environments wrap between words."""
+    environments wrap between words. With costs: the monthly estimate and its upper bound in
+    place of the secrets and environments (the piped and --json forms keep every column)."""
     from rich import box
 
-    table = Table(title="Registered pipelines", title_justify="left", caption="--json for the full declarations", box=box.SIMPLE_HEAD)
+    title = "Registered pipelines" if costs is None else f"Registered pipelines, estimated monthly cost in stack {costs['stack']}"
+    caption = "--json for the full declarations" if costs is None else None
+    table = Table(title=title, title_justify="left", caption=caption, box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("schedule", no_wrap=True)
     table.add_column("dataset", no_wrap=True)
-    table.add_column("secrets", no_wrap=True)
-    table.add_column("runs in")
-    header, *rows = pipeline_rows(pipelines)
-    for name, cron, zone, dataset, secrets, envs in rows:
-        table.add_row(name, f"{cron}\n[dim]{zone}[/]", dataset, secrets.replace(", ", "\n"), envs)
+    header, *rows = pipeline_rows(pipelines, costs)
+    if costs is None:
+        table.add_column("secrets", no_wrap=True)
+        table.add_column("runs in")
+    else:
+        table.add_column(header[-2], justify="right", no_wrap=True)
+        table.add_column(header[-1], justify="right", no_wrap=True)
+    for row in rows:
+        name, cron, zone, dataset, secrets, envs = row[:6]
+        extra = [secrets.replace(", ", "\n"), envs] if costs is None else list(row[6:8])
+        table.add_row(name, f"{cron}\n[dim]{zone}[/]", dataset, *extra)
     return table

@@ -154,7 +154,12 @@ def test_plan_json_lists_each_resource_with_type_name_parent_project_inputs(tmp_
     done = subprocess.run([str(TOLTEK), "plan", "-s", "prd", "--json"], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert set(document) == {"stack", "resources", "findings", "secret_versions"} and document["stack"] == "prd"
+    assert set(document) == {"stack", "resources", "findings", "secret_versions", "cost"} and document["stack"] == "prd"
+    cost = document["cost"]
+    assert (cost["estimate"], cost["currency"], cost["prices_date"]) == (True, "USD", "2026-11-26") and cost["excludes"]
+    assert sorted(cost["pipelines"]) == ["shop_api", "shop_files", "shop_sheets"] and 0 < cost["total_monthly"] < cost["upper_monthly"]
+    assert cost["total_monthly"] == pytest.approx(sum(cost["pipelines"].values()) + cost["shared_monthly"], abs=0.03)
+    assert all({"what", "pipeline", "quantity", "unit", "monthly"} <= set(item) for item in cost["items"])
     assert document["findings"] == []
     assert [v["secret"] for v in document["secret_versions"]] == ["shop-api-token"]
     resources = document["resources"]
