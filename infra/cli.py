@@ -28,7 +28,7 @@ def _fail(message: str) -> None:
 
 def plan(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the resources, deploy findings and secret versions to add as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan document (resources, deploy findings, secret versions) as JSON.")] = False,
     checklist: Annotated[bool, typer.Option("--checklist", help="Print the first-deploy checklist of the dev and prd stacks (Markdown, as in the README).")] = False,
 ) -> None:
     """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials), then run the deploy checks.
@@ -54,14 +54,10 @@ def plan(
         _fail(str(exc))
     report = check_plan(result)
     if as_json:
-        print(json.dumps({
-            "stack": stack,
-            "resources": [r.as_dict() for r in result.resources],
-            "findings": [f.as_dict() for f in report.findings],
-            "secret_versions": [
-                {"project": v.project, "secret": v.secret, "jobs": list(v.jobs), "command": v.command()} for v in report.secret_versions
-            ],
-        }, indent=2))
+        from infra.review.plan_json import document
+        from pipelines.environments import REPO_ROOT
+
+        print(json.dumps(document(result, report, root=REPO_ROOT), indent=2))
     else:
         out.print(plan_tree(result))
         if report.findings:
