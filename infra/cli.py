@@ -28,12 +28,32 @@ def _fail(message: str) -> None:
 
 def plan(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan document (resources, deploy findings, secret versions) as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan document (resources, deploy findings, secret versions) as JSON; with --diff, the diff.")] = False,
     checklist: Annotated[bool, typer.Option("--checklist", help="Print the first-deploy checklist of the dev and prd stacks (Markdown, as in the README).")] = False,
+    diff: Annotated[
+        str | None,
+        typer.Option(
+            "--diff",
+            metavar="BASE",
+            help="Compare with BASE: a saved `toltek plan -s STACK --json` file, or a git ref (branch, tag, commit) whose stack is evaluated in a temporary worktree. Exit 3 when IAM widens.",
+            show_default=False,
+        ),
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="With --diff: print the diff as a pull-request comment (GitHub-flavoured Markdown).")] = False,
 ) -> None:
     """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials), then run the deploy checks.
 
     Lists every resource the stack would create, grouped by GCP project and component, then what the first `pulumi up` would fail on: inputs the provider SDK's own types refuse, APIs the stack never enables, resources created before what they need, identities missing a permission their resource needs. Exit 1 on any finding. Also lists the secrets that need a version before the first execution.
+
+    With --diff BASE: what changes against BASE instead: resources added, removed and changed (property by property), IAM grants added and removed as principal -> role -> scope with the ones that widen access marked, and the monthly cost when both plans estimate it. Exit 3 when IAM widens, 1 on a deploy finding.
+
+    Examples:
+
+    toltek plan -s prd --json > base.json
+
+    toltek plan -s prd --diff main
+
+    toltek plan -s prd --diff base.json --markdown
     """
     from infra.deploy.report import check_plan
     from infra.plan import run_plan
@@ -48,6 +68,18 @@ def plan(
         return
     if stack is None:
         _fail("choose a stack with -s dev or -s prd (or --checklist)")
+    if markdown and diff is None:
+        _fail("--markdown prints a diff: add --diff BASE")
+    if markdown and as_json:
+        _fail("choose one of --json and --markdown")
+    if diff is not None:
+        from infra.review.command import plan_diff
+
+        try:
+            code = plan_diff(stack, diff, "json" if as_json else "markdown" if markdown else "terminal", out)
+        except UserError as exc:
+            _fail(str(exc))
+        raise typer.Exit(code)
     try:
         result = run_plan(stack)
     except UserError as exc:
