@@ -86,10 +86,10 @@ def plan(
         _fail(str(exc))
     report = check_plan(result)
     if as_json:
-        from infra.review.plan_json import document
+        from infra.review.plan_json import cost_estimate, document
         from pipelines.environments import REPO_ROOT
 
-        print(json.dumps(document(result, report, root=REPO_ROOT), indent=2))
+        print(json.dumps(document(result, report, root=REPO_ROOT, cost=cost_estimate(stack, result)), indent=2))
     else:
         out.print(plan_tree(result))
         if report.findings:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO_ROOT
 from gfm import tables
 from rich.console import Console
 
@@ -255,3 +256,19 @@ def test_a_saved_plan_is_checked_before_it_is_compared(document, message):
     with pytest.raises(plan_json.PlanFileError) as caught:
         plan_json.check(document, "prd", "x.json")
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_the_cost_estimate_comes_from_the_trees_estimator_when_it_has_one(monkeypatch):
+    import sys
+    import types
+
+    class Plan:
+        stack, resources = "prd", []
+
+    monkeypatch.setitem(sys.modules, "infra.cost", None)  # a tree without infra/cost.py
+    assert plan_json.cost_estimate("prd", Plan()) is None
+    assert "cost" not in plan_json.document(Plan(), root=REPO_ROOT)
+    estimate = {"currency": "USD", "total_monthly": 12.5, "pipelines": {"a": 12.5}, "items": []}
+    estimator = types.SimpleNamespace(plan_estimate=lambda stack, plan: types.SimpleNamespace(as_dict=lambda: estimate))
+    monkeypatch.setitem(sys.modules, "infra.cost", estimator)
+    assert plan_json.document(Plan(), root=REPO_ROOT, cost=plan_json.cost_estimate("prd", Plan()))["cost"] == estimate

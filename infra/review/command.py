@@ -21,7 +21,7 @@ def plan_diff(stack: str, base: str, fmt: str, console: Console) -> int:
     stack_settings(stack)  # an unknown stack or a bad stack file: one line before BASE is read
     with open_base(base, stack, REPO_ROOT) as source:
         plan = run_plan(stack)
-        head = plan_json.document(plan, check_plan(plan), root=REPO_ROOT)
+        head = plan_json.document(plan, check_plan(plan), root=REPO_ROOT, cost=plan_json.cost_estimate(stack, plan))
         base_doc = source.document()
     diff = compare(base_doc, head, source.as_dict())
     if fmt == "json":

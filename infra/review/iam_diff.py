@@ -40,6 +40,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from infra.policy.iam import ACCOUNT, PUBLIC, stack_grants
@@ -140,6 +141,7 @@ def principal_kind(member: str, stack_projects: set[str]) -> str:
     return member.split(":", 1)[0] if ":" in member else member
 
 
+@lru_cache(maxsize=4096)
 def role_covers(held: str, wanted: str) -> bool:
     """Whether `held` allows everything `wanted` does (by the pack's role table, else by name)."""
     if held == wanted:
@@ -160,9 +162,11 @@ class _Base:
     def __init__(self, grants: list[GrantRow], stack_projects: set[str]) -> None:
         self.grants = grants
         self.projects = stack_projects
-        self.by_principal: dict[str, list[GrantRow]] = defaultdict(list)
+        # What each principal held, and what any did, as (role, scope, under a condition).
+        self.by_principal: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
         for g in grants:
-            self.by_principal[g.principal].append(g)
+            self.by_principal[g.principal].add((g.role, g.scope, g.condition is not None))
+        self.any_principal = {shape for shapes in self.by_principal.values() for shape in shapes}
         self.kinds = {principal_kind(g.principal, stack_projects) for g in grants}
         self.targets = {(g.scope, g.target, g.project) for g in grants}
         self.held_on = {(g.principal, g.scope, g.target, g.project) for g in grants}
@@ -182,16 +186,17 @@ def widening(g: GrantRow, base: _Base) -> list[Reason]:
             reasons.append(Reason("new-principal-kind", f"new principal kind: {kind}"))
         elif not existing:
             reasons.append(Reason("new-principal", f"new principal outside the stack ({kind})"))
-    reference = base.by_principal[g.principal] if existing else base.grants
-    same_role = [b for b in reference if role_covers(b.role, g.role)]
+    reference = base.by_principal[g.principal] if existing else base.any_principal
+    level, conditional = rank(g.scope), g.condition is not None
+    same_role = sorted((rank(scope), scope, cond) for role, scope, cond in reference if role_covers(role, g.role))
     if not same_role:
         held = "nothing it held in BASE" if existing else "no role of any principal in BASE"
         reasons.append(Reason("new-role", f"new role: {held} allows what {g.role} does"))
-    elif not any(rank(b.scope) >= rank(g.scope) and (b.condition is None or g.condition is not None) for b in same_role):
-        widest = max(same_role, key=lambda b: (rank(b.scope), b.condition is None))
+    elif not any(lvl >= level and (not cond or conditional) for lvl, _, cond in same_role):
+        widest, scope, _ = same_role[-1]
         whose = "it" if existing else "any principal"
-        if rank(widest.scope) < rank(g.scope):
-            reasons.append(Reason("wider-scope", f"wider scope: {g.scope} level (BASE: {whose} at {widest.scope} level at most)"))
+        if widest < level:
+            reasons.append(Reason("wider-scope", f"wider scope: {g.scope} level (BASE: {whose} at {scope} level at most)"))
         else:
             reasons.append(Reason("wider-scope", f"wider scope: no condition (BASE: {whose} only under a condition)"))
     if (

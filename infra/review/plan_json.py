@@ -12,7 +12,7 @@ Version 1, one JSON object:
       ],
       "findings": [...],           # the deploy checks' findings (as `toltek plan` prints them)
       "secret_versions": [...],    # secrets a job reads that need a version before it first runs
-      "cost": {...}                # when the plan carries a cost estimate (absent otherwise)
+      "cost": {...}                # the estimate, where the tree estimates cost (`cost_estimate`)
     }
 
 `parent` is the parent component's name (null at the stack's root), `custom` is false for
@@ -81,6 +81,21 @@ def document(plan: Any, report: Any = None, *, root: Path, cost: dict[str, Any] 
     return doc
 
 
+def cost_estimate(stack: str, plan: Any) -> dict[str, Any] | None:
+    """The document's `cost`: the estimate of `infra.cost.plan_estimate(stack, plan)` in a tree
+    that has that estimator; None in one without it, or when it cannot estimate this stack."""
+    try:
+        from infra.cost import plan_estimate  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    from pipelines.errors import UserError
+
+    try:
+        return plan_estimate(stack, plan).as_dict()
+    except UserError:
+        return None
+
+
 def evaluate(stack: str) -> dict[str, Any]:
     """The document of `stack` as the code importable as `infra` and `pipelines` plans it."""
     from infra.plan import run_plan
@@ -93,7 +108,7 @@ def evaluate(stack: str) -> dict[str, Any]:
         report = None
     else:
         report = check_plan(plan)
-    return document(plan, report, root=REPO_ROOT)
+    return document(plan, report, root=REPO_ROOT, cost=cost_estimate(stack, plan))
 
 
 class PlanFileError(ValueError):
