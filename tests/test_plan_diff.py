@@ -1,6 +1,6 @@
 """`toltek plan --diff` on copies of the repository: a new pipeline, widened grants, a git ref.
 
-Every command runs once per test session, whichever pytest-xdist worker needs it first (`shared`):
+Every command runs once per test run, whichever pytest-xdist worker needs it first (`shared`):
 a prd plan costs a second or two, and each scenario reads several outputs of the same runs.
 """
 
@@ -158,12 +158,15 @@ def widened(shared, base_json) -> dict:
         with open(tree / "Pulumi.prd.yaml", "a") as stack_file:
             stack_file.write(f"  toltek:canaryToken: {CANARY}\n")
         git(tree, "commit", "--quiet", "-am", "widened")
+        empty = git(tree, "commit-tree", git(tree, "hash-object", "-t", "tree", "/dev/null").strip(), "-m", "empty").strip()
         return {
             "terminal": toltek_in(tree, "plan", "-s", "prd", "--diff", str(base_json)),
             "json": toltek_in(tree, "plan", "-s", "prd", "--diff", str(base_json), "--json"),
             "markdown_git": toltek_in(tree, "plan", "-s", "prd", "--diff", "HEAD~1", "--markdown"),
             "plan_json": toltek_in(tree, "plan", "-s", "prd", "--json"),
             "unknown_ref": toltek_in(tree, "plan", "-s", "prd", "--diff", "no-such-branch"),
+            # a commit without infra/: refused, not planned with the installed copy instead
+            "empty_commit": toltek_in(tree, "plan", "-s", "prd", "--diff", empty),
             "base_commit": git(tree, "rev-parse", "HEAD~1").strip(),
             "worktrees": git(tree, "worktree", "list"),
         }
@@ -304,6 +307,13 @@ def test_an_unknown_ref_or_a_saved_plan_of_another_version_is_one_line_and_exit_
     assert unknown["returncode"] == 2 and unknown["stdout"] == ""
     assert unknown["stderr"].strip().startswith("error: 'no-such-branch' is neither a plan file nor a git ref")
     assert len(unknown["stderr"].strip().splitlines()) == 1
+
+    empty = widened["empty_commit"]
+    assert empty["returncode"] == 2 and empty["stdout"] == ""
+    [line] = empty["stderr"].strip().splitlines()
+    assert line.startswith("error: cannot evaluate stack prd at ") and line.endswith(
+        ": no infra.plan there (the installed one would be planned instead)"
+    )
 
     old = tmp_path / "old.json"  # every other refusal of a saved plan: test_plan_diff_rules.py
     old.write_text(json.dumps({"version": 99, "stack": "prd", "resources": []}))

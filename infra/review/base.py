@@ -30,17 +30,26 @@ from infra.review import plan_json
 from pipelines.errors import UserError
 
 # Run inside the base worktree: this version's plan_json, loaded by path, over that tree's code.
+# A module the tree lacks would otherwise come from this environment's installed copy (an
+# editable install puts this checkout on the path): refused instead.
 RUNNER = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("toltek_base_plan_json", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = module
-spec.loader.exec_module(module)
+import importlib.util, json, os, sys
+tree = os.path.realpath(os.getcwd())
 try:
-    doc = module.evaluate(sys.argv[2])
+    import infra.plan, pipelines.environments
+except ImportError as exc:
+    sys.exit(f"ImportError: {exc}")
+for module in (infra.plan, pipelines.environments):
+    if not os.path.realpath(module.__file__).startswith(tree + os.sep):
+        sys.exit(f"no {module.__name__} there (the installed one would be planned instead)")
+spec = importlib.util.spec_from_file_location("toltek_base_plan_json", sys.argv[1])
+plan_json = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = plan_json
+spec.loader.exec_module(plan_json)
+try:
+    doc = plan_json.evaluate(sys.argv[2])
 except Exception as exc:
-    print(f"{type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(f"{type(exc).__name__}: {' '.join(str(exc).split())}")
 json.dump(doc, sys.stdout)
 """
 TIMEOUT = 600
@@ -78,7 +87,9 @@ class Base:
 
     @property
     def label(self) -> str:
-        return f"{self.source} ({self.commit[:12]})" if self.commit else self.source
+        if not self.commit or self.commit.startswith(self.source):
+            return self.source
+        return f"{self.source} ({self.commit[:12]})"
 
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "kind": self.kind, "commit": self.commit}

@@ -67,11 +67,17 @@ class GrantRow:
     authoritative: bool = field(default=False, compare=False)
     resource: str = field(default="", compare=False)  # the URN of the resource that makes it
 
+    def in_project(self) -> str | None:
+        """The project to name beside the target: none for a project or above, or a target
+        that names its project itself (a key's full name)."""
+        if self.scope in RANK or not self.project or self.project in self.target:
+            return None
+        return self.project
+
     def where(self) -> str:
         """`dataset raw_payments in toltek-datalake-prd`, `project toltek-dwh-prd`."""
-        if self.scope in RANK or not self.project or self.project in self.target:
-            return f"{self.scope} {self.target}"
-        return f"{self.scope} {self.target} in {self.project}"
+        project = self.in_project()
+        return f"{self.scope} {self.target}" + (f" in {project}" if project else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,7 +134,7 @@ def plan_grants(resources: Iterable[dict[str, Any]]) -> list[GrantRow]:
 
 
 def principal_kind(member: str, stack_projects: set[str]) -> str:
-    """What kind of principal `member` is: the stack's own accounts and Google's agents are inside."""
+    """What kind of principal `member` is: the stack's own accounts and Google's service agents are inside."""
     if member in PUBLIC:
         return "public"
     if SERVICE_AGENT.search(member):
@@ -156,11 +162,10 @@ def rank(scope: str) -> int:
     return RANK.get(scope, 0)
 
 
-class _Base:
+class BaseGrants:
     """BASE's grants, indexed for the rules."""
 
     def __init__(self, grants: list[GrantRow], stack_projects: set[str]) -> None:
-        self.grants = grants
         self.projects = stack_projects
         # What each principal held, and what any did, as (role, scope, under a condition).
         self.by_principal: dict[str, set[tuple[str, str, bool]]] = defaultdict(set)
@@ -172,7 +177,7 @@ class _Base:
         self.held_on = {(g.principal, g.scope, g.target, g.project) for g in grants}
 
 
-def widening(g: GrantRow, base: _Base) -> list[Reason]:
+def widening(g: GrantRow, base: BaseGrants) -> list[Reason]:
     """Why the added grant `g` widens access against BASE (empty: it does not)."""
     reasons: list[Reason] = []
     if g.role in BASIC_ROLES:
@@ -216,7 +221,7 @@ def diff_iam(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> IamDiff:
     """Grants added (each with why it widens access, if it does) and removed."""
     old, new = plan_grants(base), plan_grants(head)
     old_set, new_set = set(old), set(new)
-    index = _Base(old, stack_projects(base, head))
+    index = BaseGrants(old, stack_projects(base, head))
     return IamDiff(
         added=[(g, widening(g, index)) for g in new if g not in old_set],
         removed=[g for g in old if g not in new_set],

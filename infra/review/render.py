@@ -54,7 +54,8 @@ def change_text(change: Change, limit: int) -> str:
 
 def base_label(diff: PlanDiff) -> str:
     base = diff.base
-    return f"{base['source']} ({base['commit'][:12]})" if base.get("commit") else base["source"]
+    commit = base.get("commit")
+    return f"{base['source']} ({commit[:12]})" if commit and not commit.startswith(base["source"]) else base["source"]
 
 
 def condition_text(grant: GrantRow) -> str:
@@ -167,10 +168,8 @@ def table(header: list[str], rows: list[list[str]], align: list[str] | None = No
 
 
 def _scope_md(grant: GrantRow) -> str:
-    if grant.scope in ("organization", "billing_account", "folder", "project") or not grant.project or grant.project in grant.target:
-        where = f"{cell(grant.scope)} {code(grant.target)}"
-    else:
-        where = f"{cell(grant.scope)} {code(grant.target)} in {code(grant.project)}"
+    project = grant.in_project()
+    where = f"{cell(grant.scope)} {code(grant.target)}" + (f" in {code(project)}" if project else "")
     condition = condition_text(grant)
     return f"{where} {code(condition)}" if condition else where
 
@@ -179,7 +178,8 @@ def markdown(diff: PlanDiff) -> str:
     added, removed, changed = diff.resources.counts()
     widening = diff.iam.widening
     base = diff.base
-    against = code(base["source"]) + (f" ({code(base['commit'][:12])})" if base.get("commit") else "")
+    commit = base.get("commit")
+    against = code(base["source"]) + (f" ({code(commit[:12])})" if commit and not commit.startswith(base["source"]) else "")
     out = [f"### `toltek plan -s {diff.stack}` against {against}", ""]
     summary = f"**{added} to add, {removed} to remove, {changed} to change** · IAM: {len(diff.iam.added)} grant(s) added, {len(diff.iam.removed)} removed"
     if widening:
