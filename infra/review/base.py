@@ -4,10 +4,10 @@ plans it.
 A path to an existing file is read as a saved `toltek plan -s STACK --json`. Anything else must
 name a commit (a branch, tag, `HEAD~1`, a SHA): it is checked out with `git worktree add
 --detach` into a temporary directory, and the stack is evaluated there in a subprocess with that
-commit's own `infra/` and `pipelines/` first on the path (this environment's packages
-otherwise), then the worktree is removed. The document is written by this version's
-`plan_json` (run by file path), so any commit whose program `infra.plan.run_plan` evaluates can be
-compared, whatever its `toltek plan --json` looked like.
+commit's own `infra/` and `pipelines/` first on the path (this environment's installed packages
+for the rest; a commit without them is refused), then the worktree is removed. The document is
+written by this version's `plan_json` (run by file path), so any commit whose program
+`infra.plan.run_plan` evaluates can be compared, whatever its `toltek plan --json` looked like.
 
 The base is evaluated while this tree's plan is (`Base.document` waits for it).
 """
