@@ -10,8 +10,6 @@ from infra.review.base import open_base
 from infra.review.compare import compare
 from pipelines.environments import REPO_ROOT
 
-FORMATS = ("terminal", "json", "markdown")
-
 
 def plan_diff(stack: str, base: str, fmt: str, console: Console) -> int:
     """Print the diff of `stack` against `base` in `fmt`; raises `UserError` for a user mistake."""
