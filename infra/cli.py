@@ -28,16 +28,38 @@ def _fail(message: str) -> None:
 
 def plan(
     stack: Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the resources, deploy findings, secret versions to add and the cost estimate as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan document (resources, deploy findings, secret versions, cost estimate) as JSON; with --diff, the diff.")] = False,
     checklist: Annotated[bool, typer.Option("--checklist", help="Print the first-deploy checklist of the dev and prd stacks (Markdown, as in the README).")] = False,
     diagram: Annotated[
         Path | None,
         typer.Option("--diagram", metavar="FILE", help="Write the stack's architecture as a Mermaid flowchart instead (FILE.md: a page with a mermaid fence; FILE.mmd: the chart alone), and an SVG beside it when Graphviz `dot` is on PATH.", show_default=False),
     ] = None,
+    diff: Annotated[
+        str | None,
+        typer.Option(
+            "--diff",
+            metavar="BASE",
+            help="Compare with BASE: a saved `toltek plan -s STACK --json` file, or a git ref (branch, tag, commit) whose stack is evaluated in a temporary worktree. Exit 3 when IAM widens.",
+            show_default=False,
+        ),
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="With --diff: print the diff as a pull-request comment (GitHub-flavoured Markdown).")] = False,
 ) -> None:
     """Evaluate the Pulumi program for a stack offline (Pulumi's mocks: no CLI, no credentials), then run the deploy checks.
 
     Lists every resource the stack would create, grouped by GCP project and component, then what the first `pulumi up` would fail on: inputs the provider SDK's own types refuse, APIs the stack never enables, resources created before what they need, identities missing a permission their resource needs. Exit 1 on any finding. Also lists the secrets that need a version before the first execution, and estimates the stack's monthly cost (list prices in infra/prices.yaml; --json: every item).
+
+    With --diff BASE: what changes against BASE instead: resources added, removed and changed (property by property), IAM grants added and removed as principal -> role -> scope with the ones that widen access marked, and the monthly cost when both plans estimate it. Exit 3 when IAM widens, 1 on a deploy finding.
+
+    Examples:
+
+    toltek plan -s prd --json > base.json
+
+    toltek plan -s prd --diff main
+
+    toltek plan -s prd --diff base.json --markdown
+
+    toltek plan -s prd --diagram docs/architecture.md
     """
     from infra.deploy.report import check_plan
     from infra.plan import run_plan
@@ -54,6 +76,18 @@ def plan(
         _fail("choose a stack with -s dev or -s prd (or --checklist)")
     if diagram is not None and diagram.suffix not in (".md", ".mmd"):
         _fail(f"--diagram {diagram}: the file must end in .md (a page) or .mmd (the chart alone)")
+    if markdown and diff is None:
+        _fail("--markdown prints a diff: add --diff BASE")
+    if markdown and as_json:
+        _fail("choose one of --json and --markdown")
+    if diff is not None:
+        from infra.review.command import plan_diff
+
+        try:
+            code = plan_diff(stack, diff, "json" if as_json else "markdown" if markdown else "terminal", out)
+        except UserError as exc:
+            _fail(str(exc))
+        raise typer.Exit(code)
     try:
         result = run_plan(stack)
     except UserError as exc:
@@ -70,15 +104,10 @@ def plan(
     report = check_plan(result)
     cost = _estimate(stack, result)
     if as_json:
-        print(json.dumps({
-            "stack": stack,
-            "resources": [r.as_dict() for r in result.resources],
-            "findings": [f.as_dict() for f in report.findings],
-            "secret_versions": [
-                {"project": v.project, "secret": v.secret, "jobs": list(v.jobs), "command": v.command()} for v in report.secret_versions
-            ],
-            "cost": cost.as_dict() if cost else None,
-        }, indent=2))
+        from infra.review.plan_json import document
+        from pipelines.environments import REPO_ROOT
+
+        print(json.dumps(document(result, report, root=REPO_ROOT, cost=cost.as_dict() if cost else None), indent=2))
     else:
         out.print(plan_tree(result))
         for line in cost.summary() if cost else []:

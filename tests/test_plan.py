@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import TOLTEK, toltek_env
+from conftest import REPO_ROOT, TOLTEK, toltek_env
 
 from infra.grants import stack_grants
 from infra.plan import _digest, run_plan
@@ -154,7 +154,8 @@ def test_plan_json_lists_each_resource_with_type_name_parent_project_inputs(tmp_
     done = subprocess.run([str(TOLTEK), "plan", "-s", "prd", "--json"], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert set(document) == {"stack", "resources", "findings", "secret_versions", "cost"} and document["stack"] == "prd"
+    assert set(document) == {"version", "stack", "resources", "findings", "secret_versions", "cost"} and document["stack"] == "prd"
+    assert document["version"] == 1
     cost = document["cost"]
     assert (cost["estimate"], cost["currency"], cost["prices_date"]) == (True, "USD", "2026-11-26") and cost["excludes"]
     assert sorted(cost["pipelines"]) == ["shop_api", "shop_files", "shop_sheets"] and 0 < cost["total_monthly"] < cost["upper_monthly"]
@@ -163,7 +164,11 @@ def test_plan_json_lists_each_resource_with_type_name_parent_project_inputs(tmp_
     assert document["findings"] == []
     assert [v["secret"] for v in document["secret_versions"]] == ["shop-api-token"]
     resources = document["resources"]
-    assert all(set(r) == {"type", "name", "parent", "project", "inputs"} for r in resources)
+    assert all(set(r) == {"urn", "type", "name", "custom", "parent", "project", "protect", "inputs"} for r in resources)
+    assert len({r["urn"] for r in resources}) == len(resources)
+    [image] = [r for r in resources if r["name"] == "toltek-dwh-prd-dbt-image"]  # paths relative to the repository
+    assert image["inputs"]["build"]["context"] == "." and image["inputs"]["build"]["dockerfile"] == "images/dbt/Dockerfile"
+    assert str(REPO_ROOT) not in done.stdout
     for pipeline in ("shop_api", "shop_files", "shop_sheets"):
         mine = [r for r in resources if r["parent"] == naming.job_name(pipeline, "prd")]
         types = [r["type"] for r in mine]
