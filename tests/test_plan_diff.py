@@ -242,7 +242,14 @@ def test_a_new_pipeline_adds_exactly_its_resources_and_grants_against_a_saved_pl
     }
     assert diff["iam"]["removed"] == [] and not diff["iam"]["widening"] and not diff["widening"]
     assert all(g["widening"] == [] for g in diff["iam"]["added"])
-    assert diff["cost"] == {"note": "no cost estimate in BASE"}
+    # A positive cost delta, all of it the new pipeline's (both plans estimate in the same currency).
+    cost = diff["cost"]
+    assert cost["currency"] == "USD" and cost["total_monthly"]["delta"] > 0
+    assert cost["pipelines"]["refunds"]["base"] is None and cost["pipelines"]["refunds"]["head"] > 0
+    # The other pipelines pay a little more: the free tiers (per billing account) are shared in
+    # proportion to use, and the new pipeline takes its part of them.
+    assert all(row["delta"] >= 0 for row in cost["pipelines"].values())
+    assert cost["total_monthly"]["delta"] >= cost["pipelines"]["refunds"]["head"]
     assert diff["base"]["kind"] == "file" and diff["version"] == 1
 
 
@@ -252,13 +259,14 @@ def test_the_new_pipelines_markdown_is_a_comment_with_valid_tables(new_pipeline)
     text = done["stdout"]
     assert text.startswith("### `toltek plan -s prd` against ")
     assert "**16 to add, 0 to remove, 7 to change**" in text.splitlines()[2] and "no IAM widening" in text
-    iam, resources = tables(text)
+    iam, cost, resources = tables(text)
+    assert cost[0][1:] == [" BASE (USD/month) ", " this plan (USD/month) ", " change "] and cost[2][0].strip() == "refunds"
     assert iam[0] == ["  ", " principal ", " role ", " scope ", " widens IAM "] and len(iam) == 1 + 7
     assert " `roles/bigquery.dataViewer` " in [row[2] for row in iam] and all(row[4].strip() == "" for row in iam[1:])
     assert len(resources) == 1 + 17  # the added resources and the pipeline's component, inside the <details> block
     details = text[text.index("<details>"):]
     assert "</details>" in details and "`dashboardJson(json).mosaicLayout.tiles[1]`: added" in details
-    assert "_no cost estimate in BASE_" in text
+    assert "refunds" in text.split("cost", 1)[-1] and "no cost estimate" not in text
 
 
 def test_widened_grants_exit_3_and_are_marked_in_every_format(widened):
