@@ -267,7 +267,7 @@ def test_the_cost_estimate_comes_from_the_trees_estimator_when_it_has_one(monkey
 
     monkeypatch.setitem(sys.modules, "infra.cost", None)  # a tree without infra/cost.py
     assert plan_json.cost_estimate("prd", Plan()) is None
-    assert "cost" not in plan_json.document(Plan(), root=REPO_ROOT)
+    assert plan_json.document(Plan(), root=REPO_ROOT)["cost"] is None
     estimate = {"currency": "USD", "total_monthly": 12.5, "pipelines": {"a": 12.5}, "items": []}
     estimator = types.SimpleNamespace(plan_estimate=lambda stack, plan: types.SimpleNamespace(as_dict=lambda: estimate))
     monkeypatch.setitem(sys.modules, "infra.cost", estimator)

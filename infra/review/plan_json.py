@@ -75,9 +75,8 @@ def document(plan: Any, report: Any = None, *, root: Path, cost: dict[str, Any] 
             {"project": v.project, "secret": v.secret, "jobs": list(v.jobs), "command": v.command()}
             for v in (report.secret_versions if report is not None else [])
         ],
+        "cost": cost,  # None: no estimate (another currency, or a tree without the estimator)
     }
-    if cost is not None:
-        doc["cost"] = cost
     return doc
 
 
