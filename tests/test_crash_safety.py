@@ -164,6 +164,8 @@ def test_a_signal_inside_dbt_stops_in_one_line_and_the_next_run_builds_the_same_
     lines = stopped.stderr.strip().splitlines()
     assert lines[-1].startswith(f"interrupted by SIG{sig}: stopped;"), lines[-3:]
     assert "Traceback" not in stopped.stderr and "dbt build failed" not in stopped.stderr
+    if sig == "INT":
+        return  # the same path as TERM from here on: dbt saw a KeyboardInterrupt either way
     again = toltek(home, "run")  # the interrupted build is not taken for a success: it runs again
     assert again.returncode == 0, again.stderr[-2000:]
     assert "dbt build (local)" in again.stdout
