@@ -9,7 +9,6 @@ each secret arrives as the variable dlt reads for its config key (mounted from S
 from __future__ import annotations
 
 import os
-import warnings
 
 from pipelines import naming
 from pipelines.base import Pipeline
@@ -33,19 +32,12 @@ def check(env: Environment, pipelines: list[type[Pipeline]]) -> None:
 
 
 def require_credentials() -> None:
-    """Application-default credentials must exist (they are not refreshed here: no network)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import google.auth
-        from google.auth.exceptions import DefaultCredentialsError
+    """Application-default credentials must exist (they are not refreshed here: no network); the
+    same one-line message as the operations commands give."""
+    from pipelines.ops.clients import application_default, quiet_google_warnings
 
-    try:
-        google.auth.default()
-    except DefaultCredentialsError as exc:
-        first = " ".join(str(exc).split()).split(". ")[0].rstrip(".")[:160]
-        raise UserError(
-            f"no Google credentials: run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS ({first})"
-        ) from None
+    quiet_google_warnings()
+    application_default()
 
 
 def _has_value(key: str) -> bool:
