@@ -130,12 +130,15 @@ def skip_unchanged(
 
 def guard_incremental(resource: DltResource, lag_seconds: float, cursor: str = CURSOR) -> DltResource:
     """Add the rewind step after `resource`'s incremental step and, with a look-back (`lag_seconds`),
-    the filter of unchanged re-reads right before it. dlt is pinned, and tests/test_source_api.py
-    checks the order holds (dlt puts a new map before its incremental step unless told where)."""
+    the filter of unchanged re-reads right before it; a resource without an incremental step is
+    returned as it is. dlt is pinned, and tests/test_source_api.py checks the order holds (dlt puts
+    a new map before its incremental step unless told where)."""
+    steps = [type(step).__name__ for step in resource._pipe.steps]
+    if "IncrementalResourceWrapper" not in steps:
+        return resource
     rewind = rewind_on_move(resource.name, cursor)
     resource.add_map(rewind, insert_at=len(resource._pipe))
     if lag_seconds:
-        steps = [type(step).__name__ for step in resource._pipe.steps]
         skip = skip_unchanged(resource.name, lag_seconds, on_skip=rewind, cursor=cursor)
         resource.add_filter(skip, insert_at=steps.index("IncrementalResourceWrapper"))
     return resource
