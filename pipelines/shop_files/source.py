@@ -3,13 +3,14 @@
 dlt's `filesystem` source lists `gs://…` in the cloud and `file://…` locally. A run reads the
 files it has not read before, or that changed since (name, modification time and size, kept in the
 pipeline's state): a late file with an old modification time is read once, like any other. CSV
-and Parquet files are read straight into Arrow tables of one declared schema (`typed.py`: no Python
-rows, no pandas), each row carrying its file's name and modification time, and merged on
-(`shipment_id`, file): a re-delivered file replaces its own rows, and every delivered version of a
-shipment is kept, so the staging model can pick the newest (latest modification time, then file
-name) however the files arrived. A shipment listed twice in one file is kept once (its last row).
-Rows that break the contract (`contract.py`, read row by row only for a CSV file the fast path
-declines) land in `discarded_rows` with their reason.
+and Parquet files are read straight into Arrow tables of one declared schema
+(`pipelines/sources/typed.py`: no Python rows, no pandas), each row carrying its file's name and
+modification time, and merged on (`shipment_id`, file): a re-delivered file replaces its own rows,
+and every delivered version of a shipment is kept, so the staging model can pick the newest
+(latest modification time, then file name) however the files arrived. A shipment listed twice in
+one file is kept once (its last row). Rows that break the contract
+(`pipelines/sources/contract.py`, read row by row only for a CSV file the fast path declines)
+land in `discarded_rows` with their reason.
 
 The merge deletes the rows of the files a load holds (`_file_name` in the staged rows) and inserts
 the staged rows as they are: they are unique per (`shipment_id`, file) already, so the destination
