@@ -21,6 +21,7 @@ import json
 import keyword
 import sys
 import tempfile
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -62,7 +63,6 @@ def variables(name: str, kind: str) -> dict[str, str]:
     slug = naming.slug(name)
     values = {
         "name": name,
-        "kind": kind,
         "class_name": camel(name),
         "title": name.replace("_", " ").capitalize(),
         "dataset": f"raw_{name}",
@@ -164,7 +164,7 @@ def validate(name: str, files: dict[Path, str]) -> type:
             with REGISTRY.isolated():
                 module = importlib.import_module(f"{package}.pipeline")
         except DeclarationError as exc:  # "<where>: <class>.<field>: <problem>" -> "<field>: <problem>"
-            problem = str(exc)[len(f"{exc.where}: ") if exc.where else 0 :][len(f"{exc.cls_name}.") :]
+            problem = str(exc).removeprefix(f"{exc.where}: " if exc.where else "").removeprefix(f"{exc.cls_name}.")
             raise UserError(f"cannot create pipeline '{name}': {problem}") from None
         finally:
             pipelines.__path__.remove(scratch)
@@ -194,10 +194,10 @@ def create(name: str, kind: str | None, root: Path = REPO_ROOT) -> Created:
     values = variables(name, kind)
     files = render(kind, values)
     check_free(name, kind, files, root)
-    secret = values.get("secret")
     check_python(files)
     cls = validate(name, files)
 
+    secret = values.get("secret")
     created = Created(name, kind, secret=secret)
     secrets_before = (root / SECRETS_FILE).read_bytes() if secret else None
     made: list[Path] = []  # folders created, for the roll-back
@@ -208,8 +208,8 @@ def create(name: str, kind: str | None, root: Path = REPO_ROOT) -> Created:
                 if not (root / folder).exists():
                     (root / folder).mkdir()
                     made.append(root / folder)
-            target.write_text(text)
             created.files.append(path)
+            target.write_text(text)
         from pipelines import dbt_sources
 
         dbt_sources.write([cls], root / STAGING)
@@ -221,7 +221,8 @@ def create(name: str, kind: str | None, root: Path = REPO_ROOT) -> Created:
             if path != SECRETS_FILE:
                 (root / path).unlink(missing_ok=True)
         for folder in reversed(made):
-            folder.rmdir()
+            with suppress(OSError):
+                folder.rmdir()
         if secrets_before is not None:
             (root / SECRETS_FILE).write_bytes(secrets_before)
         raise

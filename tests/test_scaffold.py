@@ -231,3 +231,23 @@ def test_each_api_path_of_the_sample_server_takes_its_own_token_only(tmp_path):
         assert status(server, "/shop/v1/customers", "payments-token") == 401
         assert status(server, "/api/other/items", "payments-token") == 401  # no token opens it
         assert status(server, "/shop/v1/payments/items", server.api_token) == 404  # not the shop's
+
+
+def test_a_failure_while_writing_takes_back_everything_written(tmp_path, monkeypatch, registry):
+    from pipelines import dbt_sources, scaffold
+
+    secrets = tmp_path / "pipelines" / "samples" / "secrets.json"
+    secrets.parent.mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "pipelines" / "samples" / "secrets.json", secrets)
+    before = secrets.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(dbt_sources, "write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        scaffold.create("refunds", "rest", root=tmp_path)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("pipelines"), Path("pipelines/samples"), Path("pipelines/samples/secrets.json")]
+    assert secrets.read_bytes() == before
+    assert "refunds" not in registry.names()
+    assert not [m for m in sys.modules if m.startswith("pipelines.refunds")]  # checked from a scratch copy, then forgotten
