@@ -283,6 +283,37 @@ def dbt_sources(
         out.print("every dbt source already matches its pipeline's schedule", highlight=False)
 
 
+@app.command("new")
+def new(
+    name: Annotated[str, typer.Argument(help="The pipeline's name: lowercase snake case, at most 24 characters.", show_default=False)],
+    kind: Annotated[str | None, typer.Option("--kind", "-k", metavar="KIND", help="rest, files or sheets.", show_default=False)] = None,
+) -> None:
+    """Write a new pipeline from the templates in pipelines/templates/: its package, sample data, dbt source, staging model and test.
+
+    A rest pipeline reads an API with dlt's rest_api (bearer token, pages, updated_at cursor), files
+    reads CSV and Parquet drops in the landing bucket, sheets reads a Google Sheet. Locally each runs
+    on its own sample (pipelines/samples/data/; a rest pipeline's token in pipelines/samples/secrets.json).
+
+    Nothing is written for an unknown kind, an invalid or taken name, or a file that exists.
+
+    Examples:
+
+    toltek new payments --kind rest
+
+    toltek new returns --kind files
+
+    toltek new budgets --kind sheets
+    """
+    from pipelines import scaffold
+
+    try:
+        created = scaffold.create(name, kind)
+    except UserError as exc:
+        fail_user(str(exc))
+    for line in scaffold.report(created):
+        out.print(line, highlight=False, soft_wrap=True)
+
+
 # status, trigger, logs: operations on a deployed stack (pipelines/ops/cli.py).
 from pipelines.ops.cli import register as _register_ops  # noqa: E402
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from pipelines.shop_files.contract import read_csv, read_file
 from pipelines.shop_files.settings import SHIPMENTS_SCHEMA
-from pipelines.shop_files.typed import read_typed
+from pipelines.sources.contract import read_csv, read_file
+from pipelines.sources.typed import read_typed
 
 HEADER = "shipment_id,order_id,carrier,shipped_at,delivered_at,weight_kg"
 

@@ -10,7 +10,7 @@ from importlib.metadata import version
 import pytest
 from conftest import TOLTEK, toltek_env
 
-COMMANDS = ["pipelines", "run", "transform", "dbt-sources", "status", "trigger", "logs", "plan", "policy"]
+COMMANDS = ["pipelines", "run", "transform", "dbt-sources", "new", "status", "trigger", "logs", "plan", "policy"]
 
 
 def help_of(*args: str, tmp_path) -> str:

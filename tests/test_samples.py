@@ -58,8 +58,11 @@ def test_the_generator_replaces_only_a_data_set_it_generated(tmp_path):
     out = tmp_path / "samples"
     assert run(out).returncode == 0
     (out / "stale.csv").write_text("left over")
-    assert run(out).returncode == 0  # an earlier generated set is replaced whole
+    (out / "api" / "payments").mkdir()
+    (out / "api" / "payments" / "items.jsonl").write_text('{"id": 1}\n')  # another pipeline's sample (toltek new)
+    assert run(out).returncode == 0  # an earlier generated set is replaced whole, but for other pipelines' samples
     assert not (out / "stale.csv").exists()
+    assert (out / "api" / "payments" / "items.jsonl").read_text() == '{"id": 1}\n'
 
 
 def test_the_generator_refuses_a_symlink_and_a_path_under_a_file_in_one_line(tmp_path):

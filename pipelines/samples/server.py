@@ -3,6 +3,8 @@
 - ``GET /shop/v1/{customers,orders,products}``: the shop's REST API. Bearer token, pages linked
   through ``next``, ``updated_since`` filters on ``updated_at`` (inclusive), results ordered by
   ``(updated_at, id)``.
+- ``GET /api/<name>/<entity>``: the same for another pipeline's API, from ``api/<name>/<entity>.jsonl``.
+  Each API path takes the token `secrets.json` gives it (``"path"``), and only that one.
 - ``GET /sheets/v4/spreadsheets/{id}/values/{range}``: the Google Sheets API v4 ``values``
   endpoint: ``{"range", "majorDimension", "values"}``, ``values`` omitted for an empty range.
 
@@ -29,10 +31,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from pipelines.errors import UserError
-from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
+from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_TOKENS
 from pipelines.samples.records import Records
 
-API_PREFIX = "/shop/v1/"
+API_PREFIX = "/shop/v1/"  # the shop's API: api/<entity>.jsonl
+APIS_PREFIX = "/api/"  # another pipeline's API: api/<name>/<entity>.jsonl at /api/<name>/<entity>
 SHEETS_PREFIX = "/sheets/v4/spreadsheets/"
 MAX_PAGE_SIZE = 1000
 
@@ -60,7 +63,7 @@ class Fault:
 class SampleStore:
     """The data the server serves, mutable so tests can add and change records."""
 
-    api: dict[str, Records] = field(default_factory=dict)
+    api: dict[str, Records] = field(default_factory=dict)  # entity, or "<name>/<entity>" under /api/
     spreadsheets: dict[str, dict[str, list[list]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Called with (entity, page) before a page is served: a test changes records while a client
@@ -75,6 +78,8 @@ class SampleStore:
         try:
             for path in sorted((data_dir / "api").glob("*.jsonl")):
                 store.api[path.stem] = Records(path)
+            for path in sorted((data_dir / "api").glob("*/*.jsonl")):
+                store.api[f"{path.parent.name}/{path.stem}"] = Records(path)
             for path in sorted((data_dir / "sheets").glob("*.json")):
                 store.spreadsheets[path.stem] = json.loads(path.read_text())["sheets"]
         except OSError as exc:
@@ -111,7 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         if parts.path.startswith(API_PREFIX):
-            self._api(parts.path[len(API_PREFIX) :], query)
+            self._api(API_PREFIX, parts.path[len(API_PREFIX) :], query)
+        elif parts.path.startswith(APIS_PREFIX):
+            self._api(APIS_PREFIX, parts.path[len(APIS_PREFIX) :], query)
         elif parts.path.startswith(SHEETS_PREFIX):
             self._sheets(parts.path[len(SHEETS_PREFIX) :])
         else:
@@ -147,17 +154,19 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
-    def _authorized(self, token: str) -> bool:
-        if self.headers.get("Authorization") == f"Bearer {token}":
+    def _authorized(self, token: str | None) -> bool:
+        if token is not None and self.headers.get("Authorization") == f"Bearer {token}":
             return True
         self._send(401, {"error": "unauthorized"})
         return False
 
-    def _api(self, entity: str, query: dict[str, str]) -> None:
-        if not self._authorized(self.server.owner.api_token):
+    def _api(self, prefix: str, entity: str, query: dict[str, str]) -> None:
+        """`entity` of the API under `prefix`: a name under /shop/v1/, `<name>/<entity>` under /api/."""
+        if not self._authorized(self.server.owner.token_for(prefix + entity)):
             return
         store = self.server.owner.store
-        if entity not in store.api:
+        levels = 1 if prefix == APIS_PREFIX else 0  # "<name>/<entity>" under /api/
+        if entity.count("/") != levels or entity not in store.api:
             self._send(404, {"error": f"unknown resource '{entity}'"})
             return
         try:
@@ -172,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
         next_url = None
         if more:
             next_query = {**query, "page": str(page + 1), "page_size": str(size)}
-            next_url = f"{self.server.owner.url}{API_PREFIX}{entity}?{urlencode(next_query)}"
+            next_url = f"{self.server.owner.url}{prefix}{entity}?{urlencode(next_query)}"
         self._send(200, {"data": rows, "page": page, "next": next_url})
 
     def _sheets(self, rest: str) -> None:
@@ -216,13 +225,27 @@ class SampleServer:
     def __init__(self, store: SampleStore | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.store = store or SampleStore.load()
         self.requests: list[str] = []
-        self.api_token = SAMPLE_SECRETS["shop-api-token"]
+        self.tokens = dict(SAMPLE_TOKENS)  # path prefix -> the token it takes
         self.google_token = SAMPLE_GOOGLE_TOKEN
         self.faults: list[Fault] = Fault.from_env()
         self._fault_lock = threading.Lock()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
         self._thread: threading.Thread | None = None
+
+    @property
+    def api_token(self) -> str | None:
+        """The token of the shop's API (a test rotates it)."""
+        return self.tokens.get(API_PREFIX)
+
+    @api_token.setter
+    def api_token(self, token: str) -> None:
+        self.tokens[API_PREFIX] = token
+
+    def token_for(self, path: str) -> str | None:
+        """The token the longest path prefix of `path` takes (None: no token opens it)."""
+        matching = [prefix for prefix in self.tokens if path.startswith(prefix)]
+        return self.tokens[max(matching, key=len)] if matching else None
 
     @property
     def url(self) -> str:

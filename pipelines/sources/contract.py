@@ -1,4 +1,4 @@
-"""The files' contract, row by row.
+"""The contract of landed files (CSV and Parquet under one declared Arrow schema), row by row.
 
 A CSV file is first read the fast way (`typed.py`: pyarrow straight into the declared types),
 which gives exactly the table this reading would or declines the file; a declined file (a bad
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from pipelines import arrow
 from pipelines.errors import SourceDataError
-from pipelines.shop_files.typed import FLOAT, TIMESTAMP, arrange, read_typed
+from pipelines.sources.typed import FLOAT, TIMESTAMP, arrange, read_typed
 
 _INT = r"^-?\d+$"
 _FLOAT = FLOAT

@@ -1,0 +1,144 @@
+"""Steps shared by REST API sources built on dlt's `rest_api` (see `pipelines/shop_api/source.py`).
+
+- `require_key`: a response check; the body must hold the data selector's key, or the run fails.
+- `guard_incremental`: on a resource with an `updated_at`-style cursor, the two steps that keep an
+  incremental listing exact while records change under it: `rewind_on_move` after dlt's
+  incremental step, and `skip_unchanged` (only with a look-back) before it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import dlt
+from dlt.common.time import ensure_pendulum_datetime
+from dlt.common.utils import digest128
+from dlt.sources import DltResource
+from requests import Response
+
+from pipelines.errors import SourceDataError
+
+
+def require_key(key: str) -> Callable[..., Response]:
+    """A response check: the body must hold the data selector's key, or the run fails.
+
+    Without it a changed API answering `{"items": [...]}` would load nothing, silently.
+    """
+
+    def check(response: Response, *args: object, **kwargs: object) -> Response:
+        if not response.ok:
+            return response  # HTTP errors are retried or reported as such
+        endpoint = response.url.split("?", 1)[0]
+        try:
+            body = response.json()
+        except ValueError:
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            start = " ".join(response.text[:60].split())
+            raise SourceDataError(f"response from GET {endpoint} is not JSON ({kind}, starting {start!r})") from None
+        if not isinstance(body, dict) or key not in body:
+            found = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
+            raise SourceDataError(f"response from GET {endpoint} has no '{key}' (it has: {found or 'nothing'})")
+        response.json = lambda *args, **kwargs: body  # the paginator and data selector read it again
+        return response
+
+    return check
+
+
+CURSOR = "updated_at"
+
+
+def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A map step (after the incremental): when a record comes back in the same run with another
+    cursor value, it moved while the listing was paged, and records behind its old position may
+    have moved into pages already read. Hold the resource's saved cursor at the earliest such old
+    value, so the next run reads everything from there again."""
+    seen: dict[Any, Any] = {}
+    rewind: list[Any] = []  # the earliest old cursor value of a record that moved, this run
+    run_state: list[dict[str, Any]] = []  # this run's resource state, looked up once
+
+    def step(record: dict[str, Any]) -> dict[str, Any]:
+        key, value = record.get("id"), record.get(cursor)
+        earlier = seen.setdefault(key, value)
+        if earlier is not None and value is not None and earlier != value:
+            rewind[:] = [min([*rewind, earlier, value])]
+        if not rewind:
+            return record
+        if not run_state:
+            run_state.append(dlt.current.resource_state(resource))
+        state = run_state[0].get("incremental", {}).get(cursor)
+        if rewind and state is not None and state.get("last_value") is not None:
+            state["last_value"] = min(state["last_value"], rewind[0])
+        return record
+
+    return step
+
+
+LOOK_BACK_STATE = "look_back"
+_PRUNE_AT = 256  # digests kept before the first pruning of a run (then twice what pruning left)
+
+
+def skip_unchanged(
+    resource: str, lag_seconds: float, on_skip: Callable[[dict[str, Any]], object], cursor: str = CURSOR
+) -> Callable[[dict[str, Any]], bool]:
+    """A filter step (before the incremental): drop a record read again by the look-back that is
+    exactly as already loaded. The resource state keeps a digest of each record loaded within
+    `lag_seconds` of the newest cursor value (older ones are not read again: each run starts `lag`
+    before it); a late-committed or changed record has a digest not seen yet and is loaded.
+
+    Dropped before the incremental, a run that finds nothing new leaves the incremental's state
+    (and so the pipeline's) as it was: there is nothing to load at all. `on_skip` (the rewind step)
+    still sees each dropped record, so a record that moves while paged is noticed."""
+    lag = timedelta(seconds=lag_seconds)
+    prune_at = [_PRUNE_AT]
+    run_state: list[dict[str, Any]] = []  # this run's resource state, looked up once
+    parsed: dict[Any, Any] = {}  # cursor values parsed once per run
+
+    def moment(value: Any) -> Any:
+        if value not in parsed:
+            try:  # ISO 8601 as the API writes it, parsed in C; anything else as dlt reads it
+                parsed[value] = datetime.fromisoformat(value) if isinstance(value, str) else ensure_pendulum_datetime(value)
+            except ValueError:
+                parsed[value] = ensure_pendulum_datetime(value)
+            if parsed[value].tzinfo is None:
+                parsed[value] = ensure_pendulum_datetime(value)
+        return parsed[value]
+
+    def keep(record: dict[str, Any]) -> bool:
+        if not run_state:
+            run_state.append(dlt.current.resource_state(resource))
+        state = run_state[0]
+        seen: dict[str, Any] = state.setdefault(LOOK_BACK_STATE, {})
+        digest = digest128(json.dumps(record, sort_keys=True, separators=(",", ":"), default=str))
+        if digest in seen:
+            on_skip(record)
+            return False
+        seen[digest] = record.get(cursor)
+        if len(seen) > prune_at[0]:
+            newest = state.get("incremental", {}).get(cursor, {}).get("last_value")
+            if newest is not None:
+                oldest_read_again = moment(newest) - lag
+                for old in [d for d, value in seen.items() if value is None or moment(value) < oldest_read_again]:
+                    del seen[old]
+            prune_at[0] = max(_PRUNE_AT, 2 * len(seen))
+        return True
+
+    return keep
+
+
+def guard_incremental(resource: DltResource, lag_seconds: float, cursor: str = CURSOR) -> DltResource:
+    """Add the rewind step after `resource`'s incremental step and, with a look-back (`lag_seconds`),
+    the filter of unchanged re-reads right before it; a resource without an incremental step is
+    returned as it is. dlt is pinned, and tests/test_source_api.py checks the order holds (dlt puts
+    a new map before its incremental step unless told where)."""
+    steps = [type(step).__name__ for step in resource._pipe.steps]
+    if "IncrementalResourceWrapper" not in steps:
+        return resource
+    rewind = rewind_on_move(resource.name, cursor)
+    resource.add_map(rewind, insert_at=len(resource._pipe))
+    if lag_seconds:
+        skip = skip_unchanged(resource.name, lag_seconds, on_skip=rewind, cursor=cursor)
+        resource.add_filter(skip, insert_at=steps.index("IncrementalResourceWrapper"))
+    return resource
