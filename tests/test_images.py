@@ -160,11 +160,11 @@ def test_dbt_image_entrypoint_is_toltek_transform_and_dbt_works_inside(built, tm
         cwd=workdir, env=env, capture_output=True, text=True, timeout=300,
     )
     assert Path(where.stdout.strip()) == Path(env["DBT_PROJECT_DIR"]) == workdir
-    # `build` needs BigQuery; `dbt parse` runs the same profile and project offline: dbt's variables stay set.
-    parsed = subprocess.run(["dbt", "parse", "--target", "prd"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
-    assert parsed.returncode == 0, parsed.stdout[-3000:]
-    manifest = json.loads((Path(env["DBT_TARGET_PATH"]) / "manifest.json").read_text())
-    assert "model.toltek.fct_orders" in manifest["nodes"]
+    # dbt inside the image finds its profiles where the image put the project (dbt's variables stay
+    # set); the project itself is compiled for the prd target by tests/test_transform_bigquery.py.
+    found = subprocess.run(["dbt", "debug", "--config-dir"], cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert found.returncode == 0, found.stdout[-3000:]
+    assert str(workdir) in found.stdout and (workdir / "profiles.yml").exists() and (workdir / "dbt_project.yml").exists()
 
 
 @pytest.mark.parametrize("kind", ["pipeline", "dbt"])
