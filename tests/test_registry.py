@@ -176,9 +176,9 @@ def test_select_refuses_a_pipeline_outside_its_environments(registry):
 
 
 def test_the_readme_example_pipeline_declares_cleanly(registry):
-    """The class the README's 'Adding a pipeline' shows is a valid declaration as written."""
+    """The class the README's "Add a pipeline" shows is a valid declaration as written."""
     readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("## Adding a pipeline", 1)[1]
+    section = readme.split("## Add a pipeline", 1)[1]
     code = textwrap.dedent(section.split("```python", 1)[1].split("```", 1)[0])
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(code, "README.md", "exec"), namespace)
