@@ -89,7 +89,8 @@ def plan(
             _fail(str(exc))
         raise typer.Exit(code)
     try:
-        result = run_plan(stack)
+        with err.status(f"evaluating stack {stack} under Pulumi's mocks"):
+            result = run_plan(stack)
     except UserError as exc:
         _fail(str(exc))
     if diagram is not None:
