@@ -156,6 +156,14 @@ def policy(
     """Check a stack against the policy pack offline; exit 1 on any mandatory violation.
 
     The plan is evaluated as at a real preview (unknown values stay unknown) and run through pulumi-policy's own analyzer, with the stack's config, as `pulumi preview --policy-pack infra/policy` does.
+
+    Examples:
+
+    toltek policy -s prd
+
+    toltek policy --list
+
+    toltek policy -s prd --json
     """
     from infra.policy.offline import analyze_plan, read_policy_config
 

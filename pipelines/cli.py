@@ -75,6 +75,14 @@ def list_pipelines(
     `awk` or a spreadsheet); --json for every declared field. With --cost [-s prd], each
     pipeline's monthly cost estimate in that stack and its upper bound (every run its full
     timeout, on every retry), then the stack's total and what the estimate leaves out.
+
+    Examples:
+
+    toltek pipelines
+
+    toltek pipelines --json
+
+    toltek pipelines --cost -s prd
     """
     try:
         registry = discover()
