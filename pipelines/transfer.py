@@ -90,6 +90,6 @@ def _copy(con: duckdb.DuckDBPyConnection, dataset: str) -> None:
         for table in tables:
             con.execute(f'create or replace table "{dataset}"."{table}" as select * from datalake."{dataset}"."{table}"')
         con.execute("commit")
-    except Exception:
+    except BaseException:  # a stop signal too: the warehouse keeps its previous copy whole
         con.execute("rollback")
         raise

@@ -3,7 +3,7 @@
     python tests/fault_runner.py <point> <signal> -- run shop_api --skip-transform
 
 Points: `extract:N` (while serving the N-th page of the sample API), `normalize` (extract done,
-before normalizing), `load:N` (after N load jobs completed), `dbt:N` (as dbt starts the N-th model). At the point, the process sends
+before normalizing), `load:N` (after N load jobs completed), `transfer` (as the transfer copies a `copy` dataset), `dbt:N` (as dbt starts the N-th model). At the point, the process sends
 itself `signal` (KILL or TERM), as a Cloud Run container is killed or told to stop.
 """
 
@@ -54,6 +54,29 @@ def arm(point: str, signum: int) -> None:
             return path
 
         PackageStorage.complete_job = firing_complete
+    elif name == "transfer":
+        # shop_sheets reaches the warehouse by copy in this run; the signal comes inside the copy's
+        # transaction, after its schema is created and before its table is.
+        import pipelines.transfer as transfer_module
+        from pipelines.shop_sheets.pipeline import ShopSheets
+
+        ShopSheets.transfer = "copy"
+        copy = transfer_module._copy
+
+        class FiringConnection:
+            def __init__(self, con):  # noqa: ANN001
+                self.con, self.calls = con, 0
+
+            def execute(self, *args, **kwargs):  # noqa: ANN002, ANN003
+                self.calls += 1
+                if self.calls == 3:  # begin, create schema, then the first table
+                    fire()
+                return self.con.execute(*args, **kwargs)
+
+            def __getattr__(self, attr):  # noqa: ANN001
+                return getattr(self.con, attr)
+
+        transfer_module._copy = lambda con, dataset: copy(FiringConnection(con), dataset)
     elif name == "dbt":
         from dbt.task.run import ModelRunner
 
