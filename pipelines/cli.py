@@ -170,17 +170,17 @@ def run(
     except UserError as exc:
         fail_user(str(exc))
     except (Terminated, KeyboardInterrupt) as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        err.print(
-            f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; completed loads are kept, "
-            "the next run picks up the rest",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(128 + signum) from None
+        _stopped(exc, "completed loads are kept, the next run picks up the rest")
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
     raise typer.Exit(0 if ok else 1)
+
+
+def _stopped(exc: BaseException, kept: str) -> NoReturn:
+    """A stop signal: one line saying what was kept, exit 128 + the signal."""
+    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+    err.print(f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; {kept}", highlight=False, soft_wrap=True)
+    raise typer.Exit(128 + signum) from None
 
 
 def _quiet() -> Console:
@@ -245,14 +245,7 @@ def transform(
         err.print(f"[bold red]failed:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except (Terminated, KeyboardInterrupt) as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        err.print(
-            f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; models dbt had not finished keep their last build, "
-            "the next run rebuilds them",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(128 + signum) from None
+        _stopped(exc, "models dbt had not finished keep their last build, the next run rebuilds them")
     if as_json:
         print(json.dumps(summary.as_dict(), indent=2))
     raise typer.Exit(0 if ok else 1)
