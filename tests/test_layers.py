@@ -41,7 +41,7 @@ def top_level_modules_after(code: str) -> set[str]:
 
 
 def test_the_registry_and_cli_with_its_plugins_load_no_pulumi_module():
-    loaded = top_level_modules_after("from pipelines.registry import discover; import pipelines.cli, pipelines.run; pipelines.cli._add_plugins(); discover()")
+    loaded = top_level_modules_after("from pipelines.registry import discover; import pipelines.cli, pipelines.run; pipelines.cli._add_plugins(['toltek']); discover()")
     assert {m for m in loaded if m.startswith("pulumi")} == set()
 
 
@@ -61,8 +61,17 @@ OPS_MODULES = "pipelines.ops.cli, pipelines.ops.clients, pipelines.ops.errors, p
 def test_the_operations_commands_load_no_google_api_library_until_they_run():
     # status, trigger and logs import google-cloud-run, google-cloud-logging and gRPC when they call
     # the APIs: listing and running pipelines never pay for them, and nothing of Pulumi comes along.
-    loaded = modules_after(f"import pipelines.cli, {OPS_MODULES}; pipelines.cli._add_plugins()")
+    loaded = modules_after(f"import pipelines.cli, {OPS_MODULES}; pipelines.cli._add_plugins(['toltek'])")
     assert set(OPS_MODULES.split(", ")) <= loaded
     google_apis = ("google.cloud.run_v2", "google.cloud.logging_v2", "google.api_core", "google.auth", "google.longrunning")
     assert {m for m in loaded if m.split(".")[0] == "grpc" or m.startswith(google_apis)} == set()
     assert {m for m in loaded if m.startswith("pulumi")} == set()
+
+
+def test_a_command_of_the_pipelines_package_loads_no_plugin():
+    # `toltek run` does not read the installed packages' entry points nor import infra's commands;
+    # any other word (plan, policy, a typo, none) loads them so they can run or be listed.
+    run = modules_after("import pipelines.cli; pipelines.cli._add_plugins(['toltek', 'run'])")
+    assert not {m for m in run if m == "infra" or m.startswith(("infra.", "importlib.metadata"))}
+    plan = modules_after("import pipelines.cli; pipelines.cli._add_plugins(['toltek', 'plan'])")
+    assert "infra.cli" in plan
