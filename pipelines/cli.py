@@ -223,6 +223,11 @@ def transform(
         every = discover().select(None, settings.name)
         settings.prepare()
         run_check = None
+        if settings.is_local and not settings.datalake.path.exists():
+            raise UserError(
+                f"nothing to transform yet: no pipeline has loaded the local datalake ({settings.datalake.path}); "
+                "`toltek run` loads and transforms"
+            )
         if not settings.is_local:
             from pipelines import orchestration, preflight
 

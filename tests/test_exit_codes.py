@@ -63,3 +63,12 @@ def test_the_tests_of_the_other_codes_exist(code):
         loaded = importlib.import_module(module)
         if function:
             assert callable(getattr(loaded, function, None)), f"{module}.{function} (exit {code}) is gone"
+
+
+def test_transform_before_anything_was_loaded_says_run_first_and_creates_nothing(tmp_path):
+    env = toltek_env(tmp_path, COLUMNS="200")
+    done = subprocess.run([str(TOLTEK), "transform"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "nothing to transform yet" in done.stderr and "`toltek run`" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("*.duckdb"))
