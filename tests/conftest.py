@@ -48,6 +48,24 @@ def local_env(toltek_home: Path, server: object) -> object:
     return environments.get("local").with_sample_url(server.url)  # type: ignore[attr-defined]
 
 
+REPOSITORY_TREES = ("pipelines", "infra", "transform", "images")
+REPOSITORY_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md", ".dockerignore")
+
+
+def copy_repository(into: Path, *ignore: str) -> Path:
+    """A copy of the repository's code, dbt project, images and configuration (no git, no build
+    output) in `into`, for a test to edit and run; `ignore`: more name patterns to leave out."""
+    import shutil
+
+    patterns = shutil.ignore_patterns("__pycache__", "target", "logs", ".user.yml", *ignore)
+    into.mkdir(parents=True, exist_ok=True)
+    for name in REPOSITORY_TREES:
+        shutil.copytree(REPO_ROOT / name, into / name, ignore=patterns)
+    for name in REPOSITORY_FILES:
+        shutil.copy2(REPO_ROOT / name, into / name)
+    return into
+
+
 def toltek_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a `toltek` subprocess writing into `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLTEK_")}

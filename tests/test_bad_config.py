@@ -8,7 +8,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT, TOLTEK, copy_of_loaded_home, toltek_env
+from conftest import TOLTEK, copy_of_loaded_home, copy_repository, toltek_env
 
 from pipelines.samples import DATA_DIR, SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
 
@@ -35,12 +35,7 @@ GOOD = {"name": "broken_one", "cron": "0 5 * * *", "dataset": "raw_broken", "sec
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "target", "data"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy2(REPO_ROOT / name, root / name)
-    return root
+    return copy_repository(tmp_path_factory.mktemp("repo"), "data")
 
 
 def cli(tree, *args):

@@ -4,12 +4,11 @@ check reports the change written against it, on the real planned stacks, and not
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, SUMMARY_LINES
+from conftest import REPO_ROOT, SUMMARY_LINES, copy_repository
 from deploy_cases import CASES, COPY, PRD
 
 from infra.deploy.inputs import args_class, check_inputs
@@ -31,11 +30,7 @@ def copy_variant(root):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md", ".dockerignore"):
-        shutil.copy2(REPO_ROOT / name, root / name)
+    root = copy_repository(tmp_path_factory.mktemp("repo"))
     copy_variant(root)
     return root
 
@@ -140,11 +135,7 @@ def test_the_readme_holds_the_generated_first_deploy_checklist():
 
 
 def test_a_program_that_never_enables_kms_fails_plan_and_policy_naming_the_check(tmp_path):
-    tree = tmp_path / "repo"
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md", ".dockerignore"):
-        shutil.copy2(REPO_ROOT / name, tree / name)
+    tree = copy_repository(tmp_path / "repo")
     datalake = tree / "infra" / "components" / "datalake.py"
     assert datalake.read_text().count('    "cloudkms.googleapis.com",\n') == 1
     datalake.write_text(datalake.read_text().replace('    "cloudkms.googleapis.com",\n', ""))

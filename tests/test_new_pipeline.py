@@ -10,7 +10,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, copy_repository
 
 NEW_PIPELINE = textwrap.dedent(
     '''
@@ -47,12 +47,7 @@ def plan_of(tree, stack):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("repo")
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "target"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy2(REPO_ROOT / name, root / name)
-    return root
+    return copy_repository(tmp_path_factory.mktemp("repo"))
 
 
 @pytest.mark.parametrize("stack", ["dev", "prd"])

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import REPO_ROOT, copy_of_loaded_home, toltek_env
+from conftest import REPO_ROOT, copy_of_loaded_home, copy_repository, toltek_env
 
 NAMES = {"rest": "payments", "files": "returns", "sheets": "budgets"}
 TOLTEK = "from pipelines.cli import main; main()"
@@ -67,11 +67,7 @@ def snapshot(tree):
 def make(root, loaded_home):
     """Everything the tests read: a copy of the repository with one pipeline of each kind, and what
     each command said."""
-    tree = root / "repo"
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs", ".user.yml"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy2(REPO_ROOT / name, tree / name)
+    tree = copy_repository(root / "repo")
     (tree / "tests").mkdir()
     shutil.copy2(REPO_ROOT / "tests" / "conftest.py", tree / "tests")
     scratch = root / "scratch-home"
