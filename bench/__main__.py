@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path

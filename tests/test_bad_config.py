@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from conftest import TOLTEK, copy_of_loaded_home, copy_repository, toltek_env

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,7 +12,7 @@ from conftest import query
 
 from pipelines.errors import PipelineFailed
 from pipelines.loading import load
-from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
+from pipelines.samples import SAMPLE_SPREADSHEET_ID
 from pipelines.samples.server import Fault
 from pipelines.shop_api.pipeline import ShopApi
 from pipelines.shop_files.pipeline import ShopFiles

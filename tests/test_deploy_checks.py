@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO_ROOT, SUMMARY_LINES, copy_repository
 from deploy_cases import CASES, COPY, PRD
 
-from infra.deploy.inputs import args_class, check_inputs
+from infra.deploy.inputs import args_class
 from infra.deploy.report import check_plan, check_resources, checks
 from infra.plan import run_plan
 

@@ -11,9 +11,8 @@ import os
 import shutil
 import subprocess
 
-import pytest
 from conftest import TOLTEK, copy_of_loaded_home, query, toltek_env
-from source_drops import HEADER, T0, newest
+from source_drops import HEADER, T0
 
 from pipelines.samples import DATA_DIR, SAMPLE_SPREADSHEET_ID
 
