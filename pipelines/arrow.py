@@ -31,6 +31,15 @@ def timestamp(value: datetime) -> pa.Scalar:
     return _one(pa.timestamp("us", tz="UTC"), np.array([(value - _EPOCH) // timedelta(microseconds=1)], np.int64).tobytes())
 
 
+def constant_text(value: str, rows: int) -> pa.DictionaryArray:
+    """`value` on each of `rows` rows, dictionary-encoded (one value, int8 indices, as dlt builds its
+    own `_dlt_load_id`): the Parquet writer then neither copies nor hashes the text once per row."""
+    indices = pa.Array.from_buffers(pa.int8(), rows, [None, pa.py_buffer(np.zeros(rows, np.int8))])
+    data = value.encode()
+    dictionary = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data)])
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
 def positions(rows: int) -> pa.Array:
     """0, 1, … rows - 1 as int64."""
     return pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(np.arange(rows, dtype=np.int64))])

@@ -138,8 +138,8 @@ def with_load_id(item: object) -> object:
         return item
     from pipelines import arrow
 
-    column = pa.repeat(arrow.text(dlt.current.load_package_state()["load_id"]), item.num_rows)
-    field = pa.field(LOAD_ID, pa.string(), nullable=False)
+    column = arrow.constant_text(dlt.current.load_package_state()["load_id"], item.num_rows)
+    field = pa.field(LOAD_ID, column.type, nullable=False)
     at = item.schema.get_field_index(LOAD_ID)
     return item.set_column(at, field, column) if at >= 0 else item.append_column(field, column)
 
@@ -317,6 +317,11 @@ def _drop_if_empty(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> bool:
     return True
 
 
+def _may_hold_state(env: Environment) -> bool:
+    """Whether the datalake may hold a pipeline's state to restore: not a local one not created yet."""
+    return not isinstance(env.datalake, DuckDBStore) or env.datalake.path.exists()
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
@@ -330,7 +335,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     load_ids: list[str] = []
     try:
         with local_secrets(pipeline, env):
-            if dlt_pipeline.first_run and not dlt_pipeline.has_pending_data:
+            if dlt_pipeline.first_run and not dlt_pipeline.has_pending_data and _may_hold_state(env):
                 # A fresh working dir (a new container): as dlt's `run` does, restore the pipeline's
                 # state (cursors, digests, files read) from the destination before extracting.
                 stage = "restore"

@@ -25,6 +25,8 @@ CLEAN = {
     "excel: byte order mark and CRLF": "\ufeff" + HEADER + "\r\n1,10,ups,2026-01-01T00:00:00Z,,1\r\n",
     "no newline at the end": f"{HEADER}\n1,10,ups,,,1",
     "a float of only whitespace": f"{HEADER}\n1,10,ups,,, \n2,11,dhl,,,2\n",
+    "every value in the usual shape": f"{HEADER}\n1,10,ups,2026-01-01T00:00:00Z,2026-01-02T10:00:59Z,1.5\n"
+    "2,11,dhl,2025-12-31T23:59:59Z,2026-01-01T00:00:00Z,-.25\n",
 }
 
 DECLINED = {
@@ -45,6 +47,10 @@ DECLINED = {
     "a row with too many fields": f"{HEADER}\n1,10,ups,,,1,extra\n2,11,dhl,,,2\n",
     "carriage return in a number": f"{HEADER}\n1\r,10,ups,,,1\n2,11,dhl,,,2\n",
     "header only": f"{HEADER}\n",
+    "a minus inside a number": f"{HEADER}\n1,10,ups,,,1-2\n2,11,dhl,,,2\n",
+    "a lone minus": f"{HEADER}\n1,10,ups,,,-\n2,11,dhl,,,2\n",
+    "two points": f"{HEADER}\n1,10,ups,,,1..2\n2,11,dhl,,,2\n",
+    "a 24th hour in the usual shape": f"{HEADER}\n1,10,ups,2026-01-01T24:00:00Z,,1\n2,11,dhl,2026-01-01T00:00:00Z,,2\n",
 }
 
 
@@ -92,3 +98,86 @@ def test_the_fast_path_types_are_the_declared_ones():
 
 def test_a_header_naming_a_column_twice_is_left_to_the_contract():
     assert read_typed(f"{HEADER},note,note\n1,10,ups,,,1,a,b\n".encode(), SHIPMENTS_SCHEMA) is None
+
+
+def _checked_both_ways(values: list[str], type_: pa.DataType, monkeypatch) -> tuple:
+    """`_checked` as it runs, and with the byte-level shortcuts turned off (patterns only)."""
+    from pipelines.sources import typed
+
+    text = pa.array(values, pa.string())
+    fast = typed._checked(text, type_)
+    with monkeypatch.context() as m:
+        m.setattr(typed, "_all_utc_seconds", lambda text: False)
+        m.setattr(typed, "_only_plain_decimals", lambda text: False)
+        slow = typed._checked(text, type_)
+    return fast, slow
+
+
+def _alike(fast, slow) -> bool:
+    return (fast is None and slow is None) or (fast is not None and slow is not None and fast.equals(slow))
+
+
+def test_the_plain_decimal_shortcut_accepts_exactly_what_the_float_pattern_does(monkeypatch):
+    # Every string of up to four characters of digits, points and minus signs, alone and beside a
+    # good value: the shortcut skips the pattern only where the cast itself refuses what it refuses.
+    import itertools
+
+    from pipelines.sources.typed import _only_plain_decimals
+
+    assert _only_plain_decimals(pa.array(["1.5", "-.25", "7"]))
+    alphabet, differ = "01.-", []
+    for n in range(1, 5):
+        for chars in itertools.product(alphabet, repeat=n):
+            value = "".join(chars)
+            for values in ([value], [value, "2.5"]):
+                fast, slow = _checked_both_ways(values, pa.float64(), monkeypatch)
+                if not _alike(fast, slow):
+                    differ.append(value)
+    assert differ == []
+
+
+def test_the_utc_seconds_shortcut_accepts_exactly_what_the_timestamp_pattern_does(monkeypatch):
+    # One valid value with each character replaced in turn by a digit, a separator, a letter or a
+    # sign, for every timestamp unit.
+    from pipelines.sources.typed import _all_utc_seconds
+
+    good = "2026-03-29T01:30:59Z"
+    assert _all_utc_seconds(pa.array([good, "1999-12-31T23:59:59Z"]))
+    differ = []
+    for unit in ("s", "ms", "us", "ns"):
+        type_ = pa.timestamp(unit, tz="UTC")
+        for at in range(len(good)):
+            for char in "0959-:TtZz+. /a\u0660":
+                value = good[:at] + char + good[at + 1 :]
+                fast, slow = _checked_both_ways([value, good], type_, monkeypatch)
+                if not _alike(fast, slow):
+                    differ.append((unit, value))
+    assert differ == []
+
+
+def test_the_text_shortcut_keeps_exactly_what_the_whitespace_rule_keeps(monkeypatch):
+    # Text columns: a value of only whitespace (ASCII or not) becomes null; the shortcut skips that
+    # rule only for values with no whitespace at all.
+    import itertools
+
+    from pipelines.sources import typed
+
+    field = pa.field("carrier", pa.string())
+    assert typed._all_present(pa.array(["postnl", "dhl"]))
+    differ = []
+    for n in range(0, 3):
+        for chars in itertools.product(["a", " ", "\t", "\u00a0", "\u3000", "é", "\r"], repeat=n):
+            values = pa.array(["".join(chars), "dpd"], pa.string())
+            fast = typed._column(values, field)
+            with monkeypatch.context() as m:
+                m.setattr(typed, "_all_present", lambda text: False)
+                slow = typed._column(values, field)
+            if not fast.equals(slow):
+                differ.append("".join(chars))
+    assert differ == []
+
+
+@pytest.mark.parametrize("spelling", ["0x1f", "0X1F"])
+def test_hexadecimal_is_found_in_either_case(spelling):
+    assert read_typed(f"{HEADER}\n{spelling},10,ups,,,1\n".encode(), SHIPMENTS_SCHEMA) is None
+    assert read_typed(f"{HEADER}\n31,10,fedex,,,1\n".encode(), SHIPMENTS_SCHEMA) is not None

@@ -62,9 +62,9 @@ def file_version(item: FileItemDict) -> str:
 def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
     """The file's name and modification time on every row: which version of a key is newest."""
     rows = table.num_rows
-    names = pa.repeat(arrow.text(item["file_name"]), rows)
+    names = arrow.constant_text(item["file_name"], rows)
     modified = pa.repeat(arrow.timestamp(item["modification_date"]), rows)
-    return table.append_column(pa.field(FILE_NAME, pa.string(), nullable=False), names).append_column(
+    return table.append_column(pa.field(FILE_NAME, names.type, nullable=False), names).append_column(
         pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC")), modified
     )
 
