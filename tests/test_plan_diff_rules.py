@@ -12,6 +12,7 @@ from rich.console import Console
 
 from infra.review import plan_json, render
 from infra.review.compare import compare
+from infra.review.conditions import implies, own_part
 from infra.review.cost_diff import cost_section
 from infra.review.iam_diff import diff_iam
 from infra.review.resource_diff import Change, property_changes
@@ -129,6 +130,33 @@ def test_a_new_pipeline_on_its_own_resources_widens_nothing():
 def test_widening_rules(added, removed, expected):
     [(grant, rules)] = [(k, v) for k, v in rules_of(added, removed=removed).items()]
     assert rules == expected, grant
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "implied"),
+    [
+        ("a == 1", " ( a  == 1 ) ", True),
+        ("a", "a || b", True),
+        ("(b) || (a)", "a || b || c", True),
+        ("(a || b) && c", "a || b", True),
+        ("a || d", "a || b", False),
+        ("true", "a", False),
+        ('x == "a || b"', 'x == "a"', False),  # an operator inside a string is not one
+        ("a ? b : c", "a", False),  # ?: binds looser than ||: left as it is
+        ('n.startsWith("b/x/")', 'n.startsWith("b/")', False),  # narrower, but not by its text
+    ],
+)
+def test_a_condition_is_implied_only_as_far_as_its_text_shows(a, b, implied):
+    assert implies(a, b) is implied
+
+
+def test_own_part_of_a_resource_shared_out_by_conditions():
+    shared = ['n == "x/b" || n.startsWith("x/b/")', 'n == "x/c" || n.startsWith("x/c/")']
+    assert own_part('n == "x/d" || n.startsWith("x/d/")', shared)
+    assert not own_part('n == "x/b" || n.startsWith("x/b/")', shared)  # b's part
+    assert not own_part('n == "x/bb" || n.startsWith("x/bb/")', shared)  # a value b's is a prefix of
+    assert not own_part('n.startsWith("x/d/")', shared)  # another form
+    assert not own_part('n == "x/d" || n.startsWith("x/d/")', [])
 
 
 def test_a_second_person_is_a_new_principal_and_public_access_is_always_flagged():
