@@ -180,6 +180,17 @@ case("condition", "a new file pipeline copied from shop_files, its prefix left a
     "shop_returns", "ShopReturns", "shipments"), rules=("existing-resource",))
 case("condition", "a new file pipeline reading a folder inside shop_files' (shipments/returns)", *file_pipeline(
     "shop_returns", "ShopReturns", "shipments/returns"), rules=("existing-resource",))
+case("condition", "a partner's export account, its condition shop_files' with the folder renamed in all but one place", program(f'''
+exporter = gcp.serviceaccount.Account("partner-exporter", project=cfg.datalake_project, account_id="partner-exporter", {AFTER})
+listed = 'api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
+gcp.storage.BucketIAMMember(
+    "exporter-reads-exports", bucket="{LANDING}", role="roles/storage.objectViewer", member=exporter.member,
+    condition={{"title": "exports", "expression": (
+        'resource.name == "{OBJECTS}/exports" || resource.name.startsWith("{OBJECTS}/shipments/")'
+        f' || {{listed}} == "exports" || {{listed}}.startsWith("exports/")'
+    )}}, {AFTER}
+)
+'''), rules=("existing-resource",))
 case("condition", "a new file pipeline whose bucket grant is unconditional", *file_pipeline(
     "shop_returns", "ShopReturns", "returns"), edit(
     GRANTS, FILES_CONDITION,

@@ -186,6 +186,7 @@ def test_own_part_of_a_resource_shared_out_by_conditions():
     assert not own_part('n == "x/b" || n.startsWith("x/b/")', shared)  # b's part
     assert not own_part('n == "x/bb" || n.startsWith("x/bb/")', shared)  # a value b's is a prefix of
     assert not own_part('n.startsWith("x/d/")', shared)  # another form
+    assert not own_part('n == "x/d" || n.startsWith("x/b/")', shared[:1])  # b's folder kept in one place
     assert not own_part('n == "x/d" || n.startsWith("x/d/")', [])
 
 

@@ -7,8 +7,9 @@ The diff never evaluates a condition. It tells only what the text shows for cert
   (`a` is `b && x`), or made of such alternatives. Anything else (`startsWith("shipments/eu/")`
   for `startsWith("shipments/")`) cannot be told, and is not implied.
 - `own_part(a, others)`: `a` has the form of every condition in `others` (the same expression
-  with other string values) and each of its values that differs from theirs is neither a prefix
-  of theirs nor theirs of it: one pipeline's folder of the landing bucket beside another's.
+  with other string values), each of its values that differs from theirs is neither a prefix of
+  theirs nor theirs of it, and none it shares with them holds one of theirs that differs: one
+  pipeline's folder of the landing bucket beside another's.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def own_part(condition: str, others: list[str]) -> bool:
         if other_shape != shape:
             return False
         differing = [(x, y) for x, y in zip(values, other_values) if x != y]
+        kept = [x for x, y in zip(values, other_values) if x == y]
         if not differing or any(x.startswith(y) or y.startswith(x) for x, y in differing):
             return False
+        if any(y in x for x in kept for _, y in differing):
+            return False  # one of theirs left in place where the others changed (a prefix edited in all but one place)
     return True
