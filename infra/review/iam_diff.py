@@ -36,15 +36,15 @@ The next three look at the very resource or project the grant is on, when BASE a
   other change, a shorter prefix, `true`, an added `|| ...`, is flagged, and so is a longer prefix:
   the diff never evaluates a condition). No condition where BASE had one is `wider-scope`, or
   this rule when the principal holds the role unconditionally elsewhere.
-- `stronger-role`: the principal held roles there, none allowing what this one does, though it
-  holds this role elsewhere at that level (dbt writing a raw dataset it reads).
+- `stronger-role`: the principal held roles there, none allowing what this one does, though a
+  role it holds elsewhere does (else it is `new-role`): dbt writing a raw dataset it reads.
 - `existing-resource`: the principal held nothing there in BASE (a pipeline's account reading
   another pipeline's secret or dataset, with or without a condition; an account allowed to
   impersonate another that exists; dbt running jobs in the datalake project). At project level
   and above only for a principal BASE has whose grant no other rule flags (a same-level grant in
-  another project). A conditional grant on a resource that BASE grants only under conditions of
-  that same form is the principal's own part of it when each value that differs is no prefix of
-  the other's (a new file pipeline's folder of the landing bucket, beside shop_files' folder).
+  another project). Not for a conditional grant on a resource that BASE grants only under
+  conditions, when it takes its own part of it (`conditions.own_part`: their form, other values,
+  none a prefix of another: a new file pipeline's folder of the landing bucket beside shop_files').
 
 A grant kept from BASE widens too:
 
