@@ -132,6 +132,10 @@ def _mocks(preview: bool) -> Any:
                 state.update(email=email, member=f"serviceAccount:{email}", name=f"projects/{project}/serviceAccounts/{email}")
             elif args.typ == "gcp:secretmanager/secret:Secret":
                 state["name"] = f"projects/{project}/secrets/{state['secretId']}"
+            elif args.typ == "gcp:projects/iAMCustomRole:IAMCustomRole":  # what a grant of it names
+                state["name"] = f"projects/{project}/roles/{state['roleId']}"
+            elif args.typ == "gcp:organizations/iAMCustomRole:IAMCustomRole":
+                state["name"] = f"organizations/{state['orgId']}/roles/{state['roleId']}"
             elif args.typ == "gcp:monitoring/notificationChannel:NotificationChannel":
                 state["name"] = f"projects/{project}/notificationChannels/{_digest(args.name)[:12]}"
             elif args.typ == "docker:index/image:Image":

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from infra.review import plan_json, render
 from infra.review.compare import compare
+from infra.review.conditions import implies, own_part
 from infra.review.cost_diff import cost_section
 from infra.review.iam_diff import diff_iam
 from infra.review.resource_diff import Change, property_changes
@@ -129,6 +130,98 @@ def test_a_new_pipeline_on_its_own_resources_widens_nothing():
 def test_widening_rules(added, removed, expected):
     [(grant, rules)] = [(k, v) for k, v in rules_of(added, removed=removed).items()]
     assert rules == expected, grant
+
+
+@pytest.mark.parametrize(
+    ("added", "removed", "expected"),
+    [
+        # the bucket's condition changed: wider, or narrower in a way the text cannot show
+        (bucket_grant(sa("pl-b"), "true"), (), ["changed-condition"]),
+        (bucket_grant(sa("pl-b"), PREFIX + ' || resource.name.startsWith("c/")'), (), ["changed-condition"]),
+        (bucket_grant(sa("pl-b"), 'resource.name.startsWith("b/x/")'), (), ["changed-condition"]),
+        # ... narrower as its text shows: one of its alternatives, or it and more
+        (bucket_grant(sa("pl-b"), 'resource.name.startsWith("b/")'), (), []),
+        (bucket_grant(sa("pl-b"), f'({PREFIX}) && request.time < timestamp("2030-01-01T00:00:00Z")'), (), []),
+        # a condition does not make another pipeline's resource its own
+        (res("gcp:bigquery/datasetIamMember:DatasetIamMember", "cond", datasetId="raw_b", role="roles/bigquery.dataViewer",
+             member=sa("pl-a"), condition={"title": "t", "expression": "request.time < timestamp('2030-01-01T00:00:00Z')"}),
+         (), ["existing-resource"]),
+        # a new pipeline's own folder of the shared bucket; the same folder as pl-b's; one inside it
+        (bucket_grant(sa("pl-c"), 'resource.name.startsWith("c/") || p == "c"'), (), []),
+        (bucket_grant(sa("pl-c"), PREFIX), (), ["existing-resource"]),
+        (bucket_grant(sa("pl-c"), 'resource.name.startsWith("b/c/") || p == "b/c"'), (), ["existing-resource"]),
+        # a stronger role where it reads; the same level in another project; an existing account
+        (dataset_grant(DBT, "roles/bigquery.dataEditor", "raw_a"), (), ["stronger-role"]),
+        (project_grant(DBT, "roles/bigquery.jobUser", LAKE), (), ["existing-resource"]),
+        (res("gcp:serviceaccount/iAMMember:IAMMember", "act-as-a", project=None, serviceAccountId=f"projects/{LAKE}/serviceAccounts/pl-a@{LAKE}.iam.gserviceaccount.com",
+             role="roles/iam.serviceAccountTokenCreator", member=sa("pl-b")), (), ["new-role", "existing-resource"]),
+    ],
+)
+def test_rules_on_what_base_already_has(added, removed, expected):
+    [(grant, rules)] = [(k, v) for k, v in rules_of(added, removed=removed).items()]
+    assert rules == expected, grant
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "implied"),
+    [
+        ("a == 1", " ( a  == 1 ) ", True),
+        ("a", "a || b", True),
+        ("(b) || (a)", "a || b || c", True),
+        ("(a || b) && c", "a || b", True),
+        ("a || d", "a || b", False),
+        ("true", "a", False),
+        ('x == "a || b"', 'x == "a"', False),  # an operator inside a string is not one
+        ("a ? b : c", "a", False),  # ?: binds looser than ||: left as it is
+        ('n.startsWith("b/x/")', 'n.startsWith("b/")', False),  # narrower, but not by its text
+    ],
+)
+def test_a_condition_is_implied_only_as_far_as_its_text_shows(a, b, implied):
+    assert implies(a, b) is implied
+
+
+def test_own_part_of_a_resource_shared_out_by_conditions():
+    shared = ['n == "x/b" || n.startsWith("x/b/")', 'n == "x/c" || n.startsWith("x/c/")']
+    assert own_part('n == "x/d" || n.startsWith("x/d/")', shared)
+    assert not own_part('n == "x/b" || n.startsWith("x/b/")', shared)  # b's part
+    assert not own_part('n == "x/bb" || n.startsWith("x/bb/")', shared)  # a value b's is a prefix of
+    assert not own_part('n.startsWith("x/d/")', shared)  # another form
+    assert not own_part('n == "x/d" || n.startsWith("x/b/")', shared[:1])  # b's folder kept in one place
+    assert not own_part('n == "x/d" || n.startsWith("x/d/")', [])
+
+
+def test_a_custom_role_that_grows_widens_every_grant_of_it():
+    def role(*permissions: str) -> dict:
+        return res("gcp:projects/iAMCustomRole:IAMCustomRole", "watcher", roleId="watcher", permissions=list(permissions))
+
+    watcher = f"projects/{LAKE}/roles/watcher"
+    base = [*BASE, role("run.jobs.get", "run.executions.*"), project_grant(SCHEDULER, watcher)]
+    grown = [*BASE, role("run.jobs.get", "run.executions.list", "run.jobs.run"), project_grant(SCHEDULER, watcher), project_grant(sa("pl-a"), watcher)]
+    diff = diff_iam(base, grown)
+    assert [(g.principal, [r.rule for r in reasons]) for g, reasons in diff.changed] == [(SCHEDULER, ["custom-role-grows"])]
+    assert diff.changed[0][1][0].message == f"custom role {watcher} now also allows run.jobs.run"
+    assert [(g.principal, [r.rule for r in reasons]) for g, reasons in diff.added] == [(sa("pl-a"), ["new-role", "custom-role-grows"])]
+    assert diff.as_dict()["changed"][0]["widening"][0]["rule"] == "custom-role-grows"
+    narrower = diff_iam(base, [*BASE, role("run.jobs.get"), project_grant(SCHEDULER, watcher)])
+    assert narrower.changed == [] and not narrower.widening
+
+
+def test_kept_grants_of_a_grown_custom_role_are_shown_as_changed():
+    watcher = f"projects/{LAKE}/roles/watcher"
+    base = {"version": 1, "stack": "prd", "resources": [*BASE, res("gcp:projects/iAMCustomRole:IAMCustomRole", "watcher", roleId="watcher",
+                                                                  permissions=["run.jobs.get"]), project_grant(SCHEDULER, watcher)]}
+    head = {**base, "resources": [*BASE, res("gcp:projects/iAMCustomRole:IAMCustomRole", "watcher", roleId="watcher",
+                                             permissions=["run.jobs.get", "run.jobs.run"]), project_grant(SCHEDULER, watcher)]}
+    diff = compare(base, head, {"source": "base.json", "kind": "file", "commit": None})
+    assert diff.exit_code == 3
+    console = Console(record=True, width=300, force_terminal=False)
+    render.terminal(diff, console)
+    text = console.export_text()
+    assert "0 grant(s) added, 0 removed, 1 changed, 1 widen(s) IAM" in text.splitlines()[0]
+    assert f"  ~ {SCHEDULER} → {watcher} → project {LAKE}\n      WIDENS IAM: custom role {watcher} now also allows run.jobs.run" in text
+    iam = tables(render.markdown(diff))[0]
+    assert [c.strip() for c in iam[1]][:3] == ["~", f"`{SCHEDULER}`", f"`{watcher}`"]
+    assert iam[1][4].strip() == f"**custom role {watcher} now also allows run.jobs.run**"
 
 
 def test_a_second_person_is_a_new_principal_and_public_access_is_always_flagged():

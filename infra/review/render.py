@@ -65,9 +65,14 @@ def condition_text(grant: GrantRow) -> str:
 def headline(diff: PlanDiff) -> str:
     added, removed, changed = diff.resources.counts()
     widening = len(diff.iam.widening)
-    iam = f"{len(diff.iam.added)} grant(s) added, {len(diff.iam.removed)} removed"
+    iam = f"{len(diff.iam.added)} grant(s) added, {len(diff.iam.removed)} removed" + _changed(diff)
     iam += f", {widening} widen(s) IAM" if widening else ", none widens IAM"
     return f"stack {diff.stack} against {base_label(diff)}: {added} to add, {removed} to remove, {changed} to change; {iam}"
+
+
+def _changed(diff: PlanDiff) -> str:
+    """`, 1 changed` when grants kept from BASE allow more (their custom role grew); else nothing."""
+    return f", {len(diff.iam.changed)} changed" if diff.iam.changed else ""
 
 
 def cost_lines(cost: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -105,12 +110,14 @@ def terminal(diff: PlanDiff, console: Console) -> None:
             say(f"      {escape(change.path)}: {escape(change_text(change, TERMINAL_WIDTH))}")
     say()
     say("[bold]IAM[/] [dim](principal → role → scope)[/]")
-    if not (diff.iam.added or diff.iam.removed):
+    if not (diff.iam.added or diff.iam.removed or diff.iam.changed):
         say("  no grant added or removed")
     for grant, reasons in diff.iam.added:
         say(f"  [green]+[/] {escape(_grant_line(grant))}{_terminal_reasons(reasons)}")
     for grant in diff.iam.removed:
         say(f"  [red]-[/] {escape(_grant_line(grant))}")
+    for grant, reasons in diff.iam.changed:
+        say(f"  [yellow]~[/] {escape(_grant_line(grant))}{_terminal_reasons(reasons)}")
     say()
     say(f"[bold]Cost[/] [dim]({escape(str(diff.cost.get('currency', '')))} per month)[/]" if "note" not in diff.cost else "[bold]Cost[/]")
     if "note" in diff.cost:
@@ -182,6 +189,7 @@ def markdown(diff: PlanDiff) -> str:
     against = code(base["source"]) + (f" ({code(commit[:12])})" if commit and not commit.startswith(base["source"]) else "")
     out = [f"### `toltek plan -s {diff.stack}` against {against}", ""]
     summary = f"**{added} to add, {removed} to remove, {changed} to change** · IAM: {len(diff.iam.added)} grant(s) added, {len(diff.iam.removed)} removed"
+    summary += _changed(diff)
     if widening:
         summary += f" · :warning: **IAM widens: {len(widening)} grant(s)** (a second reviewer is needed)"
     else:
@@ -192,12 +200,12 @@ def markdown(diff: PlanDiff) -> str:
     out += [summary, ""]
 
     out += ["#### IAM", ""]
-    if diff.iam.added or diff.iam.removed:
+    if diff.iam.added or diff.iam.removed or diff.iam.changed:
         rows = [
-            ["+", code(g.principal), code(g.role), _scope_md(g), f"**{cell('; '.join(r.message for r in reasons))}**" if reasons else ""]
-            for g, reasons in diff.iam.added
+            [sign, code(g.principal), code(g.role), _scope_md(g), f"**{cell('; '.join(r.message for r in reasons))}**" if reasons else ""]
+            for sign, grants in (("+", diff.iam.added), ("-", [(g, []) for g in diff.iam.removed]), ("~", diff.iam.changed))
+            for g, reasons in grants
         ]
-        rows += [["-", code(g.principal), code(g.role), _scope_md(g), ""] for g in diff.iam.removed]
         out += table(["", "principal", "role", "scope", "widens IAM"], rows)
     else:
         out.append("No grant added or removed.")
