@@ -57,7 +57,7 @@ def copy_repository(into: Path, *ignore: str) -> Path:
     output) in `into`, for a test to edit and run; `ignore`: more name patterns to leave out."""
     import shutil
 
-    patterns = shutil.ignore_patterns("__pycache__", "target", "logs", ".user.yml", *ignore)
+    patterns = shutil.ignore_patterns("target", "logs", ".user.yml", *ignore)  # bytecode kept (hash-checked)
     into.mkdir(parents=True, exist_ok=True)
     for name in REPOSITORY_TREES:
         shutil.copytree(REPO_ROOT / name, into / name, ignore=patterns)

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TREES = ("infra", "pipelines", "transform", "images")
 FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml")
-IGNORE = shutil.ignore_patterns("__pycache__", "target", "logs", "dbt_packages", "*.duckdb")
+IGNORE = shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb")  # bytecode kept: read, not recompiled, per copy
 
 
 def copy_repo(into: Path) -> Path:
