@@ -340,7 +340,15 @@ def _add_plugins(argv: list[str]) -> None:
         entry.load()(app)
 
 
+# A command is a short process that imports dlt, pyarrow, dbt or Pulumi and keeps most of what it
+# allocates until it ends: young collections every 50,000 allocations instead of 700 (as for plans,
+# `infra/heap.py`): measured, a no-change `toltek run` takes a tenth less CPU and a first run 3-5%
+# less, for 4-8% more peak memory (a million-row files load: 494 MB against 454 MB).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     # At exit the interpreter's last garbage collections walk every object dlt, pyarrow and dbt
     # created (0.1-0.2 s of a short run), though nothing is left to collect: frozen, they are not.
     atexit.unregister(gc.freeze)
