@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -11,6 +12,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOLTEK = Path(sys.executable).parent / "toltek"
+
+# Each test process evaluates plans, runs dbt and loads data in-process, keeping much of it: young
+# collections every 50,000 allocations, as the `toltek` commands do (pipelines/cli.py).
+gc.set_threshold(50_000, 20, 100)
 
 # Retries without waiting: fault tests stay fast, behaviour stays the same.
 os.environ.setdefault("RUNTIME__REQUEST_BACKOFF_FACTOR", "0")
