@@ -142,22 +142,19 @@ def run(
 
     toltek run shop_files --env dev  —  into the dev datalake (application-default credentials)
     """
-    from pipelines.loading import require_local_secrets
-    from pipelines.run import RunSummary, run_all
+    from pipelines import preflight
 
     if skip_transform and force_transform:
         fail_user("--skip-transform and --force-transform exclude each other")
     try:
         settings = environments.get(env)
         selected = discover().select(names, settings.name)
-        require_local_secrets(selected, settings)
-        from pipelines import preflight
-
         preflight.check(settings, selected)
         settings.prepare()
     except UserError as exc:
         fail_user(str(exc))
     from pipelines.locks import Busy, home_lock
+    from pipelines.run import RunSummary, run_all  # dlt and the sources: only once the run is sure to start
 
     signals.install()
     try:

@@ -21,6 +21,7 @@ from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
 from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
 from pipelines.locks import exclusive
+from pipelines.preflight import require_local_secrets
 from pipelines.samples import SAMPLE_SECRETS
 from pipelines.set_aside import is_data_failure, set_aside
 
@@ -72,16 +73,6 @@ def destination(env: Environment) -> object:
     credentials = GcpServiceAccountCredentials()
     credentials.project_id = store.project  # the rest from application-default credentials
     return dlt.destinations.bigquery(credentials=credentials, location=store.location)
-
-
-def require_local_secrets(pipelines: list[type[Pipeline]], env: Environment) -> None:
-    """Before anything runs locally: every declared secret must have a sample value."""
-    if not env.is_local:
-        return
-    for pipeline in pipelines:
-        for secret in pipeline.secrets:
-            if secret not in SAMPLE_SECRETS:
-                raise UserError(f"pipeline '{pipeline.name}' needs secret '{secret}', which has no local sample value")
 
 
 @contextmanager

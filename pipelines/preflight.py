@@ -1,6 +1,8 @@
-"""Before `toltek run --env dev|prd` starts anything: the stack's settings (checked when the
-environment is read, as `toltek plan` checks them), Google credentials, and a value for every
-secret the selected pipelines declare. Each failure is one line and exit 2; nothing has run.
+"""Before `toltek run` starts anything: locally, a sample value for every secret the selected
+pipelines declare; with `--env dev|prd`, the stack's settings (checked when the environment is
+read, as `toltek plan` checks them), Google credentials, and a value for every declared secret.
+Each failure is one line and exit 2; nothing has run (and nothing heavy has been imported: an
+error comes back at once).
 
 In a Cloud Run job the credentials are the job's service account (from the metadata server) and
 each secret arrives as the variable dlt reads for its config key (mounted from Secret Manager).
@@ -17,8 +19,9 @@ from pipelines.errors import UserError
 
 
 def check(env: Environment, pipelines: list[type[Pipeline]]) -> None:
-    """Raise `UserError` for the first thing a cloud run would fail on before loading anything."""
+    """Raise `UserError` for the first thing a run would fail on before loading anything."""
     if env.is_local:
+        require_local_secrets(pipelines, env)
         return
     require_credentials()
     for pipeline in pipelines:
@@ -29,6 +32,18 @@ def check(env: Environment, pipelines: list[type[Pipeline]]) -> None:
                     f"pipeline '{pipeline.name}' needs secret '{secret}' (config key {key}): set {var} "
                     f"or add {key} to .dlt/secrets.toml (the Cloud Run job mounts it from Secret Manager)"
                 )
+
+
+def require_local_secrets(pipelines: list[type[Pipeline]], env: Environment) -> None:
+    """Locally every declared secret must have a sample value (the sample server's)."""
+    if not env.is_local:
+        return
+    from pipelines.samples import SAMPLE_SECRETS
+
+    for pipeline in pipelines:
+        for secret in pipeline.secrets:
+            if secret not in SAMPLE_SECRETS:
+                raise UserError(f"pipeline '{pipeline.name}' needs secret '{secret}', which has no local sample value")
 
 
 def require_credentials() -> None:

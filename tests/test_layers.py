@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import subprocess
+
+import pytest
 import sys
 
 from conftest import REPO_ROOT
@@ -75,3 +77,14 @@ def test_a_command_of_the_pipelines_package_loads_no_plugin():
     assert not {m for m in run if m == "infra" or m.startswith(("infra.", "importlib.metadata"))}
     plan = modules_after("import pipelines.cli; pipelines.cli._add_plugins(['toltek', 'plan'])")
     assert "infra.cli" in plan
+
+
+@pytest.mark.parametrize("args", [["run", "no_such_pipeline"], ["run", "--env", "qa"]], ids=["unknown pipeline", "unknown environment"])
+def test_a_run_refused_for_its_input_answers_before_importing_dlt(args):
+    # The one-line error comes back at once: validation needs none of dlt, pyarrow or the sources.
+    loaded = top_level_modules_after(
+        f"import contextlib, io, sys; sys.argv = ['toltek', *{args!r}]; from pipelines.cli import main; "
+        "exec('with contextlib.redirect_stderr(io.StringIO()):\\n try: main()\\n except SystemExit: pass')"
+    )
+    assert "pipelines" in loaded
+    assert loaded & {"dlt", "pyarrow", "duckdb", "requests"} == set()
