@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import subprocess
-
-import pytest
 import sys
 
+import pytest
 from conftest import REPO_ROOT
 
 
