@@ -213,8 +213,6 @@ def transform(
 
     Examples: toltek transform;  toltek transform --env prd --wait 900
     """
-    from pipelines.run import RunSummary, transform_only
-
     try:
         settings = environments.get(env)
         every = discover().select(None, settings.name)
@@ -235,6 +233,7 @@ def transform(
     except UserError as exc:
         fail_user(str(exc))
     from pipelines.locks import Busy, home_lock
+    from pipelines.run import RunSummary, transform_only  # dlt and dbt: only once it is sure to start
 
     signals.install()
     try:

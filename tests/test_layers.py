@@ -78,8 +78,10 @@ def test_a_command_of_the_pipelines_package_loads_no_plugin():
     assert "infra.cli" in plan
 
 
-@pytest.mark.parametrize("args", [["run", "no_such_pipeline"], ["run", "--env", "qa"]], ids=["unknown pipeline", "unknown environment"])
-def test_a_run_refused_for_its_input_answers_before_importing_dlt(args):
+@pytest.mark.parametrize(
+    "args", [["run", "no_such_pipeline"], ["run", "--env", "qa"], ["transform", "--env", "qa"]], ids=["run: unknown pipeline", "run: unknown environment", "transform"]
+)
+def test_a_command_refused_for_its_input_answers_before_importing_dlt(args):
     # The one-line error comes back at once: validation needs none of dlt, pyarrow or the sources.
     loaded = top_level_modules_after(
         f"import contextlib, io, sys; sys.argv = ['toltek', *{args!r}]; from pipelines.cli import main; "
