@@ -164,3 +164,24 @@ def test_a_program_that_never_enables_kms_fails_plan_and_policy_naming_the_check
 def test_the_readme_describes_every_check():
     readme = (REPO_ROOT / "README.md").read_text()
     assert [c.id for c in checks() if f"`{c.id}`" not in readme] == []
+
+
+@pytest.mark.parametrize(
+    ("token", "declared"),
+    [("gcp:bigquery/datasetAccess:DatasetAccess", "DatasetAccessInitArgs"), ("gcp:compute/securityPolicyRule:SecurityPolicyRule", "SecurityPolicyRuleInitArgs")],
+)
+def test_a_resource_whose_input_type_is_named_init_args_is_read_by_that_type(token, declared):
+    # Where a nested type took `<Name>Args`, the constructor declares `<Name>InitArgs`: that is the
+    # type its inputs are checked against (`bigquery.DatasetAccessArgs` is a dataset's access entry).
+    assert args_class(token).__name__ == declared
+
+
+def test_a_dataset_access_entry_with_valid_inputs_passes_the_input_checks():
+    from infra.deploy.inputs import check_inputs
+    from infra.plan import PlannedResource
+
+    inputs = {"datasetId": "raw_shop_api", "role": "roles/bigquery.dataViewer", "userByEmail": "dbt@toltek-dwh-prd.iam.gserviceaccount.com", "project": "p"}
+    access = PlannedResource("gcp:bigquery/datasetAccess:DatasetAccess", "a", "urn:a", True, None, None, inputs, raw_inputs=inputs)
+    assert check_inputs(access) == []
+    wrong = PlannedResource("gcp:bigquery/datasetAccess:DatasetAccess", "a", "urn:a", True, None, None, {**inputs, "roles": "x"}, raw_inputs={**inputs, "roles": "x"})
+    assert [f.rule for f in check_inputs(wrong)] == ["inputs-known-properties"]

@@ -13,6 +13,7 @@ import enum
 import functools
 import importlib
 import importlib.metadata
+import inspect
 import json
 import re
 import typing
@@ -66,7 +67,19 @@ def args_class(type_token: str) -> type:
     if not found:
         raise Unsupported(type_token)
     module, cls = found
-    return getattr(importlib.import_module(module), f"{cls}Args")
+    loaded = importlib.import_module(module)
+    return _declared_args(getattr(loaded, cls)) or getattr(loaded, f"{cls}Args")
+
+
+def _declared_args(resource: type) -> type | None:
+    """The input type a resource's constructor declares for `args`. Usually `<Name>Args`, but the
+    SDK names it `<Name>InitArgs` where a nested type took that name (`bigquery.DatasetAccess`
+    has a `DatasetAccessArgs` for a dataset's access entries)."""
+    for overload in typing.get_overloads(resource.__init__):
+        declared = inspect.signature(overload).parameters.get("args")
+        if declared is not None and isinstance(declared.annotation, type):
+            return declared.annotation
+    return None
 
 
 def sdk_version(type_token: str) -> str:
