@@ -185,3 +185,30 @@ def test_a_dataset_access_entry_with_valid_inputs_passes_the_input_checks():
     assert check_inputs(access) == []
     wrong = PlannedResource("gcp:bigquery/datasetAccess:DatasetAccess", "a", "urn:a", True, None, None, {**inputs, "roles": "x"}, raw_inputs={**inputs, "roles": "x"})
     assert [f.rule for f in check_inputs(wrong)] == ["inputs-known-properties"]
+
+
+def _as_binding(r, member: str):
+    """The same grant as the authoritative `*IamBinding` of one role (`members` instead of `member`)."""
+    from dataclasses import replace
+
+    from infra.deploy.stack import IAM_BINDING_TYPES, IAM_MEMBER_TYPES
+
+    binding = next(t for t, scope in IAM_BINDING_TYPES.items() if scope == IAM_MEMBER_TYPES[r.type])
+    inputs = {k: v for k, v in r.raw_inputs.items() if k != "member"} | {"members": [member]}
+    return replace(r, type=binding, inputs=inputs, raw_inputs=inputs)
+
+
+def test_grants_made_by_iam_bindings_meet_the_access_the_resources_need(plans):
+    # An engineer may grant a role authoritatively (`*IamBinding`, a list of members) instead of
+    # member by member: the access checks read both. Turning every member grant into a binding of
+    # the same member keeps the plan clean; a binding naming someone else leaves the need unmet.
+    from infra.deploy.stack import IAM_MEMBER_TYPES
+
+    plan, root = plans[PRD]
+    members = [r for r in plan.resources if r.type in IAM_MEMBER_TYPES]
+    assert members
+    as_bindings = [_as_binding(r, r.raw_inputs["member"]) if r.type in IAM_MEMBER_TYPES else r for r in plan.resources]
+    assert check_resources(as_bindings, stack=plan.stack, invokes=plan.invokes, root=root).rule_ids() == set()
+    someone_else = [_as_binding(r, "user:someone@example.com") if r.type in IAM_MEMBER_TYPES else r for r in plan.resources]
+    found = check_resources(someone_else, stack=plan.stack, invokes=plan.invokes, root=root).rule_ids()
+    assert {"access-job-reads-secrets", "access-scheduler-invokes-job"} <= found

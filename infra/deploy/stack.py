@@ -44,6 +44,15 @@ IAM_MEMBER_TYPES: dict[str, str] = {
     "gcp:storage/bucketIAMMember:BucketIAMMember": "bucket",
     "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember": "key",
 }
+# The authoritative form of the same grants: one role for a list of `members`.
+IAM_BINDING_TYPES: dict[str, str] = {
+    "gcp:projects/iAMBinding:IAMBinding": "project",
+    "gcp:bigquery/datasetIamBinding:DatasetIamBinding": "dataset",
+    "gcp:secretmanager/secretIamBinding:SecretIamBinding": "secret",
+    "gcp:cloudrunv2/jobIamBinding:JobIamBinding": "job",
+    "gcp:storage/bucketIAMBinding:BucketIAMBinding": "bucket",
+    "gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding": "key",
+}
 
 
 def _last(value: Any) -> str:
@@ -90,12 +99,17 @@ class Stack:
 
     @cached_property
     def grants(self) -> list[tuple[PlannedResource, Target, str, str]]:
-        """Every IAM member resource as (resource, target, role, member)."""
+        """Every grant of an IAM member or binding resource as (resource, target, role, member)."""
         out = []
         for r in self.graph.custom:
             scope = IAM_MEMBER_TYPES.get(r.type)
             if scope:
                 out.append((r, self.target_of(r, scope), str(r.raw_inputs.get("role")), str(r.raw_inputs.get("member"))))
+            scope = IAM_BINDING_TYPES.get(r.type)
+            if scope:
+                members = r.raw_inputs.get("members")
+                for member in members if isinstance(members, list) else []:
+                    out.append((r, self.target_of(r, scope), str(r.raw_inputs.get("role")), str(member)))
         return out
 
     def target_of(self, r: PlannedResource, scope: str) -> Target:
