@@ -95,6 +95,17 @@ def test_a_removed_optional_column_becomes_null_and_a_removed_required_one_fails
         load(ShopFiles, files_env)
 
 
+@pytest.mark.parametrize(
+    ("header", "twice"), [(f"{HEADER},carrier", "carrier"), ("shipment_id,order_id,note,note", "note")], ids=["a declared column", "an extra column"]
+)
+def test_a_column_named_twice_fails_naming_the_file_and_the_column(files_env, header, twice):
+    # A spreadsheet export that repeats a header cell: which of the two is the value is anyone's guess.
+    fields = header.count(",") + 1
+    drop(files_env, "a.csv", f"{header}\n" + ",".join(["1", "10"] + ["x"] * (fields - 2)) + "\n")
+    with pytest.raises(PipelineFailed, match=rf"^pipeline 'shop_files' failed in extract: a\.csv names column\(s\) {twice} more than once"):
+        load(ShopFiles, files_env)
+
+
 def test_an_empty_file_loads_nothing_and_fails_nothing(files_env):
     drop(files_env, "empty.csv", b"")
     drop(files_env, "a.csv", f"{HEADER}\n1,10,ups,,,1\n")

@@ -11,6 +11,8 @@ Outcomes, per case:
   kept with its reason in the `discarded_rows` table, and counted in the run summary;
 - an added column: kept (the raw table evolves; CSV values as text);
 - a removed column: nullable ones become null, a missing required column fails the run;
+- a column named twice (in a CSV header or a Parquet schema): fails the run, naming the file and
+  the column;
 - an empty file, or a CSV with only its header: no rows, no failure (a header naming no required
   column still fails);
 - a file that is not UTF-8, a CSV that cannot be parsed or a Parquet file that cannot be read
@@ -174,6 +176,9 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
+    twice = sorted({n for n in table.column_names if table.column_names.count(n) > 1})
+    if twice:
+        raise SourceDataError(f"{name} names column(s) {', '.join(twice)} more than once; each column must appear once")
     missing = [f for f in schema if f.name not in table.column_names]
     required = [f.name for f in missing if not f.nullable]
     if required:
