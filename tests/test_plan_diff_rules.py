@@ -365,3 +365,23 @@ def test_the_cost_estimate_comes_from_the_trees_estimator_when_it_has_one(monkey
     estimator = types.SimpleNamespace(plan_estimate=lambda stack, plan: types.SimpleNamespace(as_dict=lambda: estimate))
     monkeypatch.setitem(sys.modules, "infra.cost", estimator)
     assert plan_json.document(Plan(), root=REPO_ROOT, cost=plan_json.cost_estimate("prd", Plan()))["cost"] == estimate
+
+
+def test_a_diff_too_long_for_a_comment_is_cut_to_fit_saying_what_was_left_out():
+    # 400 new accounts' grants and 2,000 new resources: far over GitHub's 65,536-character limit
+    # for the one comment holding both stacks.
+    many = [dataset_grant(sa(f"pl-{i:03d}"), "roles/bigquery.dataEditor", f"raw_{i:03d}") for i in range(400)]
+    many += [res("gcp:monitoring/alertPolicy:AlertPolicy", f"alert-{i:04d}", documentation={"content": "x" * 40}) for i in range(2000)]
+    base = {"version": 1, "stack": "prd", "resources": BASE, "cost": {"note": "no estimate"}}
+    head = {**base, "resources": [*BASE, *many]}
+    diff = compare(base, head, {"source": "main", "kind": "git", "commit": None})
+    text = render.markdown(diff)
+    assert len(text) <= render.MARKDOWN_LIMIT < 65_536 // 2
+    assert text.startswith("### `toltek plan -s prd` against `main`")
+    assert "**2400 to add, 0 to remove, 0 to change**" in text  # the summary always stays
+    note = [line for line in text.splitlines() if "more line(s) of this diff are not shown" in line]
+    assert len(note) == 1 and "`toltek plan -s prd --diff main` prints all of it" in note[0]
+    assert text.count("<details>") == text.count("</details>")
+    assert all(len(row) == 5 for row in tables(text)[0])  # the IAM table, cut between rows
+    small = render.markdown(compare(base, {**base, "resources": [*BASE, *many[:3]]}, {"source": "main", "kind": "git", "commit": None}))
+    assert "not shown" not in small

@@ -21,6 +21,9 @@ from infra.review.resource_diff import MISSING, Change
 TERMINAL_WIDTH = 160  # longest value shown in a terminal
 MARKDOWN_WIDTH = 120  # ... in a comment
 CONDITION_WIDTH = 60
+# GitHub refuses a comment body over 65,536 characters, and the preview workflow posts both stacks
+# in one comment: each stack's Markdown is cut to fit in half of it, least important part last.
+MARKDOWN_LIMIT = 32_000
 SIGNS = {"added": "+", "removed": "-", "changed": "~"}
 
 
@@ -247,7 +250,30 @@ def markdown(diff: PlanDiff) -> str:
     if not (listed or diff.resources.changed):
         out += ["No resource added, removed or changed.", ""]
     out += ["</details>", ""]
-    return "\n".join(out)
+    return _fit(out, diff, MARKDOWN_LIMIT)
+
+
+def _fit(lines: list[str], diff: PlanDiff, limit: int) -> str:
+    """`lines` joined, or as many of them as fit in `limit` characters with a note saying what was
+    left out and how to see it (the order of the sections puts the least important last)."""
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    note = (
+        "_… {left} more line(s) of this diff are not shown: a pull-request comment holds 65,536 characters. "
+        f"`toltek plan -s {diff.stack} --diff {diff.base['source']}` prints all of it._"
+    )
+    room = limit - len(note) - len("</details>") - 16
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > room:
+            break
+        kept.append(line)
+    opened = sum(k.startswith("<details>") for k in kept) - sum(k == "</details>" for k in kept)
+    kept += ["", note.format(left=len(lines) - len(kept)), ""] + ["</details>", ""] * opened
+    return "\n".join(kept)
 
 
 def json_text(diff: PlanDiff) -> str:
