@@ -1,8 +1,9 @@
 """The shop's REST API: customers, orders (with their items) and products.
 
-Built on dlt's `rest_api` source: pages linked through `next`, an `updated_at` cursor sent as
-`updated_since`, `merge` on `id` so a re-delivered record replaces its earlier version, and each
-order's `items` list landing in the child table `orders__items`.
+Built on dlt's `rest_api` source: pages linked through `next` (never to another origin, nor back
+to a page already read: `NextLink`), an `updated_at` cursor sent as `updated_since`, `merge` on
+`id` so a re-delivered record replaces its earlier version, and each order's `items` list landing
+in the child table `orders__items`.
 
 Records change while they are being paged. The same record twice in one load: the newest
 `updated_at` wins (dlt's `dedup_sort`). A record seen twice moved pages during the run, so others
@@ -23,7 +24,7 @@ from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines.shop_api.settings import ENTITIES, INITIAL_UPDATED_SINCE, PAGE_SIZE
-from pipelines.sources.rest import CURSOR, guard_incremental, require_key
+from pipelines.sources.rest import CURSOR, NextLink, guard_incremental, require_key
 
 
 @dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
@@ -37,7 +38,7 @@ def shop_api(
         "client": {
             "base_url": base_url,
             "auth": {"type": "bearer", "token": access_token},
-            "paginator": {"type": "json_link", "next_url_path": "next"},
+            "paginator": NextLink("next"),  # json_link, refusing links to another origin or back
         },
         "resource_defaults": {
             "primary_key": "id",

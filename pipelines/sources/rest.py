@@ -1,6 +1,8 @@
 """Steps shared by REST API sources built on dlt's `rest_api` (see `pipelines/shop_api/source.py`).
 
 - `require_key`: a response check; the body must hold the data selector's key, or the run fails.
+- `NextLink`: dlt's `json_link` paginator, refusing a link to another origin (the token would go
+  there) or back to a page already read (the listing would never end).
 - `guard_incremental`: on a resource with an `updated_at`-style cursor, the two steps that keep an
   incremental listing exact while records change under it: `rewind_on_move` after dlt's
   incremental step, and `skip_unchanged` (only with a look-back) before it.
@@ -12,12 +14,14 @@ import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import dlt
 from dlt.common.time import ensure_pendulum_datetime
 from dlt.common.utils import digest128
 from dlt.sources import DltResource
-from requests import Response
+from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
+from requests import PreparedRequest, Request, Response
 
 from pipelines.errors import SourceDataError
 
@@ -45,6 +49,66 @@ def require_key(key: str) -> Callable[..., Response]:
         return response
 
     return check
+
+
+_JSON_TYPES = {type(None): "null", dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of `url` (RFC 6454): where a token may be sent."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
+
+
+class NextLink(JSONLinkPaginator):
+    """dlt's `json_link` paginator, careful with the link it follows (at `next_url_path`).
+
+    - A link to another origin (scheme, host, port) than the listing's first page is refused:
+      the client's auth would send the token there with the request.
+    - A link back to a page already read in this listing is refused: it would page forever.
+    - `null`, a missing key, `""` and `false` all end the listing (dlt would request `""`).
+    """
+
+    def __init__(self, next_url_path: str = "next") -> None:
+        super().__init__(next_url_path)
+        self._origin: tuple[str, str, int | None] | None = None
+        self._read: set[str] = set()  # URLs of the pages read in this listing
+        self._pages = 0
+        self._endpoint = ""
+
+    def init_request(self, request: Request) -> None:
+        super().init_request(request)
+        self._origin, self._read, self._pages = _origin(request.url), set(), 0
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        super().update_state(response, data)
+        if not self._next_reference:
+            self._next_reference = None
+        elif not isinstance(self._next_reference, str):
+            what = _JSON_TYPES.get(type(self._next_reference), "a list")
+            raise SourceDataError(f"response from GET {response.url.split('?', 1)[0]} has its next link as {what}, not a URL")
+        self._read.update(r.url for r in (*response.history, response))  # a redirect's URL too
+        self._pages += 1
+        self._endpoint = response.url.split("?", 1)[0]
+
+    def update_request(self, request: Request) -> None:
+        super().update_request(request)  # resolves a relative link against the page's URL
+        if self._next_reference is None:
+            return
+        prepared = PreparedRequest()
+        prepared.prepare_url(request.url, None)
+        scheme, host, port = _origin(prepared.url)
+        if (scheme, host, port) != self._origin:
+            raise SourceDataError(
+                f"response from GET {self._endpoint} links its next page to another origin ({scheme}://{host}:{port}); "
+                "not followed: the token would be sent there"
+            )
+        if prepared.url in self._read:
+            raise SourceDataError(
+                f"response from GET {self._endpoint} links its next page back to a page already read "
+                f"(after {self._pages} pages); the listing would never end"
+            )
 
 
 CURSOR = "updated_at"
