@@ -1,6 +1,7 @@
 """Steps shared by REST API sources built on dlt's `rest_api` (see `pipelines/shop_api/source.py`).
 
-- `require_key`: a response check; the body must hold the data selector's key, or the run fails.
+- `require_key`: a response check; the body must be JSON (strictly decoded) holding the data
+  selector's key with a list, or the run fails.
 - `NextLink`: dlt's `json_link` paginator, refusing a link to another origin (the token would go
   there) or back to a page already read (the listing would never end).
 - `guard_incremental`: on a resource with an `updated_at`-style cursor, the two steps that keep an
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,24 +29,26 @@ from pipelines.errors import SourceDataError
 
 
 def require_key(key: str) -> Callable[..., Response]:
-    """A response check: the body must hold the data selector's key, or the run fails.
+    """A response check: the body must be JSON holding the data selector's key with a list of
+    records, or the run fails.
 
-    Without it a changed API answering `{"items": [...]}` would load nothing, silently.
+    Without it a changed API answering `{"items": [...]}`, or an error as `{"data": null,
+    "errors": [...]}`, would load nothing, silently. The body is decoded strictly in the charset
+    the response declares, else UTF-8 (RFC 8259): `requests` would put U+FFFD in place of bytes
+    that are not, and load the damaged text.
     """
 
     def check(response: Response, *args: object, **kwargs: object) -> Response:
-        if not response.ok:
-            return response  # HTTP errors are retried or reported as such
+        if not response.ok or response.is_redirect:
+            return response  # HTTP errors are retried or reported as such; redirects followed
         endpoint = response.url.split("?", 1)[0]
-        try:
-            body = response.json()
-        except ValueError:
-            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
-            start = " ".join(response.text[:60].split())
-            raise SourceDataError(f"response from GET {endpoint} is not JSON ({kind}, starting {start!r})") from None
+        body = _json_body(response, endpoint)
         if not isinstance(body, dict) or key not in body:
             found = ", ".join(sorted(body)) if isinstance(body, dict) else type(body).__name__
             raise SourceDataError(f"response from GET {endpoint} has no '{key}' (it has: {found or 'nothing'})")
+        if not isinstance(body[key], list):
+            what = _JSON_TYPES.get(type(body[key]), "a value")
+            raise SourceDataError(f"response from GET {endpoint} has '{key}' as {what}, not a list (it has: {', '.join(sorted(body))})")
         response.json = lambda *args, **kwargs: body  # the paginator and data selector read it again
         return response
 
@@ -52,6 +56,32 @@ def require_key(key: str) -> Callable[..., Response]:
 
 
 _JSON_TYPES = {type(None): "null", dict: "an object", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+
+
+def _json_body(response: Response, endpoint: str) -> Any:
+    """The parsed body, decoded in the charset the Content-Type declares, else UTF-8 (`requests`
+    would guess one, and replace what does not decode)."""
+    header = Message()
+    header["Content-Type"] = response.headers.get("Content-Type", "")
+    charset = header.get_content_charset() or "utf-8"
+    codec = "utf-8-sig" if charset.replace("_", "-") in ("utf-8", "utf8") else charset  # a BOM is allowed
+    undecodable = None
+    try:
+        text = response.content.decode(codec)
+    except LookupError:
+        raise SourceDataError(f"response from GET {endpoint} declares an unknown charset {charset!r}") from None
+    except UnicodeDecodeError as exc:
+        text, undecodable = response.content.decode(codec, errors="replace"), exc
+    try:
+        body = json.loads(text)
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        start = " ".join(text[:60].split())
+        raise SourceDataError(f"response from GET {endpoint} is not JSON ({kind}, starting {start!r})") from None
+    if undecodable is not None:  # JSON, but with bytes that are not text in its charset
+        byte, at = undecodable.object[undecodable.start], undecodable.start
+        raise SourceDataError(f"response from GET {endpoint} is not {charset.upper()} (byte 0x{byte:02x} at offset {at})")
+    return body
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
