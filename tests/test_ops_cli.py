@@ -254,6 +254,20 @@ def test_trigger_wait_without_the_viewer_role_names_it(cloud):
     )
 
 
+
+def test_ctrl_c_while_following_an_execution_exits_130_and_leaves_it_running(cloud, monkeypatch):
+    from pipelines.ops import trigger as triggering
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(triggering, "follow", interrupted)
+    result = toltek("trigger", "shop_api", "-s", "prd", "--wait")
+    assert result.exit_code == 130, result.output
+    execution_id = result.stdout.strip()
+    assert result.stderr.strip().splitlines()[-1] == f"stopped following; execution {execution_id} goes on (toltek status -s prd)"
+    assert "Traceback" not in result.output
+
 # ----- logs -----------------------------------------------------------------------------------------
 
 
@@ -318,6 +332,21 @@ def test_logs_follow_streams_new_entries_until_the_stream_ends(cloud):
     assert tailed.filter == listed.filter and list(tailed.resource_names) == [f"projects/{LAKE}"]
     assert "the log stream ended" in result.stderr
 
+
+
+def test_ctrl_c_while_following_logs_exits_130(cloud, monkeypatch):
+    from pipelines.ops import logs as logging_
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+        yield  # a generator, as the stream is
+
+    log_history(cloud)
+    monkeypatch.setattr(logging_, "tail", interrupted)
+    result = toltek("logs", "shop_api", "-s", "prd", "--follow")
+    assert result.exit_code == 130, result.output
+    assert len(result.stdout.splitlines()) == 3  # what was listed before the stream
+    assert "Traceback" not in result.output
 
 def test_logs_colour_the_severity_in_a_terminal(cloud, monkeypatch):
     log_history(cloud)

@@ -129,7 +129,7 @@ def trigger(
             except WaitTimeout as exc:
                 _fail(f"{exc}; it goes on: toltek status -s {job.stack}", code=1)
             except KeyboardInterrupt:
-                err.print(f"stopped following; execution {execution.id} goes on (toltek status -s {job.stack})", highlight=False)
+                err.print(f"stopped following; execution {execution.id} goes on (toltek status -s {job.stack})", highlight=False, soft_wrap=True)
                 raise typer.Exit(128 + signal.SIGINT) from None
     err.print(triggering.outcome(ended), highlight=False, soft_wrap=True)
     raise typer.Exit(0 if ended.state == "succeeded" else 1)
