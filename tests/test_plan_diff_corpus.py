@@ -4,57 +4,27 @@ exit 0. The score is printed in the summary of every test run."""
 
 from __future__ import annotations
 
-import fcntl
-import json
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
-from conftest import REPO_ROOT, SUMMARY_LINES, toltek_env
+from conftest import REPO_ROOT, SUMMARY_LINES
+from corpus_session import results_once
 from diff_corpus import CASES, CLASSES
 
 from infra.review import iam_diff
-
-WORKERS = 2  # the machines have two cores
 
 
 @pytest.fixture(scope="session")
 def diff_results(tmp_path_factory, worker_id):
     """The corpus's results, computed once per test run even across pytest-xdist workers."""
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    with open(shared / "diff-corpus.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cache = shared / "diff-corpus.json"
-        if cache.exists():
-            return {int(k): v for k, v in json.loads(cache.read_text()).items()}
-        results = _run_corpus(tmp_path_factory.mktemp("diff-corpus-home"))
-        cache.write_text(json.dumps(results))
-    right = [i for i, c in enumerate(CASES) if _as_expected(c, results.get(i))]
-    SUMMARY_LINES.append(
-        f"plan --diff corpus: {len(right)}/{len(CASES)} edits judged as expected "
-        f"({sum(1 for c in CASES if c.rules)} widen IAM, {sum(1 for c in CASES if not c.rules)} do not)"
-    )
-    SUMMARY_LINES.extend(f"  misjudged: {CASES[i].id}" for i in range(len(CASES)) if i not in right)
-    return results
-
-
-def _run_corpus(home) -> dict[int, dict]:  # noqa: ANN001 - a path
-    runner = REPO_ROOT / "tests" / "diff_corpus_runner.py"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(runner), str(i), str(WORKERS)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=toltek_env(home),
+    results, fresh = results_once(tmp_path_factory, worker_id, "diff-corpus", REPO_ROOT / "tests" / "diff_corpus_runner.py")
+    if fresh:
+        right = [i for i, c in enumerate(CASES) if _as_expected(c, results.get(i))]
+        SUMMARY_LINES.append(
+            f"plan --diff corpus: {len(right)}/{len(CASES)} edits judged as expected "
+            f"({sum(1 for c in CASES if c.rules)} widen IAM, {sum(1 for c in CASES if not c.rules)} do not)"
         )
-        for i in range(WORKERS)
-    ]
-    results = {}
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-3000:]
-        for line in out.splitlines():
-            result = json.loads(line)
-            results[result["index"]] = result
+        SUMMARY_LINES.extend(f"  misjudged: {CASES[i].id}" for i in range(len(CASES)) if i not in right)
     return results
 
 

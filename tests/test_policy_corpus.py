@@ -4,7 +4,6 @@ printed in the summary of every test run."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import subprocess
 import sys
@@ -12,52 +11,25 @@ from collections import Counter
 
 import pytest
 from conftest import REPO_ROOT, SUMMARY_LINES, toltek_env
+from corpus_session import results_once
 from policy_corpus import CASES, CLASSES
 from test_deploy_checks import COPY_SOURCE
 
 from infra.policy.pack import rules
 
-WORKERS = 2  # the machines have two cores
-
 
 @pytest.fixture(scope="session")
 def corpus_results(tmp_path_factory, worker_id):
-    """The corpus's results, computed once per test run even across pytest-xdist workers (the
-    first worker to need them runs the corpus under a lock; the other reads what it wrote)."""
-    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    with open(shared / "policy-corpus.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        cache = shared / "policy-corpus.json"
-        if cache.exists():
-            return {int(k): v for k, v in json.loads(cache.read_text()).items()}
-        results = _run_corpus(tmp_path_factory.mktemp("corpus-home"))
-        cache.write_text(json.dumps(results))
-    caught = [i for i, c in enumerate(CASES) if _caught(c, results.get(i))]
-    per_class = Counter(c.cls for c in CASES)
-    SUMMARY_LINES.append(
-        f"policy corpus score: {len(caught)}/{len(CASES)} = {len(caught) / len(CASES):.0%} insecure changes refused by "
-        f"`toltek policy -s prd` ({len(per_class)} classes, {min(per_class.values())}-{max(per_class.values())} cases each)"
-    )
-    SUMMARY_LINES.extend(f"  let through: {CASES[i].id}" for i in range(len(CASES)) if i not in caught)
-    return results
-
-
-def _run_corpus(home) -> dict[int, dict]:  # noqa: ANN001 - a path
-    runner = REPO_ROOT / "tests" / "corpus_runner.py"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(runner), str(i), str(WORKERS)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=toltek_env(home),
+    """The corpus's results, computed once per test run even across pytest-xdist workers."""
+    results, fresh = results_once(tmp_path_factory, worker_id, "policy-corpus", REPO_ROOT / "tests" / "corpus_runner.py")
+    if fresh:
+        caught = [i for i, c in enumerate(CASES) if _caught(c, results.get(i))]
+        per_class = Counter(c.cls for c in CASES)
+        SUMMARY_LINES.append(
+            f"policy corpus score: {len(caught)}/{len(CASES)} = {len(caught) / len(CASES):.0%} insecure changes refused by "
+            f"`toltek policy -s prd` ({len(per_class)} classes, {min(per_class.values())}-{max(per_class.values())} cases each)"
         )
-        for i in range(WORKERS)
-    ]
-    results = {}
-    for proc in procs:
-        out, err = proc.communicate(timeout=900)
-        assert proc.returncode == 0, err[-3000:]
-        for line in out.splitlines():
-            result = json.loads(line)
-            results[result["index"]] = result
+        SUMMARY_LINES.extend(f"  let through: {CASES[i].id}" for i in range(len(CASES)) if i not in caught)
     return results
 
 
