@@ -71,6 +71,26 @@ def copy_repository(into: Path, *ignore: str) -> Path:
     return into
 
 
+def pipeline_module(class_name: str, name: str, cron: str) -> str:
+    """The `pipeline.py` of a new pipeline package: one declared `Pipeline` with a secret, whose
+    source is never run (for tests that plan, list or diff it)."""
+    return f'''from pipelines.base import Pipeline
+from pipelines.declarations import Schedule
+
+
+class {class_name}(Pipeline):
+    """{class_name} from the payment provider."""
+
+    name = "{name}"
+    schedule = Schedule("{cron}", "Europe/Amsterdam")
+    dataset = "raw_{name}"
+    secrets = {{"{name}-api-key": "sources.{name}.api_key"}}
+
+    def source(self, env):
+        raise NotImplementedError
+'''
+
+
 def toltek_env(home: Path, **extra: str) -> dict[str, str]:
     """Environment for a `toltek` subprocess writing into `home`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLTEK_")}

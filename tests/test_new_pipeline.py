@@ -7,29 +7,11 @@ import re
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
-from conftest import REPO_ROOT, copy_repository
+from conftest import REPO_ROOT, copy_repository, pipeline_module
 
-NEW_PIPELINE = textwrap.dedent(
-    '''
-    from pipelines.base import Pipeline
-    from pipelines.declarations import Schedule
-
-
-    class Payments(Pipeline):
-        """Payments from the payment provider."""
-
-        name = "payments"
-        schedule = Schedule("5 * * * *", "Europe/Amsterdam")
-        dataset = "raw_payments"
-        secrets = {"payments-api-key": "sources.payments.api_key"}
-
-        def source(self, env):
-            raise NotImplementedError
-    '''
-)
+NEW_PIPELINE = pipeline_module("Payments", "payments", "5 * * * *")
 PLAN = "import sys; from infra.plan import run_plan; print(run_plan(sys.argv[1]).to_json())"
 DIGEST = re.compile(r"(:[0-9a-f]{16})?@sha256:[0-9a-f]{64}|:[0-9a-f]{16}\b")
 

@@ -8,47 +8,19 @@ from __future__ import annotations
 
 import fcntl
 import json
-import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, TOLTEK, toltek_env
+from conftest import TOLTEK, copy_repository, pipeline_module, toltek_env
 from gfm import tables
 
-NEW = textwrap.dedent(
-    '''
-    from pipelines.base import Pipeline
-    from pipelines.declarations import Schedule
-
-
-    class Refunds(Pipeline):
-        """Refunds from the payment provider."""
-
-        name = "refunds"
-        schedule = Schedule("10 * * * *", "Europe/Amsterdam")
-        dataset = "raw_refunds"
-        secrets = {"refunds-api-key": "sources.refunds.api_key"}
-
-        def source(self, env):
-            raise NotImplementedError
-    '''
-)
+NEW = pipeline_module("Refunds", "refunds", "10 * * * *")
 CANARY = "planted-canary-7Rq2x-do-not-print"
 LAKE, DWH = "toltek-datalake-prd", "toltek-dwh-prd"
 DBT = f"serviceAccount:toltek-dbt@{DWH}.iam.gserviceaccount.com"
 SHOP_FILES = f"serviceAccount:pl-shop-files@{LAKE}.iam.gserviceaccount.com"
-
-
-def copy_repository(root: Path) -> Path:
-    root.mkdir(parents=True)
-    for name in ("pipelines", "infra", "transform", "images"):
-        shutil.copytree(REPO_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "target", "logs"))
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prd.yaml", "pyproject.toml", "uv.lock", "README.md"):
-        shutil.copy2(REPO_ROOT / name, root / name)
-    return root
 
 
 def edit(path: Path, old: str, new: str) -> None:
