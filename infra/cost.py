@@ -14,24 +14,18 @@ from __future__ import annotations
 
 import math
 import re
-import textwrap
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from infra.prices import PRICES, CostError, Price, Prices, load_prices  # noqa: F401 - part of this module's interface
 from pipelines import dbt_job, naming
 from pipelines.declarations import DAYS_PER_MONTH, Resources, Schedule
-from pipelines.errors import UserError
 
 if TYPE_CHECKING:
     from infra.config import StackConfig
     from infra.plan import Plan, PlannedResource
     from pipelines.base import Pipeline
 
-PRICES = Path(__file__).with_name("prices.yaml")
 SECONDS_PER_MONTH = DAYS_PER_MONTH * 86400
 
 JOB = "gcp:cloudrunv2/job:Job"
@@ -54,54 +48,6 @@ EXCLUDES = (
     "Cloud Storage: the landing bucket's objects and their kept versions",
     "taxes, discounts, credits and committed-use savings",
 )
-
-
-class CostError(UserError):
-    """The estimate cannot be made: a price file that does not parse, another currency."""
-
-
-@dataclass(frozen=True)
-class Price:
-    key: str
-    what: str
-    unit: str
-    monthly: float  # per unit and month (or per unit, for usage lines)
-    free: float
-    free_scope: str | None  # "billing account", "project" or None
-    source: str
-    found: str
-
-
-@dataclass(frozen=True)
-class Prices:
-    currency: str
-    taken: str
-    lines: dict[str, Price]
-    assumptions: dict[str, Any]
-    path: Path = PRICES
-
-
-@lru_cache(maxsize=None)
-def load_prices(path: Path = PRICES) -> Prices:
-    """The price file, checked: every line has a price, a free allotment, a source and what was found."""
-    try:
-        data = yaml.safe_load(path.read_text())
-        lines = {
-            key: Price(
-                key=key,
-                what=str(spec["what"]),
-                unit=str(spec["unit"]),
-                monthly=float(spec["price"]) * (DAYS_PER_MONTH / float(spec["per_days"]) if "per_days" in spec else 1.0),
-                free=float(spec["free"]),
-                free_scope=spec["free_scope"],
-                source=str(spec["source"]),
-                found=" ".join(str(spec["found"]).split()),
-            )
-            for key, spec in data["prices"].items()
-        }
-        return Prices(currency=str(data["currency"]), taken=str(data["taken"]), lines=lines, assumptions=data["assumptions"], path=path)
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise CostError(f"{path.name}: not a price file this estimate can read ({type(exc).__name__}: {exc})") from None
 
 
 @dataclass(frozen=True)
@@ -171,6 +117,8 @@ class Estimate:
         return sum(i.monthly for i in self.items if i.usage.pipeline is None)
 
     def summary(self) -> list[str]:
+        from infra.cost_summary import summary_lines
+
         return summary_lines(self)
 
     def as_dict(self) -> dict[str, Any]:
@@ -386,41 +334,6 @@ def estimate(plan: Plan, cfg: StackConfig, pipelines: list[type[Pipeline]], pric
     require_currency(cfg, prices)
     return price(plan.stack, usage_from_plan(plan, pipelines, prices), prices, [p.name for p in pipelines])
 
-
-def money(amount: float) -> str:
-    return f"{amount:,.2f}"
-
-
-def shared_of(e: Estimate) -> str:
-    """What the items of no single pipeline are, e.g. " (keys, images, the dbt job)"."""
-    lines = {i.usage.line for i in e.items if i.usage.pipeline is None}
-    jobs = {i.usage.resource for i in e.items if i.usage.pipeline is None and i.usage.line == "run_cpu"}
-    parts = [
-        *(["keys"] if "kms_key_versions" in lines else []),
-        *(["images"] if "artifact_storage" in lines else []),
-        *(["the " + ", ".join(sorted(jobs)) + " job" + ("s" if len(jobs) > 1 else "")] if jobs else []),
-    ]
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def summary_lines(e: Estimate, most: int = 6) -> list[str]:
-    """What a terminal shows of an estimate: the totals, the costliest pipelines, the price date
-    and what the estimate leaves out, in lines of at most 100 characters."""
-    c = e.prices.currency
-    ranked = sorted(e.pipelines, key=lambda name: (-e.of_pipeline(name), name))
-    split = ", ".join(f"{name} {money(e.of_pipeline(name))}" for name in ranked[:most])
-    if len(ranked) > most:
-        split += f", {len(ranked) - most} more (--json: cost.pipelines)"
-    left_out = "; ".join(x.split(":", 1)[0] for x in EXCLUDES)
-    return [
-        f"monthly cost estimate, stack {e.stack}: {money(e.total)} {c}; upper bound {money(e.upper)} "
-        "(every run its full timeout, every retry)",
-        *textwrap.wrap(f"per pipeline: {split or 'none'}; shared{shared_of(e)}: {money(e.shared)}", 98, initial_indent="  ", subsequent_indent="    "),
-        *textwrap.wrap(
-            f"list prices of {e.prices.taken} (infra/{e.prices.path.name}); an estimate, leaving out: {left_out}",
-            98, initial_indent="  ", subsequent_indent="    ",
-        ),
-    ]
 
 def plan_estimate(stack: str, plan: Plan) -> Estimate:
     """The estimate of an evaluated stack, with its config file and the pipelines it deploys."""
