@@ -20,8 +20,8 @@ the same invocation; each run starts from a fresh TOLTEK_HOME or database:
 5. `toltek run shop_api --skip-transform` against bare dlt `rest_api` with the same client,
    paging, incremental cursor and merge, each serving the committed sample from its own process.
 
-The toltek side runs `pipelines.cli.main` in a small wrapper that also reports the time spent in
-`load()`; it does what the `toltek` script does. Inside the process, both sides are timed with
+Each side is a child process (`bench/files_children.py`). The toltek side runs `pipelines.cli.main`
+in a small wrapper that also reports the time spent in `load()`; it does what the `toltek` script does. Inside the process, both sides are timed with
 their modules imported (the bare side imports dlt and pyarrow first; the wrapper imports the
 pipeline's source module first).
 
