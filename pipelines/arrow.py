@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LOAD_ID = "_dlt_load_id"  # dlt's column naming the load package that wrote each row
 
 
 def _one(type_: pa.DataType, *buffers: bytes) -> pa.Scalar:
@@ -38,6 +39,15 @@ def constant_text(value: str, rows: int) -> pa.DictionaryArray:
     data = value.encode()
     dictionary = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int32)), pa.py_buffer(data)])
     return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def with_constant_text(table: pa.Table, name: str, value: str) -> pa.Table:
+    """`table` with column `name` (required) holding `value` on every row: replaced where it is,
+    appended otherwise."""
+    column = constant_text(value, table.num_rows)
+    field = pa.field(name, column.type, nullable=False)
+    at = table.schema.get_field_index(name)
+    return table.set_column(at, field, column) if at >= 0 else table.append_column(field, column)
 
 
 def positions(rows: int) -> pa.Array:

@@ -115,9 +115,6 @@ def check_write_dispositions(pipeline: type[Pipeline], source: object) -> None:
             )
 
 
-LOAD_ID = "_dlt_load_id"
-
-
 def with_load_id(item: object) -> object:
     """An Arrow table or batch with `_dlt_load_id` set to the load package's id (a map step on
     every resource; other items pass unchanged: dlt's JSON normalizer adds the column itself)."""
@@ -129,10 +126,7 @@ def with_load_id(item: object) -> object:
         return item
     from pipelines import arrow
 
-    column = arrow.constant_text(dlt.current.load_package_state()["load_id"], item.num_rows)
-    field = pa.field(LOAD_ID, column.type, nullable=False)
-    at = item.schema.get_field_index(LOAD_ID)
-    return item.set_column(at, field, column) if at >= 0 else item.append_column(field, column)
+    return arrow.with_constant_text(item, arrow.LOAD_ID, dlt.current.load_package_state()["load_id"])
 
 
 def run_lock(pipeline: type[Pipeline], env: Environment):  # noqa: ANN201 - a context manager

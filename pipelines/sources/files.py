@@ -9,6 +9,11 @@ Parquet files are read straight into Arrow tables of one declared schema (`contr
 file is kept once (its last row). Rows that break the contract land in `discarded_rows` with
 their reason.
 
+Each file's rows are written as one Parquet load file that dlt imports into the load package as it
+is (`dlt.mark.with_file_import`), with dlt's own writer settings but dictionary encoding only for
+text. Files are read and written on `READERS` threads; a file with columns the contract does not
+declare goes through dlt's writer instead, so the pipeline's schema contract rules on them.
+
 Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
 re-delivered file replaces all of its own rows (rows it no longer holds go too), and every
 delivered version of a key is kept, so a staging model can pick the newest (latest modification
@@ -19,11 +24,18 @@ every key nor ranks duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import shutil
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from dlt.sources.filesystem import FileItemDict
 
 from pipelines import arrow
@@ -41,6 +53,7 @@ DISCARDED = dlt.mark.make_hints(
 
 
 FILE_NAME, FILE_MODIFIED_AT = "_file_name", "_file_modified_at"
+READERS = 2  # files read at once: a Cloud Run task of the files pipelines has 2 vCPUs
 
 
 def by_file() -> dict[str, object]:
@@ -81,24 +94,86 @@ def last_per_key(table: pa.Table, key: str) -> pa.Table:
     return table.take(keep.take(pc.sort_indices(keep)))  # in file order
 
 
+@dataclass
+class _Landed:
+    """One file read under the contract: its load file (or its table, when it has extra columns:
+    dlt's writer then applies the schema contract to them), and the rows it discarded."""
+
+    item: FileItemDict
+    discarded: list[dict]
+    load_file: Path | None = None
+    columns: pa.Table | None = None  # the load file's columns (no rows)
+    rows: int = 0
+    table: pa.Table | None = None
+
+
+def _read(item: FileItemDict, number: int, schema: pa.Schema, key: str, folder: Path, load_id: str) -> _Landed:
+    """Read one file and write its rows as a Parquet load file (on a worker thread)."""
+    read = read_file(item["file_name"], item.read_bytes(), schema)
+    landed = _Landed(item, read.discarded)
+    if read.table is None or not read.table.num_rows:
+        return landed
+    table = with_file_columns(last_per_key(read.table, key), item)
+    if set(read.table.column_names) - set(schema.names):  # extra columns
+        landed.table = table
+        return landed
+    table = arrow.with_constant_text(table, arrow.LOAD_ID, load_id)
+    landed.load_file, landed.columns, landed.rows = folder / f"{number}.parquet", table.slice(0, 0), table.num_rows
+    # dlt's own writer settings (format version 2.4, snappy), but dictionary encoding only where it
+    # pays: text. pyarrow otherwise tries it on every column (half the time of the write).
+    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
+    pq.write_table(table, landed.load_file, version="2.4", compression="snappy", use_dictionary=text)
+    return landed
+
+
+def _in_order(pool: ThreadPoolExecutor, work: Callable[..., _Landed], items: list[FileItemDict]) -> Iterator[_Landed]:
+    """`work(item, number)` of each item on the pool, yielded in the items' order, with at most
+    one more file read ahead than there are readers (bounded memory, whatever the page size)."""
+    pending: deque[Future[_Landed]] = deque()
+    try:
+        for number, item in enumerate(items):
+            pending.append(pool.submit(work, item, number))
+            if len(pending) > READERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -> Iterator[object]:
     """The body of a `@dlt.transformer` over `filesystem(...)`: each file not read before (or
-    changed since) as one Arrow table under `schema`, and its discarded rows."""
+    changed since) as one Parquet load file under `schema`, and its discarded rows.
+
+    Files are read and written on `READERS` threads (pyarrow releases the GIL); the state and what
+    is handed to dlt stay on the extracting thread, in the files' order."""
     state = dlt.current.resource_state()
     read_before, discarded_before = state.setdefault("files", {}), state.setdefault("discarded", {})
-    for item in items:
-        name, version = item["file_name"], file_version(item)
-        if read_before.get(name) == version:
-            continue
-        read = read_file(name, item.read_bytes(), schema)
-        if read.table is not None and read.table.num_rows:
-            yield with_file_columns(last_per_key(read.table, key), item)
-        refs = [d["row_ref"] for d in read.discarded]
-        resolved = [{"source_file": name, "row_ref": ref, "_resolved": True} for ref in discarded_before.get(name, []) if ref not in refs]
-        if read.discarded or resolved:
-            yield dlt.mark.with_hints([*read.discarded, *resolved], DISCARDED, create_table_variant=True)
-        read_before[name] = version
-        if refs:
-            discarded_before[name] = refs
-        else:
-            discarded_before.pop(name, None)
+    todo = [item for item in items if read_before.get(item["file_name"]) != file_version(item)]
+    if not todo:
+        return
+    # One run of a pipeline at a time: what an earlier run left here is stale.
+    folder = Path(dlt.current.pipeline().working_dir) / "landed_files"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    work = partial(_read, schema=schema, key=key, folder=folder, load_id=dlt.current.load_package_state()["load_id"])
+    try:
+        with ThreadPoolExecutor(READERS, thread_name_prefix="landed-files") as pool:
+            for landed in _in_order(pool, work, todo):
+                name = landed.item["file_name"]
+                if landed.load_file is not None:  # hard-linked into the package (copied if it cannot be)
+                    yield dlt.mark.with_file_import(str(landed.load_file), "parquet", landed.rows, hints=landed.columns)
+                elif landed.table is not None:
+                    yield landed.table
+                refs = [d["row_ref"] for d in landed.discarded]
+                resolved = [{"source_file": name, "row_ref": ref, "_resolved": True} for ref in discarded_before.get(name, []) if ref not in refs]
+                if landed.discarded or resolved:
+                    yield dlt.mark.with_hints([*landed.discarded, *resolved], DISCARDED, create_table_variant=True)
+                read_before[name] = file_version(landed.item)
+                if refs:
+                    discarded_before[name] = refs
+                else:
+                    discarded_before.pop(name, None)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

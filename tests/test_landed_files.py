@@ -1,0 +1,112 @@
+"""The files source writes each landed file's rows as one Parquet load file, on reader threads,
+and dlt imports it into the load package: many files in one run, one failing among them, and what
+a killed run leaves behind."""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import query
+from source_drops import HEADER, T0, drop, files_env, raw, row  # noqa: F401 - files_env is a fixture
+
+from pipelines import naming
+from pipelines.errors import PipelineFailed
+from pipelines.loading import load
+from pipelines.shop_files.pipeline import ShopFiles
+from pipelines.sources.files import READERS
+
+
+def _working_dir(env):
+    return env.work_dir / naming.dlt_pipeline_name(ShopFiles.name)
+
+
+def _parquet_drop(env, name: str, shipments: list[int], mtime: float) -> None:
+    table = pa.table(
+        {
+            "shipment_id": pa.array(shipments, pa.int64()),
+            "order_id": pa.array([s - 100 for s in shipments], pa.int64()),
+            "carrier": pa.array(["dhl"] * len(shipments)),
+        }
+    )
+    path = env.samples / "files" / "shipments" / name
+    pq.write_table(table, path)
+    os.utime(path, (mtime, mtime))
+
+
+def _many_drops(env, count: int) -> list[int]:
+    """`count` files, CSV and Parquet alternating, one shipment each, in name order."""
+    shipments = []
+    for i in range(count):
+        shipment = 10_000 + i
+        if i % 2:
+            _parquet_drop(env, f"drop_{i:02d}.parquet", [shipment], T0 + i)
+        else:
+            drop(env, f"drop_{i:02d}.csv", f"{HEADER}\n{row(shipment, 'ups')}\n", T0 + i)
+        shipments.append(shipment)
+    return shipments
+
+
+def _load_files(env) -> list:
+    return sorted((_working_dir(env) / "load" / "loaded").glob("*/completed_jobs/shipments.*.parquet"))
+
+
+def test_more_files_than_readers_all_load_once_each_with_its_own_name(files_env):
+    count = 3 * READERS + 1
+    shipments = _many_drops(files_env, count)
+    drop(files_env, "drop_50_empty.csv", HEADER + "\n", T0)  # no rows: no load file
+    drop(files_env, "drop_51_extra.csv", f"{HEADER},note\n{row(20_000, 'dpd')},fragile\n", T0)  # an added column
+    result = load(ShopFiles, files_env)
+    assert result.rows == {"shipments": count + 1}
+    loaded = raw(files_env)
+    assert [r[0] for r in loaded] == [*shipments, 20_000]
+    assert {r[0]: r[2] for r in loaded}[10_001] == "drop_01.parquet"
+    assert query(files_env.datalake.path, "select note from raw_shop_files.shipments where note is not null") == [("fragile",)]
+    assert not (_working_dir(files_env) / "landed_files").exists()
+    assert load(ShopFiles, files_env).rows == {}  # nothing new
+
+
+def test_each_file_is_one_load_file_that_dictionary_encodes_only_its_text_columns(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n{row(9001, 'ups')}\n{row(9002, 'dhl')}\n", T0)
+    _parquet_drop(files_env, "b.parquet", [9003], T0)
+    load(ShopFiles, files_env)
+    paths = _load_files(files_env)
+    assert sorted(pq.read_table(p).num_rows for p in paths) == [1, 2]
+    path = next(p for p in paths if pq.read_table(p).num_rows == 2)
+    meta = pq.ParquetFile(path).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    dictionary = {name for name, found in encodings.items() if any("DICTIONARY" in e for e in found)}
+    assert dictionary == {"carrier", "_file_name", "_dlt_load_id"}
+    assert pq.read_table(path).column("_dlt_load_id").to_pylist() == [path.parent.parent.name] * 2
+    assert meta.row_group(0).column(0).compression == "SNAPPY"
+
+
+def test_a_bad_file_among_many_fails_the_run_naming_it_and_loads_nothing_until_fixed(files_env):
+    count = 2 * READERS + 2
+    shipments = _many_drops(files_env, count)
+    bad = files_env.samples / "files" / "shipments" / "drop_03.parquet"
+    whole = bad.read_bytes()
+    bad.write_bytes(whole[: len(whole) // 2])  # an upload cut off half way
+    with pytest.raises(PipelineFailed, match=r"^pipeline 'shop_files' failed in extract: drop_03.parquet is not a readable Parquet file \("):
+        load(ShopFiles, files_env)
+    assert not files_env.datalake.path.exists() or not query(
+        files_env.datalake.path, "select * from information_schema.tables where table_name = 'shipments'"
+    )
+    assert not (_working_dir(files_env) / "landed_files").exists()
+    bad.write_bytes(whole)
+    assert load(ShopFiles, files_env).rows == {"shipments": count}
+    assert [r[0] for r in raw(files_env)] == shipments
+
+
+def test_what_a_killed_run_left_in_the_load_file_folder_is_never_loaded(files_env):
+    drop(files_env, "a.csv", f"{HEADER}\n{row(9001, 'ups')}\n", T0)
+    load(ShopFiles, files_env)
+    left = _working_dir(files_env) / "landed_files"
+    left.mkdir()
+    pq.write_table(pa.table({"shipment_id": [666], "order_id": [1]}), left / "0.parquet")
+    drop(files_env, "b.csv", f"{HEADER}\n{row(9002, 'dhl')}\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert [r[0] for r in raw(files_env)] == [9001, 9002]
+    assert not left.exists()
