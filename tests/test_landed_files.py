@@ -110,3 +110,56 @@ def test_what_a_killed_run_left_in_the_load_file_folder_is_never_loaded(files_en
     assert load(ShopFiles, files_env).rows == {"shipments": 1}
     assert [r[0] for r in raw(files_env)] == [9001, 9002]
     assert not left.exists()
+
+
+def _watch_reads(monkeypatch, barrier=None):
+    """Record when each file's read starts and ends; with `barrier`, each read waits there for the
+    other reader (a read that never meets it fails the run after the barrier's timeout)."""
+    import threading
+
+    from pipelines.sources import files
+
+    events, lock, read = [], threading.Lock(), files.read_file
+
+    def watched(name, data, schema):
+        with lock:
+            events.append(("start", name))
+        if barrier is not None:
+            barrier.wait()
+        try:
+            return read(name, data, schema)
+        finally:
+            with lock:
+                events.append(("end", name))
+
+    monkeypatch.setattr(files, "read_file", watched)
+    return events
+
+
+def test_two_files_are_read_at_once(files_env, monkeypatch):
+    import threading
+
+    assert READERS == 2
+    events = _watch_reads(monkeypatch, threading.Barrier(READERS, timeout=30))
+    _many_drops(files_env, 2)
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    assert [e[0] for e in events] == ["start", "start", "end", "end"]
+
+
+def test_a_large_file_is_read_alone(files_env, monkeypatch):
+    from pipelines.sources import files
+
+    events = _watch_reads(monkeypatch)
+    _many_drops(files_env, 4)
+    _parquet_drop(files_env, "drop_01.parquet", list(range(30_000, 30_200)), T0 + 1)
+    big = files_env.samples / "files" / "shipments" / "drop_01.parquet"
+    monkeypatch.setattr(files, "READ_ALONE_BYTES", big.stat().st_size - 1)  # only drop_01 is "large"
+    for other in ("drop_00.csv", "drop_02.csv", "drop_03.parquet"):
+        assert (files_env.samples / "files" / "shipments" / other).stat().st_size < big.stat().st_size
+    assert load(ShopFiles, files_env).rows == {"shipments": 203}
+    # (in the order the listing gives) every read started before drop_01's has ended when it
+    # starts, and no other starts before it ends
+    at = events.index(("start", "drop_01.parquet"))
+    assert sorted(n for e, n in events[:at] if e == "start") == sorted(n for e, n in events[:at] if e == "end")
+    assert events[at + 1] == ("end", "drop_01.parquet")
+    assert len(events) == 8

@@ -11,7 +11,7 @@ their reason.
 
 Each file's rows are written as one Parquet load file that dlt imports into the load package as it
 is (`dlt.mark.with_file_import`), with dlt's own writer settings but dictionary encoding only for
-text. Files are read and written on `READERS` threads; a file with columns the contract does not
+text. Files are read and written on `READERS` threads (a large one alone); a file with columns the contract does not
 declare goes through dlt's writer instead, so the pipeline's schema contract rules on them.
 
 Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
@@ -54,6 +54,7 @@ DISCARDED = dlt.mark.make_hints(
 
 FILE_NAME, FILE_MODIFIED_AT = "_file_name", "_file_modified_at"
 READERS = 2  # files read at once: a Cloud Run task of the files pipelines has 2 vCPUs
+READ_ALONE_BYTES = 32 * 2**20  # larger files are read one at a time (memory: bytes + table, ~5x the file)
 
 
 def by_file() -> dict[str, object]:
@@ -128,12 +129,17 @@ def _read(item: FileItemDict, number: int, schema: pa.Schema, key: str, folder: 
 
 def _in_order(pool: ThreadPoolExecutor, work: Callable[..., _Landed], items: list[FileItemDict]) -> Iterator[_Landed]:
     """`work(item, number)` of each item on the pool, yielded in the items' order, with at most
-    one more file read ahead than there are readers (bounded memory, whatever the page size)."""
+    one more file queued than there are readers (bounded memory, whatever the page size). A file
+    over `READ_ALONE_BYTES` is read alone, as it would be on one thread: its Arrow table and bytes
+    are the run's peak memory, so no other file is held beside it."""
     pending: deque[Future[_Landed]] = deque()
     try:
         for number, item in enumerate(items):
+            alone = item["size_in_bytes"] > READ_ALONE_BYTES
+            while alone and pending:
+                yield pending.popleft().result()
             pending.append(pool.submit(work, item, number))
-            if len(pending) > READERS:
+            while pending and (alone or len(pending) > READERS):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
