@@ -32,11 +32,15 @@ DISCARDED_TABLE = "discarded_rows"
 # whatever the source yields.
 # A merge's staging tables are emptied once it is done: their rows are not written to disk again
 # (DuckDB would write both copies at its next checkpoint) nor kept in BigQuery.
+# A completed package's load files are deleted (its metadata stays): kept, they would pile up in a
+# local home, and in a Cloud Run task (an in-memory file system) hold every loaded byte in memory
+# until the task ends.
 # HTTP sources retry 429, 5xx, resets and timeouts with bounded exponential backoff (Retry-After
 # honoured, never more than 30 s per wait), then fail the run.
 DLT_SETTINGS = {
     "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID": "false",
     "LOAD__TRUNCATE_STAGING_DATASET": "true",
+    "LOAD__DELETE_COMPLETED_JOBS": "true",
     "RUNTIME__REQUEST_MAX_ATTEMPTS": "5",
     "RUNTIME__REQUEST_BACKOFF_FACTOR": "1",
     "RUNTIME__REQUEST_MAX_RETRY_DELAY": "30",

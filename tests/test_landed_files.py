@@ -65,10 +65,12 @@ def test_more_files_than_readers_all_load_once_each_with_its_own_name(files_env)
     assert {r[0]: r[2] for r in loaded}[10_001] == "drop_01.parquet"
     assert query(files_env.datalake.path, "select note from raw_shop_files.shipments where note is not null") == [("fragile",)]
     assert not (_working_dir(files_env) / "landed_files").exists()
+    assert _load_files(files_env) == []  # a completed package keeps no load files
     assert load(ShopFiles, files_env).rows == {}  # nothing new
 
 
-def test_each_file_is_one_load_file_that_dictionary_encodes_only_its_text_columns(files_env):
+def test_each_file_is_one_load_file_that_dictionary_encodes_only_its_text_columns(files_env, monkeypatch):
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")  # keep them to look at
     drop(files_env, "a.csv", f"{HEADER}\n{row(9001, 'ups')}\n{row(9002, 'dhl')}\n", T0)
     _parquet_drop(files_env, "b.parquet", [9003], T0)
     load(ShopFiles, files_env)
