@@ -69,20 +69,46 @@ def test_more_files_than_readers_all_load_once_each_with_its_own_name(files_env)
     assert load(ShopFiles, files_env).rows == {}  # nothing new
 
 
-def test_each_file_is_one_load_file_that_dictionary_encodes_only_its_text_columns(files_env, monkeypatch):
+def test_a_run_of_many_files_is_one_load_file_that_dictionary_encodes_only_its_text_columns(files_env, monkeypatch):
+    """One load job per run however many files land (BigQuery allows 1,500 load jobs a table a day)."""
     monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")  # keep them to look at
-    drop(files_env, "a.csv", f"{HEADER}\n{row(9001, 'ups')}\n{row(9002, 'dhl')}\n", T0)
-    _parquet_drop(files_env, "b.parquet", [9003], T0)
-    load(ShopFiles, files_env)
-    paths = _load_files(files_env)
-    assert sorted(pq.read_table(p).num_rows for p in paths) == [1, 2]
-    path = next(p for p in paths if pq.read_table(p).num_rows == 2)
+    _many_drops(files_env, 3 * READERS + 1)
+    assert load(ShopFiles, files_env).rows == {"shipments": 3 * READERS + 1}
+    (path,) = _load_files(files_env)
     meta = pq.ParquetFile(path).metadata
     encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
     dictionary = {name for name, found in encodings.items() if any("DICTIONARY" in e for e in found)}
     assert dictionary == {"carrier", "_file_name", "_dlt_load_id"}
-    assert pq.read_table(path).column("_dlt_load_id").to_pylist() == [path.parent.parent.name] * 2
+    assert meta.num_row_groups == 1  # small files gathered
+    assert set(pq.read_table(path).column("_dlt_load_id").to_pylist()) == {path.parent.parent.name}
     assert meta.row_group(0).column(0).compression == "SNAPPY"
+
+
+def test_load_files_roll_over_past_their_size_and_every_row_loads_once(files_env, monkeypatch):
+    from pipelines.sources import load_files
+
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+    monkeypatch.setattr(load_files, "ROWS_PER_GROUP", 2)
+    monkeypatch.setattr(load_files, "ROWS_PER_FILE", 3)
+    shipments = _many_drops(files_env, 5)
+    _parquet_drop(files_env, "drop_09.parquet", [40_000, 40_001, 40_002, 40_003], T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 9}
+    assert sorted(r[0] for r in raw(files_env)) == [*shipments, 40_000, 40_001, 40_002, 40_003]
+    sizes = [pq.ParquetFile(p).metadata.num_rows for p in _load_files(files_env)]
+    assert sum(sizes) == 9 and len(sizes) >= 2 and all(size <= 3 + 4 for size in sizes)
+
+
+def test_a_table_of_other_columns_starts_a_new_load_file(tmp_path):
+    from pipelines.sources.load_files import LoadFiles
+
+    sink = LoadFiles(tmp_path)
+    sink.add(pa.table({"a": pa.array([1], pa.int64())}))
+    sink.add(pa.table({"a": pa.array([2], pa.int64())}))
+    sink.add(pa.table({"a": pa.array([3], pa.int64()), "b": pa.array(["x"])}))
+    done = sink.close()
+    assert [(rows, columns.column_names) for _, rows, columns in done] == [(2, ["a"]), (1, ["a", "b"])]
+    assert [pq.read_table(path).to_pylist() for path, _, _ in done] == [[{"a": 1}, {"a": 2}], [{"a": 3, "b": "x"}]]
+    assert sink.close() == []  # each file is given once
 
 
 def test_a_bad_file_among_many_fails_the_run_naming_it_and_loads_nothing_until_fixed(files_env):
@@ -165,3 +191,15 @@ def test_a_large_file_is_read_alone(files_env, monkeypatch):
     assert sorted(n for e, n in events[:at] if e == "start") == sorted(n for e, n in events[:at] if e == "end")
     assert events[at + 1] == ("end", "drop_01.parquet")
     assert len(events) == 8
+
+
+def test_more_files_than_a_listing_page_load_once_each_in_one_load_file_per_page(files_env, monkeypatch):
+    """dlt's `filesystem` hands the files over in pages of 100: each page is its own load file."""
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+    count = 130
+    for i in range(count):
+        drop(files_env, f"drop_{i:03d}.csv", f"{HEADER}\n{row(50_000 + i, 'ups')}\n", T0 + i)
+    assert load(ShopFiles, files_env).rows == {"shipments": count}
+    assert [r[0] for r in raw(files_env)] == [50_000 + i for i in range(count)]
+    assert sorted(pq.ParquetFile(p).metadata.num_rows for p in _load_files(files_env)) == [30, 100]
+    assert load(ShopFiles, files_env).rows == {}

@@ -9,17 +9,10 @@ Parquet files are read straight into Arrow tables of one declared schema (`contr
 file is kept once (its last row). Rows that break the contract land in `discarded_rows` with
 their reason.
 
-Each file's rows are written as one Parquet load file that dlt imports into the load package as it
-is (`dlt.mark.with_file_import`), with dlt's own writer settings but dictionary encoding only for
-text. Files are read and written on `READERS` threads (a large one alone); a file with columns the contract does not
-declare goes through dlt's writer instead, so the pipeline's schema contract rules on them.
-
-Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
-re-delivered file replaces all of its own rows (rows it no longer holds go too), and every
-delivered version of a key is kept, so a staging model can pick the newest (latest modification
-time, then file name). The merge deletes the rows of the files a load holds and inserts the staged
-rows as they are: they are unique per (key, file) already, so the destination neither matches
-every key nor ranks duplicates.
+The rows go into Parquet load files that dlt imports into the load package as they are
+(`load_files.py`: one per run, however many files, so one load job). Files are read on `READERS`
+threads (a large one alone); a file with columns the contract does not declare goes through
+dlt's writer instead, so the pipeline's schema contract rules on them.
 """
 
 from __future__ import annotations
@@ -35,11 +28,11 @@ from pathlib import Path
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from dlt.sources.filesystem import FileItemDict
 
 from pipelines import arrow
 from pipelines.sources.contract import read_file
+from pipelines.sources.load_files import LoadFiles
 
 DISCARDED = dlt.mark.make_hints(
     table_name="discarded_rows",
@@ -97,19 +90,17 @@ def last_per_key(table: pa.Table, key: str) -> pa.Table:
 
 @dataclass
 class _Landed:
-    """One file read under the contract: its load file (or its table, when it has extra columns:
-    dlt's writer then applies the schema contract to them), and the rows it discarded."""
+    """One file read under the contract (its rows already in the load files, or its table when it
+    has extra columns: dlt's writer then applies the schema contract to them), and the rows it
+    discarded."""
 
     item: FileItemDict
     discarded: list[dict]
-    load_file: Path | None = None
-    columns: pa.Table | None = None  # the load file's columns (no rows)
-    rows: int = 0
     table: pa.Table | None = None
 
 
-def _read(item: FileItemDict, number: int, schema: pa.Schema, key: str, folder: Path, load_id: str) -> _Landed:
-    """Read one file and write its rows as a Parquet load file (on a worker thread)."""
+def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str) -> _Landed:
+    """Read one file and add its rows to the run's load files (on a reader thread)."""
     read = read_file(item["file_name"], item.read_bytes(), schema)
     landed = _Landed(item, read.discarded)
     if read.table is None or not read.table.num_rows:
@@ -118,27 +109,22 @@ def _read(item: FileItemDict, number: int, schema: pa.Schema, key: str, folder: 
     if set(read.table.column_names) - set(schema.names):  # extra columns
         landed.table = table
         return landed
-    table = arrow.with_constant_text(table, arrow.LOAD_ID, load_id)
-    landed.load_file, landed.columns, landed.rows = folder / f"{number}.parquet", table.slice(0, 0), table.num_rows
-    # dlt's own writer settings (format version 2.4, snappy), but dictionary encoding only where it
-    # pays: text. pyarrow otherwise tries it on every column (half the time of the write).
-    text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
-    pq.write_table(table, landed.load_file, version="2.4", compression="snappy", use_dictionary=text)
+    sink.add(arrow.with_constant_text(table, arrow.LOAD_ID, load_id))
     return landed
 
 
 def _in_order(pool: ThreadPoolExecutor, work: Callable[..., _Landed], items: list[FileItemDict]) -> Iterator[_Landed]:
-    """`work(item, number)` of each item on the pool, yielded in the items' order, with at most
+    """`work(item)` of each item on the pool, yielded in the items' order, with at most
     one more file queued than there are readers (bounded memory, whatever the page size). A file
     over `READ_ALONE_BYTES` is read alone, as it would be on one thread: its Arrow table and bytes
     are the run's peak memory, so no other file is held beside it."""
     pending: deque[Future[_Landed]] = deque()
     try:
-        for number, item in enumerate(items):
+        for item in items:
             alone = item["size_in_bytes"] > READ_ALONE_BYTES
             while alone and pending:
                 yield pending.popleft().result()
-            pending.append(pool.submit(work, item, number))
+            pending.append(pool.submit(work, item))
             while pending and (alone or len(pending) > READERS):
                 yield pending.popleft().result()
         while pending:
@@ -149,8 +135,8 @@ def _in_order(pool: ThreadPoolExecutor, work: Callable[..., _Landed], items: lis
 
 
 def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -> Iterator[object]:
-    """The body of a `@dlt.transformer` over `filesystem(...)`: each file not read before (or
-    changed since) as one Parquet load file under `schema`, and its discarded rows.
+    """The body of a `@dlt.transformer` over `filesystem(...)`: the rows of each file not read
+    before (or changed since) under `schema`, in Parquet load files, and its discarded rows.
 
     Files are read and written on `READERS` threads (pyarrow releases the GIL); the state and what
     is handed to dlt stay on the extracting thread, in the files' order."""
@@ -163,14 +149,14 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     folder = Path(dlt.current.pipeline().working_dir) / "landed_files"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    work = partial(_read, schema=schema, key=key, folder=folder, load_id=dlt.current.load_package_state()["load_id"])
+    sink = LoadFiles(folder)
+    work = partial(_read, schema=schema, key=key, sink=sink, load_id=dlt.current.load_package_state()["load_id"])
     try:
         with ThreadPoolExecutor(READERS, thread_name_prefix="landed-files") as pool:
             for landed in _in_order(pool, work, todo):
+                yield from _imports(sink.finished())
                 name = landed.item["file_name"]
-                if landed.load_file is not None:  # hard-linked into the package (copied if it cannot be)
-                    yield dlt.mark.with_file_import(str(landed.load_file), "parquet", landed.rows, hints=landed.columns)
-                elif landed.table is not None:
+                if landed.table is not None:
                     yield landed.table
                 refs = [d["row_ref"] for d in landed.discarded]
                 resolved = [{"source_file": name, "row_ref": ref, "_resolved": True} for ref in discarded_before.get(name, []) if ref not in refs]
@@ -181,5 +167,13 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
                     discarded_before[name] = refs
                 else:
                     discarded_before.pop(name, None)
+        yield from _imports(sink.close())
     finally:
+        sink.abandon()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _imports(done: list[tuple[Path, int, pa.Table]]) -> Iterator[object]:
+    """Finished load files, for dlt to hard-link into the load package (copied if it cannot be)."""
+    for path, rows, columns in done:
+        yield dlt.mark.with_file_import(str(path), "parquet", rows, hints=columns)
