@@ -88,14 +88,14 @@ def test_load_files_roll_over_past_their_size_and_every_row_loads_once(files_env
     from pipelines.sources import load_files
 
     monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
-    monkeypatch.setattr(load_files, "ROWS_PER_GROUP", 2)
+    monkeypatch.setattr(load_files, "BYTES_PER_GROUP", 1)  # every table its own row group
     monkeypatch.setattr(load_files, "ROWS_PER_FILE", 3)
     shipments = _many_drops(files_env, 5)
     _parquet_drop(files_env, "drop_09.parquet", [40_000, 40_001, 40_002, 40_003], T0)
     assert load(ShopFiles, files_env).rows == {"shipments": 9}
     assert sorted(r[0] for r in raw(files_env)) == [*shipments, 40_000, 40_001, 40_002, 40_003]
     sizes = [pq.ParquetFile(p).metadata.num_rows for p in _load_files(files_env)]
-    assert sum(sizes) == 9 and len(sizes) >= 2 and all(size <= 3 + 4 for size in sizes)
+    assert sum(sizes) == 9 and len(sizes) >= 2 and all(size <= 2 + 4 for size in sizes)
 
 
 def test_a_table_of_other_columns_starts_a_new_load_file(tmp_path):

@@ -5,7 +5,8 @@ dlt loads each load file with one job, so the rows of all the files one run read
 load file, not one per landed file: a partner dropping hundreds of small files must not cost
 hundreds of BigQuery load jobs (BigQuery allows 1,500 a table a day). A new file starts past
 `ROWS_PER_FILE` rows, or when a table's columns differ from the open file's. Small tables are
-gathered into row groups of at least `ROWS_PER_GROUP` rows; larger ones are written as they come.
+gathered into row groups of at least `BYTES_PER_GROUP` bytes of Arrow data, larger ones written
+as they come: BigQuery loads and reads row groups under 16 MiB slower.
 
 The files are written with dlt's own writer settings (format version 2.4, snappy), but dictionary
 encoding only for text: pyarrow otherwise tries it on every column, half the time of the write.
@@ -19,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROWS_PER_GROUP = 128 * 1024
+BYTES_PER_GROUP = 64 * 2**20
 ROWS_PER_FILE = 16 * 2**20
 
 
@@ -50,7 +51,7 @@ class LoadFiles:
                 self._finish()
             self._schema = table.schema
             self._buffer.append(table)
-            if sum(t.num_rows for t in self._buffer) >= ROWS_PER_GROUP:
+            if sum(t.nbytes for t in self._buffer) >= BYTES_PER_GROUP:
                 self._flush()
 
     def finished(self) -> list[tuple[Path, int, pa.Table]]:
