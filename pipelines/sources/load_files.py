@@ -6,7 +6,8 @@ load file, not one per landed file: a partner dropping hundreds of small files m
 hundreds of BigQuery load jobs (BigQuery allows 1,500 a table a day). A new file starts past
 `ROWS_PER_FILE` rows, or when a table's columns differ from the open file's. Small tables are
 gathered into row groups of at least `BYTES_PER_GROUP` bytes of Arrow data, larger ones written
-as they come: BigQuery loads and reads row groups under 16 MiB slower.
+as they come: BigQuery loads and reads row groups under 16 MiB slower, and DuckDB reads a file's
+row groups in parallel (32 MiB measured fastest locally for 1M shipment rows, against 16 and 64).
 
 The files are written with dlt's own writer settings (format version 2.4, snappy), but dictionary
 encoding only for text: pyarrow otherwise tries it on every column, half the time of the write.
@@ -20,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-BYTES_PER_GROUP = 64 * 2**20
+BYTES_PER_GROUP = 32 * 2**20
 ROWS_PER_FILE = 16 * 2**20
 
 
