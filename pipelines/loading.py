@@ -4,6 +4,7 @@ datalake (DuckDB locally, BigQuery in the cloud), with Parquet load files."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -343,6 +344,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 load_ids += dlt_pipeline.load().loads_ids
                 stage = "extract"
             on_stage(stage)
+            # What a killed run's source left in its scratch folder is stale (one run at a time).
+            shutil.rmtree(os.path.join(dlt_pipeline.working_dir, naming.SCRATCH_DIR), ignore_errors=True)
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
             selected = source.selected_resources if isinstance(source, DltSource) else {"": source}

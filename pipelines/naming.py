@@ -52,6 +52,11 @@ SCHEDULER_JOB = IdRule(
 )
 
 
+# A folder of a pipeline's dlt working dir where its source may write temporary files (the files
+# source's load files before dlt imports them); the runner empties it before every extract.
+SCRATCH_DIR = "scratch"
+
+
 def slug(pipeline_name: str) -> str:
     """The pipeline name as GCP resource names spell it (hyphens, not underscores)."""
     return pipeline_name.replace("_", "-")

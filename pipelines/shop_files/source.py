@@ -5,8 +5,8 @@ files it has not read before, or that changed since (name, modification time and
 pipeline's state): a late file with an old modification time is read once, like any other. CSV
 and Parquet files are read straight into Arrow tables of one declared schema
 (`pipelines/sources/typed.py`: no Python rows, no pandas), each row carrying its file's name and
-modification time, written into one Parquet load file per run (two files read at a time) that
-dlt imports as it is, and merged on (`shipment_id`, file): a re-delivered file replaces its own rows,
+modification time, written into one Parquet load file per listing page of up to 100 files
+(two files read at a time) that dlt imports as it is, and merged on (`shipment_id`, file): a re-delivered file replaces its own rows,
 and every delivered version of a shipment is kept, so the staging model can pick the newest
 (latest modification time, then file name) however the files arrived. A shipment listed twice in
 one file is kept once (its last row). Rows that break the contract

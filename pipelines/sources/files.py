@@ -10,7 +10,8 @@ file is kept once (its last row). Rows that break the contract land in `discarde
 their reason.
 
 The rows go into Parquet load files that dlt imports into the load package as they are
-(`load_files.py`: one per run, however many files, so one load job). Files are read on `READERS`
+(`load_files.py`: one per page of up to 100 files that dlt's `filesystem` lists, so one load job
+per page, not one per file). Files are read on `READERS`
 threads (a large one alone); a file with columns the contract does not declare goes through
 dlt's writer instead, so the pipeline's schema contract rules on them.
 """
@@ -18,6 +19,7 @@ dlt's writer instead, so the pipeline's schema contract rules on them.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.sources.filesystem import FileItemDict
 
-from pipelines import arrow
+from pipelines import arrow, naming
 from pipelines.sources.contract import read_file
 from pipelines.sources.load_files import LoadFiles
 
@@ -145,10 +147,12 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     todo = [item for item in items if read_before.get(item["file_name"]) != file_version(item)]
     if not todo:
         return
-    # One run of a pipeline at a time: what an earlier run left here is stale.
-    folder = Path(dlt.current.pipeline().working_dir) / "landed_files"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    # A folder of this call's own: dlt runs the calls for its listing pages round robin, so another
+    # page's call may start while this one waits at a yield. The runner empties `scratch` before
+    # each extract (what a killed run left there is stale).
+    scratch = Path(dlt.current.pipeline().working_dir) / naming.SCRATCH_DIR
+    scratch.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="landed-", dir=scratch))
     sink = LoadFiles(folder)
     work = partial(_read, schema=schema, key=key, sink=sink, load_id=dlt.current.load_package_state()["load_id"])
     try:
