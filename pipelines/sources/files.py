@@ -11,9 +11,16 @@ their reason.
 
 The rows go into Parquet load files that dlt imports into the load package as they are
 (`load_files.py`: one per page of up to 100 files that dlt's `filesystem` lists, so one load job
-per page, not one per file). Files are read on `READERS`
-threads (a large one alone); a file with columns the contract does not declare goes through
-dlt's writer instead, so the pipeline's schema contract rules on them.
+per page, not one per file). Files are read on `READERS` threads (a large one alone); a file with
+columns the contract does not declare goes through dlt's writer instead, so the pipeline's schema
+contract rules on them.
+
+Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
+re-delivered file replaces all of its own rows (rows it no longer holds go too), and every
+delivered version of a key is kept, so a staging model can pick the newest (latest modification
+time, then file name). The merge deletes the rows of the files a load holds and inserts the staged
+rows as they are: they are unique per (key, file) already, so the destination neither matches
+every key nor ranks duplicates.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ DISCARDED = dlt.mark.make_hints(
 
 FILE_NAME, FILE_MODIFIED_AT = "_file_name", "_file_modified_at"
 READERS = 2  # files read at once: a Cloud Run task of the files pipelines has 2 vCPUs
-READ_ALONE_BYTES = 32 * 2**20  # larger files are read one at a time (memory: bytes + table, ~5x the file)
+READ_ALONE_BYTES = 32 * 2**20  # larger files are read one at a time (a file's bytes and its table held at once)
 
 
 def by_file() -> dict[str, object]:
