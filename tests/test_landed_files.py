@@ -211,3 +211,42 @@ def test_more_files_than_a_listing_page_load_once_each_in_one_load_file_per_page
     assert [r[0] for r in raw(files_env)] == [50_000 + i for i in range(count)]
     assert sorted(pq.ParquetFile(p).metadata.num_rows for p in _load_files(files_env)) == [30, 100]
     assert load(ShopFiles, files_env).rows == {}
+
+
+def _dictionary_columns(path) -> set[str]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.schema.column(i).name
+        for i in range(meta.num_columns)
+        if any("DICTIONARY" in e for e in meta.row_group(0).column(i).encodings)
+    }
+
+
+def test_after_a_partner_adds_columns_later_files_still_load_as_written_with_those_columns_null(files_env, monkeypatch):
+    """Once a file has brought columns the contract does not declare (the table evolved), the
+    files of later runs lack them. Their load files carry them as nulls of the table's types, in
+    the table's order, so dlt still imports them as written (not rewritten with its own writer:
+    that writer dictionary-encodes every column)."""
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+    drop(files_env, "a.csv", f"{HEADER}\n{row(1, 'ups')}\n", T0)
+    load(ShopFiles, files_env)
+    drop(files_env, "b.csv", f"{HEADER},note\n{row(2, 'dhl')},fragile\n", T0 + 60)  # a CSV extra is text
+    extra = pa.table({"shipment_id": pa.array([3], pa.int64()), "order_id": pa.array([3], pa.int64()),
+                      "scanned_at": pa.array([T0 * 10**6], pa.timestamp("us", tz="UTC")), "pieces": pa.array([4], pa.int32())})
+    pq.write_table(extra, files_env.samples / "files" / "shipments" / "c.parquet")
+    os.utime(files_env.samples / "files" / "shipments" / "c.parquet", (T0 + 120, T0 + 120))
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    before = set(_load_files(files_env))
+
+    _many_drops(files_env, 3)  # the contract's columns only, CSV and Parquet
+    assert load(ShopFiles, files_env).rows == {"shipments": 3}
+    (path,) = set(_load_files(files_env)) - before
+    assert _dictionary_columns(path) == {"carrier", "_file_name", "_dlt_load_id", "note"}  # its text only: written by the files source, imported as is
+    table_columns = [c[0] for c in query(files_env.datalake.path, "select column_name from information_schema.columns "
+                                         "where table_schema = 'raw_shop_files' and table_name = 'shipments' order by ordinal_position")]
+    written = pq.read_table(path)
+    assert written.column_names == table_columns  # the table's order, evolved columns included
+    assert {c: written.column(c).null_count for c in ("note", "scanned_at", "pieces")} == {"note": 3, "scanned_at": 3, "pieces": 3}
+    got = query(files_env.datalake.path, "select shipment_id, note, scanned_at is null, pieces from raw_shop_files.shipments order by shipment_id")
+    assert got == [(1, None, True, None), (2, "fragile", True, None), (3, None, False, 4),
+                   (10_000, None, True, None), (10_001, None, True, None), (10_002, None, True, None)]

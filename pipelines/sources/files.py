@@ -13,7 +13,9 @@ The rows go into Parquet load files that dlt imports into the load package as th
 (`load_files.py`: one per page of up to 100 files that dlt's `filesystem` lists, so one load job
 per page, not one per file). Files are read on `READERS` threads (a large one alone); a file with
 columns the contract does not declare goes through dlt's writer instead, so the pipeline's schema
-contract rules on them.
+contract rules on them. Once such columns are in the table, the load files of later runs carry
+them as nulls of the table's types, in the table's order (dlt's own `normalize_py_arrow_item`),
+so dlt still imports them as written rather than rewriting every one of them with its own writer.
 
 Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
 re-delivered file replaces all of its own rows (rows it no longer holds go too), and every
@@ -108,7 +110,39 @@ class _Landed:
     table: pa.Table | None = None
 
 
-def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str) -> _Landed:
+@dataclass(frozen=True)
+class _TableColumns:
+    """The columns of the resource's table in dlt's schema, when an earlier file added some the
+    contract does not declare: what a load file must hold, in order, for dlt to import it as is."""
+
+    columns: dict
+    naming: object
+    capabilities: object
+    timezone: str
+
+    @classmethod
+    def evolved(cls, schema: pa.Schema) -> _TableColumns | None:
+        """None while the table holds only the contract's columns (or does not exist yet); on the
+        extracting thread, where dlt's current schema and pipeline are known."""
+        from dlt.common.schema.utils import is_complete_column
+        from dlt.common.time import get_context_timezone_name
+
+        resource, source_schema = dlt.current.resource(), dlt.current.source_schema()
+        name = resource.table_name if isinstance(resource.table_name, str) else resource.name
+        columns = {n: c for n, c in source_schema.tables.get(name, {}).get("columns", {}).items() if is_complete_column(c)}
+        ours = {*schema.names, FILE_NAME, FILE_MODIFIED_AT, arrow.LOAD_ID, "_dlt_id"}
+        if not set(columns) - ours:
+            return None
+        capabilities = dlt.current.pipeline().destination.capabilities()
+        return cls(columns, source_schema.naming, capabilities, get_context_timezone_name())
+
+    def of(self, table: pa.Table) -> pa.Table:
+        from dlt.common.libs.pyarrow import normalize_py_arrow_item
+
+        return normalize_py_arrow_item(table, self.columns, self.naming, self.capabilities, self.timezone)
+
+
+def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str, table_columns: _TableColumns | None) -> _Landed:
     """Read one file and add its rows to the run's load files (on a reader thread)."""
     read = read_file(item["file_name"], item.read_bytes(), schema)
     landed = _Landed(item, read.discarded)
@@ -118,7 +152,8 @@ def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load
     if set(read.table.column_names) - set(schema.names):  # extra columns
         landed.table = table
         return landed
-    sink.add(arrow.with_constant_text(table, arrow.LOAD_ID, load_id))
+    table = arrow.with_constant_text(table, arrow.LOAD_ID, load_id)
+    sink.add(table if table_columns is None else table_columns.of(table))
     return landed
 
 
@@ -161,7 +196,8 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="landed-", dir=scratch))
     sink = LoadFiles(folder)
-    work = partial(_read, schema=schema, key=key, sink=sink, load_id=dlt.current.load_package_state()["load_id"])
+    load_id = dlt.current.load_package_state()["load_id"]
+    work = partial(_read, schema=schema, key=key, sink=sink, load_id=load_id, table_columns=_TableColumns.evolved(schema))
     try:
         with ThreadPoolExecutor(READERS, thread_name_prefix="landed-files") as pool:
             for landed in _in_order(pool, work, todo):
