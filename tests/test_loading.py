@@ -68,3 +68,21 @@ def test_data_an_interrupted_run_left_is_resumed_first_reported_and_counted(loca
     assert result.rows == {"sales_targets": 72}  # the resumed package's 36 rows, then this run's 36
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets._dlt_loads where status = 0") == [(4,)]
+
+
+def test_a_load_opens_the_local_datalake_once_and_closes_it(local_env, server, monkeypatch):
+    """dlt opens and closes the DuckDB file for each step of a load (each close checkpoints); a run
+    holds one connection for its loads, and another process can take the file once it is done."""
+    import duckdb
+
+    opened, connect = [], duckdb.connect
+
+    def counted(database=":memory:", *args, **kwargs):
+        opened.append(str(database))
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    assert opened.count(str(local_env.datalake.path)) == 1
+    with duckdb_held_by_another_process(local_env.datalake.path):
+        pass
