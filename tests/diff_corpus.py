@@ -362,8 +362,7 @@ gcp.kms.CryptoKeyIAMMember(
 )
 '''), rules=("new-principal-kind", "existing-resource"))
 
-# --- not widening --------------------------------------------------------------------------------
-case("not-widening", "a new API pipeline copied from shop_api", *pipeline("shop_refunds", '''
+REFUNDS = pipeline("shop_refunds", '''
 from pipelines.base import Pipeline
 from pipelines.declarations import Resources, Schedule
 
@@ -379,7 +378,15 @@ class ShopRefunds(Pipeline):
 
     def source(self, env):
         raise NotImplementedError
-'''), rules=())
+''')
+case("scope", "a new pipeline whose account also runs BigQuery jobs in the warehouse project", *REFUNDS, program(f'''
+gcp.projects.IAMMember(
+    "refunds-runs-warehouse-jobs", project=cfg.warehouse_project, role="roles/bigquery.jobUser", member={sa("pl-shop-refunds")}, {AFTER}
+)
+'''), rules=("existing-resource",))
+
+# --- not widening --------------------------------------------------------------------------------
+case("not-widening", "a new API pipeline copied from shop_api", *REFUNDS, rules=())
 case("not-widening", "a new file pipeline copied from shop_files, reading its own prefix", *file_pipeline(
     "shop_returns", "ShopReturns", "returns"), rules=())
 case("not-widening", "shop_api's API no longer needs a token (its secret and grant removed)", edit(

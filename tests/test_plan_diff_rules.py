@@ -153,6 +153,11 @@ def test_widening_rules(added, removed, expected):
         # a stronger role where it reads; the same level in another project; an existing account
         (dataset_grant(DBT, "roles/bigquery.dataEditor", "raw_a"), (), ["stronger-role"]),
         (project_grant(DBT, "roles/bigquery.jobUser", LAKE), (), ["existing-resource"]),
+        # a new account running jobs in another project than its own, where only that project's accounts do
+        (project_grant(sa("pl-c"), "roles/bigquery.jobUser", "toltek-dwh-prd"), (), ["existing-resource"]),
+        # ... in the warehouse project as the warehouse's own accounts do; a new Google service agent
+        (project_grant(sa("toltek-copier", "toltek-dwh-prd"), "roles/bigquery.jobUser", "toltek-dwh-prd"), (), []),
+        (project_grant("serviceAccount:service-123@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com", "roles/bigquery.jobUser", LAKE), (), []),
         (res("gcp:serviceaccount/iAMMember:IAMMember", "act-as-a", project=None, serviceAccountId=f"projects/{LAKE}/serviceAccounts/pl-a@{LAKE}.iam.gserviceaccount.com",
              role="roles/iam.serviceAccountTokenCreator", member=sa("pl-b")), (), ["new-role", "existing-resource"]),
     ],

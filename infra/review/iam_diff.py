@@ -41,8 +41,11 @@ The next three look at the very resource or project the grant is on, when BASE a
 - `existing-resource`: the principal held nothing there in BASE (a pipeline's account reading
   another pipeline's secret or dataset, with or without a condition; an account allowed to
   impersonate another that exists; dbt running jobs in the datalake project). At project level
-  and above only for a principal BASE has whose grant no other rule flags (a same-level grant in
-  another project). Not for a conditional grant on a resource that BASE grants only under
+  and above only when no other rule flags the grant: for a principal BASE has (a same-level grant
+  in another project), and for a new account when no account of its own project held the role
+  there unconditionally in BASE (a new pipeline's account running jobs in the warehouse project,
+  where only the warehouse's accounts do; not in the datalake project, as the other pipelines'
+  accounts do). Not for a conditional grant on a resource that BASE grants only under
   conditions, when it takes its own part of it (`conditions.own_part`: their form, other values,
   none a prefix of another: a new file pipeline's folder of the landing bucket beside shop_files').
 
@@ -277,8 +280,12 @@ def on_existing(g: GrantRow, base: BaseGrants, reasons: list[Reason]) -> list[Re
         if g.condition is not None:
             return [Reason("changed-condition", f"changed condition on {g.where()} (BASE: another one; conditions compare as text)")]
         return [] if "wider-scope" in said else [Reason("changed-condition", f"no condition on {g.where()} (BASE: only under a condition)")]
-    if rank(g.scope) > 0 and (said or g.principal not in base.by_principal):
-        return []  # its level is flagged already; or a new account running jobs in a project as others do
+    if rank(g.scope) > 0 and said:
+        return []  # its level is flagged already
+    if rank(g.scope) > 0 and g.principal not in base.by_principal:
+        if principal_kind(g.principal, base.projects) == AGENT or peers_hold(g, base.on[scope, project, name]):
+            return []  # a new account running jobs in a project as the other accounts of its project do
+        return [Reason("existing-resource", f"reaches existing {g.where()}, where no account of its own project held {g.role} in BASE")]
     if there:
         held = ", ".join(sorted({h.role for h in there}))
         return [] if "new-role" in said else [Reason("stronger-role", f"stronger role on existing {g.where()} (BASE: {held} there)")]
@@ -286,6 +293,20 @@ def on_existing(g: GrantRow, base: BaseGrants, reasons: list[Reason]) -> list[Re
     if g.condition and all(others) and own_part(g.condition, others):
         return []  # its own part of a resource BASE shares out by conditions (a new file pipeline's folder)
     return [Reason("existing-resource", f"reaches existing {g.where()}, where BASE grants it nothing")]
+
+
+def home_project(member: str) -> str | None:
+    """The project a service account belongs to (None for any other principal)."""
+    match = ACCOUNT.match(member)
+    return match["project"] if match else None
+
+
+def peers_hold(g: GrantRow, there: list[GrantRow]) -> bool:
+    """Whether an account of `g`'s principal's own project held `g`'s role (or one allowing it)
+    unconditionally where `g` is, in BASE: another pipeline's account running jobs in the
+    datalake project, for a new pipeline's."""
+    home = home_project(g.principal)
+    return home is not None and any(h.condition is None and home_project(h.principal) == home and role_covers(h.role, g.role) for h in there)
 
 
 def stack_projects(*resource_lists: Iterable[dict[str, Any]]) -> set[str]:
