@@ -49,6 +49,11 @@ DLT_SETTINGS = {
 }
 
 
+# Locally a load file is written and read once on one disk, and deleted once loaded: compressing
+# it only costs time. In the cloud it crosses the network to BigQuery: dlt's default, snappy.
+LOCAL_DLT_SETTINGS = {"DATA_WRITER__COMPRESSION": "none"}
+
+
 @dataclass
 class LoadResult:
     pipeline: str
@@ -234,8 +239,20 @@ def load(
     """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
     for var, value in DLT_SETTINGS.items():
         os.environ.setdefault(var, value)
-    with run_lock(pipeline, env):
+    with run_lock(pipeline, env), _settings(LOCAL_DLT_SETTINGS if env.is_local else {}):
         return _load(pipeline, env, on_stage)
+
+
+@contextmanager
+def _settings(settings: dict[str, str]) -> Iterator[None]:
+    """`settings` as environment variables for the duration (a variable already set wins)."""
+    added = [var for var in settings if var not in os.environ]
+    os.environ.update({var: settings[var] for var in added})
+    try:
+        yield
+    finally:
+        for var in added:
+            os.environ.pop(var, None)
 
 
 def _count(result: LoadResult, row_counts: dict[str, int]) -> None:

@@ -81,7 +81,23 @@ def test_a_run_of_many_files_is_one_load_file_that_dictionary_encodes_only_its_t
     assert dictionary == {"carrier", "_file_name", "_dlt_load_id"}
     assert meta.num_row_groups == 1  # small files gathered
     assert set(pq.read_table(path).column("_dlt_load_id").to_pylist()) == {path.parent.parent.name}
-    assert meta.row_group(0).column(0).compression == "SNAPPY"
+    assert meta.row_group(0).column(0).compression == "UNCOMPRESSED"  # locally: written and read once on one disk
+    assert "DATA_WRITER__COMPRESSION" not in os.environ  # the local setting lasts as long as the local run
+
+
+def test_load_files_take_dlts_parquet_writer_settings_and_its_default_is_snappy(files_env, monkeypatch):
+    from pipelines.sources.files import writer_options
+
+    monkeypatch.delenv("DATA_WRITER__COMPRESSION", raising=False)
+    assert writer_options()["compression"] == "snappy"  # in the cloud: the files cross the network to BigQuery
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+    monkeypatch.setenv("DATA_WRITER__COMPRESSION", "zstd")  # what a team sets in dlt's own config
+    monkeypatch.setenv("DATA_WRITER__VERSION", "2.6")
+    _many_drops(files_env, 2)
+    assert load(ShopFiles, files_env).rows == {"shipments": 2}
+    (path,) = _load_files(files_env)
+    meta = pq.ParquetFile(path).metadata
+    assert (meta.row_group(0).column(0).compression, meta.format_version) == ("ZSTD", "2.6")
 
 
 def test_load_files_roll_over_past_their_size_and_every_row_loads_once(files_env, monkeypatch):

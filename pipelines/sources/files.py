@@ -110,6 +110,21 @@ class _Landed:
     table: pa.Table | None = None
 
 
+def writer_options() -> dict[str, object]:
+    """The Parquet settings dlt's own writer resolves (`[data_writer]` in its config, or
+    `DATA_WRITER__COMPRESSION` and the like), as `pyarrow.parquet.ParquetWriter` takes them."""
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.destination.configuration import ParquetFormatConfiguration
+
+    f = resolve_configuration(ParquetFormatConfiguration())
+    options = {
+        "flavor": f.flavor, "version": f.version, "compression": f.compression, "data_page_size": f.data_page_size,
+        "coerce_timestamps": f.coerce_timestamps, "allow_truncated_timestamps": f.allow_truncated_timestamps,
+        "use_compliant_nested_type": f.use_compliant_nested_type, "write_page_index": f.write_page_index,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class _TableColumns:
     """The columns of the resource's table in dlt's schema, when an earlier file added some the
@@ -195,7 +210,7 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     scratch = Path(dlt.current.pipeline().working_dir) / naming.SCRATCH_DIR
     scratch.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="landed-", dir=scratch))
-    sink = LoadFiles(folder)
+    sink = LoadFiles(folder, writer_options())
     load_id = dlt.current.load_package_state()["load_id"]
     work = partial(_read, schema=schema, key=key, sink=sink, load_id=load_id, table_columns=_TableColumns.evolved(schema))
     try:
