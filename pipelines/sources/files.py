@@ -15,7 +15,8 @@ per page, not one per file). Files are read on `READERS` threads (a large one al
 columns the contract does not declare goes through dlt's writer instead, so the pipeline's schema
 contract rules on them. Once such columns are in the table, the load files of later runs carry
 them as nulls of the table's types, in the table's order (dlt's own `normalize_py_arrow_item`),
-so dlt still imports them as written rather than rewriting every one of them with its own writer.
+so dlt still imports them as written rather than rewriting every one of them with its own writer
+(unless one is nested: typed nulls would not read back as dlt's `json`, and dlt then rewrites).
 
 Declare the table with `write_disposition=by_file()` and a primary key of (key, `_file_name`): a
 re-delivered file replaces all of its own rows (rows it no longer holds go too), and every
@@ -149,7 +150,18 @@ class _TableColumns:
         if not set(columns) - ours:
             return None
         capabilities = dlt.current.pipeline().destination.capabilities()
-        return cls(columns, source_schema.naming, capabilities, get_context_timezone_name())
+        padding = cls(columns, source_schema.naming, capabilities, get_context_timezone_name())
+        return padding if padding._infers_back({n: c for n, c in columns.items() if n not in ours}) else None
+
+    def _infers_back(self, evolved: dict) -> bool:
+        """Whether null columns of the arrow types dlt gives `evolved` read back as the same data
+        types. A nested (`json`) column does not: its nulls would be text, a change of type the
+        contract refuses. Files then go through dlt's writer, which rewrites them."""
+        from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
+
+        padded = _TableColumns(evolved, self.naming, self.capabilities, self.timezone).of(pa.table({}))
+        inferred = py_arrow_to_table_schema_columns(padded.schema)
+        return all(inferred.get(name, {}).get("data_type") == column.get("data_type") for name, column in evolved.items())
 
     def of(self, table: pa.Table) -> pa.Table:
         from dlt.common.libs.pyarrow import normalize_py_arrow_item
