@@ -50,7 +50,8 @@ DLT_SETTINGS = {
 
 
 # Locally a load file is written and read once on one disk, and deleted once loaded: compressing
-# it only costs time. In the cloud it crosses the network to BigQuery: dlt's default, snappy.
+# it only costs time. In the cloud it crosses the network to BigQuery: dlt's default, snappy. Only
+# a default: a compression set in dlt's own config (the environment, .dlt/config.toml) wins.
 LOCAL_DLT_SETTINGS = {"DATA_WRITER__COMPRESSION": "none"}
 
 
@@ -243,10 +244,18 @@ def load(
         return _load(pipeline, env, on_stage)
 
 
+def _configured(var: str) -> bool:
+    """Whether dlt's config already says what the variable `var` would, in any provider (the
+    environment, .dlt/config.toml, ...), in its own section or one of a step's."""
+    key = var.lower().replace("__", ".")
+    return any(dlt.config.get(f"{step}{key}") is not None for step in ("", "extract.", "normalize."))
+
+
 @contextmanager
 def _settings(settings: dict[str, str]) -> Iterator[None]:
-    """`settings` as environment variables for the duration (a variable already set wins)."""
-    added = [var for var in settings if var not in os.environ]
+    """`settings` as environment variables for the duration, as defaults: what dlt's config
+    already sets wins."""
+    added = [var for var in settings if not _configured(var)]
     os.environ.update({var: settings[var] for var in added})
     try:
         yield

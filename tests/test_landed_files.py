@@ -5,6 +5,7 @@ a killed run leaves behind."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -283,3 +284,25 @@ def test_after_a_partner_adds_a_nested_column_later_files_still_load(files_env, 
     assert load(ShopFiles, files_env).rows == {"shipments": 1}
     got = query(files_env.datalake.path, "select shipment_id, parcel is null from raw_shop_files.shipments order by shipment_id")
     assert got == [(1, True), (2, False), (3, True)]
+
+
+def test_a_compression_set_in_dlts_own_config_file_wins_over_the_local_default(files_env, tmp_path):
+    """Locally, load files are uncompressed by default; a team's `[data_writer]` in .dlt/config.toml
+    (read by `toltek` from its working directory, as dlt reads it) says otherwise."""
+    import subprocess
+    import sys
+
+    from conftest import toltek_env
+
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text('[data_writer]\ncompression = "zstd"\n')
+    drop(files_env, "a.csv", f"{HEADER}\n{row(1, 'ups')}\n", T0)
+    for folder in ("api", "sheets"):
+        (files_env.samples / folder).mkdir()
+    env = toltek_env(files_env.work_dir.parent, TOLTEK_SAMPLES=str(files_env.samples), LOAD__DELETE_COMPLETED_JOBS="false")
+    env.pop("DATA_WRITER__COMPRESSION", None)
+    toltek = Path(sys.executable).parent / "toltek"
+    done = subprocess.run([str(toltek), "run", "shop_files", "--skip-transform"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (path,) = _load_files(files_env)
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
