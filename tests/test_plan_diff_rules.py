@@ -167,6 +167,15 @@ def test_rules_on_what_base_already_has(added, removed, expected):
     assert rules == expected, grant
 
 
+def test_a_new_account_given_a_role_over_identities_widens_even_where_its_peers_hold_it():
+    """Another account of the datalake project holding a project-wide role does not make a new
+    account holding it too ordinary when the role acts on identities (mints every account's tokens)."""
+    creator = "roles/iam.serviceAccountTokenCreator"
+    base = [*BASE, project_grant(sa("pl-b"), creator)]
+    assert rules_of(project_grant(sa("pl-c"), creator), base=base) == {(sa("pl-c"), creator, LAKE): ["existing-resource"]}
+    assert rules_of(project_grant(sa("pl-c"), "roles/bigquery.jobUser"), base=base) == {(sa("pl-c"), "roles/bigquery.jobUser", LAKE): []}
+
+
 @pytest.mark.parametrize(
     ("a", "b", "implied"),
     [

@@ -45,7 +45,10 @@ The next three look at the very resource or project the grant is on, when BASE a
   in another project), and for a new account when no account of its own project held the role
   there unconditionally in BASE (a new pipeline's account running jobs in the warehouse project,
   where only the warehouse's accounts do; not in the datalake project, as the other pipelines'
-  accounts do). Not for a conditional grant on a resource that BASE grants only under
+  accounts do), or when the role acts on identities or IAM (`iam.*`, `setIamPolicy`; a role the
+  pack's table lacks counts as one). A new Google service agent is not flagged at project level:
+  the diff cannot tell the project an agent serves from its e-mail (`service-<number>@…`), and a
+  stack grants agents what enabling an API asks. Not for a conditional grant on a resource that BASE grants only under
   conditions, when it takes its own part of it (`conditions.own_part`: their form, other values,
   none a prefix of another: a new file pipeline's folder of the landing bucket beside shop_files').
 
@@ -301,12 +304,27 @@ def home_project(member: str) -> str | None:
     return match["project"] if match else None
 
 
+# Permissions over identities and access: a new account holding them widens IAM even where an
+# account of its project held them already.
+POWERFUL = ("iam.*", "*.setIamPolicy", "resourcemanager.projects.setIamPolicy")
+
+
+@lru_cache(maxsize=1024)
+def powerful(role: str) -> bool:
+    """Whether `role` allows acting as, or minting keys or tokens of, service accounts, or
+    changing IAM; a role not in the pack's table counts as such (what it allows is not known)."""
+    held = PREDEFINED.get(role)
+    return held is None or any(fnmatchcase(p, q) or fnmatchcase(q, p) for p in held for q in POWERFUL)
+
+
 def peers_hold(g: GrantRow, there: list[GrantRow]) -> bool:
     """Whether an account of `g`'s principal's own project held `g`'s role (or one allowing it)
-    unconditionally where `g` is, in BASE: another pipeline's account running jobs in the
-    datalake project, for a new pipeline's."""
+    unconditionally where `g` is, in BASE, and the role is not `powerful`: another pipeline's
+    account running jobs in the datalake project, for a new pipeline's."""
     home = home_project(g.principal)
-    return home is not None and any(h.condition is None and home_project(h.principal) == home and role_covers(h.role, g.role) for h in there)
+    if home is None or powerful(g.role):
+        return False
+    return any(h.condition is None and home_project(h.principal) == home and role_covers(h.role, g.role) for h in there)
 
 
 def stack_projects(*resource_lists: Iterable[dict[str, Any]]) -> set[str]:
