@@ -105,10 +105,17 @@ class HeldDatalake:
             self._connection = duckdb.connect(str(self._store.path))
         return self._connection
 
-    def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def close(self, *, quietly: bool = False) -> None:
+        """Close the connection (DuckDB checkpoints then); `quietly`: when the run failed already,
+        a failure to close does not hide why."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.close()
+        except Exception:
+            if not quietly:
+                raise
 
 
 @contextmanager
@@ -413,6 +420,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
             if DISCARDED_TABLE in result.rows:
                 result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
+        stage = "load"
+        datalake.close()  # its checkpoint: failing there is the load's failure
     except UserError:
         raise
     except Exception as exc:
@@ -429,6 +438,6 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 message += f"; its data is kept in {kept} and the pipeline's state rolled back: fix the source and run again"
         raise PipelineFailed(f"pipeline '{pipeline.name}' failed in {stage}: {message}") from None
     finally:
-        datalake.close()
+        datalake.close(quietly=True)
     result.seconds = time.monotonic() - started
     return result

@@ -86,3 +86,25 @@ def test_a_load_opens_the_local_datalake_once_and_closes_it(local_env, server, m
     assert opened.count(str(local_env.datalake.path)) == 1
     with duckdb_held_by_another_process(local_env.datalake.path):
         pass
+
+
+def test_a_datalake_that_cannot_be_closed_fails_the_load_in_one_line(local_env, server, monkeypatch):
+    """Closing the held connection checkpoints the database (a full disk fails there): the run
+    says so in one line, and a failure before it is not hidden by one at closing."""
+    import duckdb
+
+    from pipelines import loading
+
+    close = loading.HeldDatalake.close
+
+    def failing(self, *, quietly=False):
+        close(self, quietly=quietly)
+        if not quietly:
+            raise duckdb.IOException("could not write the checkpoint: No space left on device")
+
+    monkeypatch.setattr(loading.HeldDatalake, "close", failing)
+    with pytest.raises(PipelineFailed, match=r"^pipeline 'shop_sheets' failed in load: IOException: could not write the checkpoint: No space left on device$"):
+        load(ShopSheets, local_env)
+    monkeypatch.setattr(loading.HeldDatalake, "close", close)
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]  # its load had committed
+    assert load(ShopSheets, local_env).rows == {}
