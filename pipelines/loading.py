@@ -49,12 +49,6 @@ DLT_SETTINGS = {
 }
 
 
-# Locally a load file is written and read once on one disk, and deleted once loaded: compressing
-# it only costs time. In the cloud it crosses the network to BigQuery: dlt's default, snappy. Only
-# a default: a compression set in dlt's own config (the environment, .dlt/config.toml) wins.
-LOCAL_DLT_SETTINGS = {"DATA_WRITER__COMPRESSION": "none"}
-
-
 @dataclass
 class LoadResult:
     pipeline: str
@@ -247,28 +241,8 @@ def load(
     """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
     for var, value in DLT_SETTINGS.items():
         os.environ.setdefault(var, value)
-    with run_lock(pipeline, env), _settings(LOCAL_DLT_SETTINGS if env.is_local else {}):
+    with run_lock(pipeline, env):
         return _load(pipeline, env, on_stage)
-
-
-def _configured(var: str) -> bool:
-    """Whether dlt's config already says what the variable `var` would, in any provider (the
-    environment, .dlt/config.toml, ...), in its own section or one of a step's."""
-    key = var.lower().replace("__", ".")
-    return any(dlt.config.get(f"{step}{key}") is not None for step in ("", "extract.", "normalize."))
-
-
-@contextmanager
-def _settings(settings: dict[str, str]) -> Iterator[None]:
-    """`settings` as environment variables for the duration, as defaults: what dlt's config
-    already sets wins."""
-    added = [var for var in settings if not _configured(var)]
-    os.environ.update({var: settings[var] for var in added})
-    try:
-        yield
-    finally:
-        for var in added:
-            os.environ.pop(var, None)
 
 
 def _count(result: LoadResult, row_counts: dict[str, int]) -> None:

@@ -83,14 +83,19 @@ def test_a_run_of_many_files_is_one_load_file_that_dictionary_encodes_only_its_t
     assert meta.num_row_groups == 1  # small files gathered
     assert set(pq.read_table(path).column("_dlt_load_id").to_pylist()) == {path.parent.parent.name}
     assert meta.row_group(0).column(0).compression == "UNCOMPRESSED"  # locally: written and read once on one disk
-    assert "DATA_WRITER__COMPRESSION" not in os.environ  # the local setting lasts as long as the local run
 
 
 def test_load_files_take_dlts_parquet_writer_settings_and_its_default_is_snappy(files_env, monkeypatch):
-    from pipelines.sources.files import writer_options
+    from pipelines.sources import files
 
     monkeypatch.delenv("DATA_WRITER__COMPRESSION", raising=False)
-    assert writer_options()["compression"] == "snappy"  # in the cloud: the files cross the network to BigQuery
+    for local, default in ((False, "snappy"), (True, "none")):  # BigQuery gets them over the network
+        monkeypatch.setattr(files, "_local_destination", lambda local=local: local)
+        assert files.writer_options()["compression"] == default
+        monkeypatch.setenv("DATA_WRITER__COMPRESSION", "snappy")
+        assert files.writer_options()["compression"] == "snappy"  # set, even to dlt's default: it wins
+        monkeypatch.delenv("DATA_WRITER__COMPRESSION")
+    monkeypatch.undo()
     monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
     monkeypatch.setenv("DATA_WRITER__COMPRESSION", "zstd")  # what a team sets in dlt's own config
     monkeypatch.setenv("DATA_WRITER__VERSION", "2.6")
@@ -286,16 +291,18 @@ def test_after_a_partner_adds_a_nested_column_later_files_still_load(files_env, 
     assert got == [(1, True), (2, False), (3, True)]
 
 
-def test_a_compression_set_in_dlts_own_config_file_wins_over_the_local_default(files_env, tmp_path):
+@pytest.mark.parametrize("section", ["data_writer", "sources.shop_files.data_writer"])
+def test_a_compression_set_in_dlts_own_config_file_wins_over_the_local_default(files_env, tmp_path, section):
     """Locally, load files are uncompressed by default; a team's `[data_writer]` in .dlt/config.toml
-    (read by `toltek` from its working directory, as dlt reads it) says otherwise."""
+    (read by `toltek` from its working directory, as dlt reads it, in any section dlt reads for
+    the source) says otherwise."""
     import subprocess
     import sys
 
     from conftest import toltek_env
 
     (tmp_path / ".dlt").mkdir()
-    (tmp_path / ".dlt" / "config.toml").write_text('[data_writer]\ncompression = "zstd"\n')
+    (tmp_path / ".dlt" / "config.toml").write_text(f'[{section}]\ncompression = "zstd"\n')
     drop(files_env, "a.csv", f"{HEADER}\n{row(1, 'ups')}\n", T0)
     for folder in ("api", "sheets"):
         (files_env.samples / folder).mkdir()

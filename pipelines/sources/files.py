@@ -36,10 +36,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import ClassVar, Optional
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
+from dlt.common.configuration import configspec, known_sections
+from dlt.common.configuration.specs import BaseConfiguration
 from dlt.sources.filesystem import FileItemDict
 
 from pipelines import arrow, naming
@@ -112,8 +115,13 @@ class _Landed:
 
 
 def writer_options() -> dict[str, object]:
-    """The Parquet settings dlt's own writer resolves (`[data_writer]` in its config, or
-    `DATA_WRITER__COMPRESSION` and the like), as `pyarrow.parquet.ParquetWriter` takes them."""
+    """The Parquet settings of dlt's own writer (`[data_writer]`: format version, compression, ...),
+    resolved as dlt resolves them for this source, as `pyarrow.parquet.ParquetWriter` takes them.
+
+    One default differs: for a DuckDB datalake the files are not compressed. DuckDB reads them
+    once from the same disk, and they are deleted once loaded, so compressing them only costs
+    time. BigQuery receives them over the network and gets dlt's default, snappy. A compression
+    set in dlt's config wins either way."""
     from dlt.common.configuration import resolve_configuration
     from dlt.common.destination.configuration import ParquetFormatConfiguration
 
@@ -123,7 +131,23 @@ def writer_options() -> dict[str, object]:
         "coerce_timestamps": f.coerce_timestamps, "allow_truncated_timestamps": f.allow_truncated_timestamps,
         "use_compliant_nested_type": f.use_compliant_nested_type, "write_page_index": f.write_page_index,
     }
+    if resolve_configuration(_Compression()).compression is None and _local_destination():
+        options["compression"] = "none"
     return {name: value for name, value in options.items() if value is not None}
+
+
+@configspec
+class _Compression(BaseConfiguration):
+    """The compression of dlt's `[data_writer]` settings with no default: None when nothing sets it."""
+
+    compression: Optional[str] = None  # noqa: UP045 - dlt's config specs resolve typing hints
+    __section__: ClassVar[str] = known_sections.DATA_WRITER
+
+
+def _local_destination() -> bool:
+    """Whether the run loads into a DuckDB file on this machine."""
+    destination = dlt.current.pipeline().destination
+    return destination is not None and destination.destination_type == "dlt.destinations.duckdb"
 
 
 @dataclass(frozen=True)
