@@ -167,12 +167,13 @@ def test_rules_on_what_base_already_has(added, removed, expected):
     assert rules == expected, grant
 
 
-def test_a_new_account_given_a_role_over_identities_widens_even_where_its_peers_hold_it():
+@pytest.mark.parametrize("role", ["roles/iam.serviceAccountTokenCreator", "roles/bigquery.admin", "roles/storage.objectAdmin", "roles/x.custom"])
+def test_a_new_account_given_a_role_over_identities_or_iam_widens_even_where_its_peers_hold_it(role):
     """Another account of the datalake project holding a project-wide role does not make a new
-    account holding it too ordinary when the role acts on identities (mints every account's tokens)."""
-    creator = "roles/iam.serviceAccountTokenCreator"
-    base = [*BASE, project_grant(sa("pl-b"), creator)]
-    assert rules_of(project_grant(sa("pl-c"), creator), base=base) == {(sa("pl-c"), creator, LAKE): ["existing-resource"]}
+    account holding it too ordinary when the role acts on identities (mints every account's
+    tokens) or on IAM (a service's `*` includes its `setIamPolicy`), or is not known."""
+    base = [*BASE, project_grant(sa("pl-b"), role)]
+    assert rules_of(project_grant(sa("pl-c"), role), base=base) == {(sa("pl-c"), role, LAKE): ["existing-resource"]}
     assert rules_of(project_grant(sa("pl-c"), "roles/bigquery.jobUser"), base=base) == {(sa("pl-c"), "roles/bigquery.jobUser", LAKE): []}
 
 

@@ -45,8 +45,9 @@ The next three look at the very resource or project the grant is on, when BASE a
   in another project), and for a new account when no account of its own project held the role
   there unconditionally in BASE (a new pipeline's account running jobs in the warehouse project,
   where only the warehouse's accounts do; not in the datalake project, as the other pipelines'
-  accounts do), or when the role acts on identities or IAM (`iam.*`, `setIamPolicy`; a role the
-  pack's table lacks counts as one). A new Google service agent is not flagged at project level:
+  accounts do), or when the role acts on identities or IAM (acting as an account, minting its
+  tokens or keys, `setIamPolicy` of any service, a service's `*` included; a role the pack's
+  table lacks counts as one). A new Google service agent is not flagged at project level:
   the diff cannot tell the project an agent serves from its e-mail (`service-<number>@…`), and a
   stack grants agents what enabling an API asks. Not for a conditional grant on a resource that BASE grants only under
   conditions, when it takes its own part of it (`conditions.own_part`: their form, other values,
@@ -306,7 +307,11 @@ def home_project(member: str) -> str | None:
 
 # Permissions over identities and access: a new account holding them widens IAM even where an
 # account of its project held them already.
-POWERFUL = ("iam.*", "*.setIamPolicy", "resourcemanager.projects.setIamPolicy")
+POWERFUL = (
+    "iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
+    "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt", "iam.serviceAccounts.implicitDelegation",
+    "iam.serviceAccountKeys.create", "iam.roles.create", "iam.roles.update", "*.setIamPolicy",
+)
 
 
 @lru_cache(maxsize=1024)
@@ -314,7 +319,14 @@ def powerful(role: str) -> bool:
     """Whether `role` allows acting as, or minting keys or tokens of, service accounts, or
     changing IAM; a role not in the pack's table counts as such (what it allows is not known)."""
     held = PREDEFINED.get(role)
-    return held is None or any(fnmatchcase(p, q) or fnmatchcase(q, p) for p in held for q in POWERFUL)
+    return held is None or any(_may_match(p, q) for p in held for q in POWERFUL)
+
+
+def _may_match(held: str, powerful_pattern: str) -> bool:
+    """Whether the permission pattern `held` allows a permission `powerful_pattern` matches: a
+    service's wildcard (`bigquery.*`, `storage.objects.*`) includes its `setIamPolicy`."""
+    probes = {held, *(held.replace("*", fill) for fill in ("setIamPolicy", "x.setIamPolicy"))}
+    return fnmatchcase(powerful_pattern, held) or any(fnmatchcase(probe, powerful_pattern) for probe in probes)
 
 
 def peers_hold(g: GrantRow, there: list[GrantRow]) -> bool:
