@@ -344,15 +344,26 @@ def _may_hold_state(env: Environment) -> bool:
     return not isinstance(env.datalake, DuckDBStore) or env.datalake.path.exists()
 
 
+def _dlt_pipeline(pipeline: type[Pipeline], env: Environment) -> dlt.Pipeline:
+    """The pipeline's dlt pipeline; dlt's own configuration files it cannot read (a malformed
+    .dlt/config.toml or secrets.toml) are one `UserError`, not a traceback."""
+    from dlt.common.configuration.exceptions import ConfigProviderException
+
+    try:
+        return dlt.pipeline(
+            pipeline_name=naming.dlt_pipeline_name(pipeline.name),
+            destination=destination(env),
+            dataset_name=pipeline.dataset,
+            pipelines_dir=str(env.work_dir),
+        )
+    except ConfigProviderException as exc:
+        raise UserError(f"dlt configuration: {' '.join(str(exc).split())}") from None
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
-    dlt_pipeline = dlt.pipeline(
-        pipeline_name=naming.dlt_pipeline_name(pipeline.name),
-        destination=destination(env),
-        dataset_name=pipeline.dataset,
-        pipelines_dir=str(env.work_dir),
-    )
+    dlt_pipeline = _dlt_pipeline(pipeline, env)
     stage = "extract"
     load_ids: list[str] = []
     datalake = HeldDatalake(env)

@@ -232,3 +232,18 @@ def test_a_pipeline_module_that_cannot_be_imported_is_one_line_naming_file_and_l
             assert done.stderr.strip() == f"error: {message}", args
     finally:
         shutil.rmtree(module)
+
+
+@pytest.mark.parametrize("name", ["config.toml", "secrets.toml"])
+def test_a_dlt_config_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, name):
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / name).write_text('[data_writer\ncompression = "zstd"\n')  # a bracket left open
+    done = subprocess.run(
+        [str(TOLTEK), "run", "shop_sheets", "--skip-transform"], cwd=tmp_path, capture_output=True, text=True,
+        env=toltek_env(tmp_path / "home"), timeout=600,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: dlt configuration: A problem encountered when loading {name} from paths ['./.dlt/{name}'")
+    assert line.endswith("Unexpected character: '\\n' at line 1 col 12")
