@@ -129,6 +129,29 @@ def test_a_parquet_column_of_another_type_fails_naming_file_and_column(files_env
     assert str(caught.value).startswith("pipeline 'shop_files' failed in extract: bad.parquet: column shipment_id cannot be read as int64 (")
 
 
+def test_an_extra_column_of_nanosecond_timestamps_loads_as_microseconds_or_fails_naming_file_and_column(files_env):
+    """pandas and Spark write Parquet timestamps in nanoseconds; the warehouse keeps microseconds.
+    Whole microseconds load; finer digits fail the file as a declared column's do, naming the file
+    and the column; delivered again, it loads."""
+    def scans(name, nanoseconds):
+        ids = list(range(len(nanoseconds)))
+        table = pa.table({"shipment_id": ids, "order_id": ids, "scanned_at": pa.array(nanoseconds, pa.timestamp("ns", tz="UTC"))})
+        pq.write_table(table, files_env.samples / "files" / "shipments" / name)
+
+    scans("a.parquet", [1_700_000_000_123_456_000])
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert shipments(files_env, "shipment_id, epoch_us(scanned_at)") == [(0, 1_700_000_000_123_456)]
+    scans("b.parquet", [1_700_000_000_123_456_789])
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopFiles, files_env)
+    assert str(caught.value).startswith(
+        "pipeline 'shop_files' failed in extract: b.parquet: column scanned_at cannot be read as timestamp[us, tz=UTC] ("
+    )
+    assert shipments(files_env, "shipment_id") == [(0,)]  # nothing of it loaded
+    scans("b.parquet", [1_700_000_000_123_457_000])  # delivered again, in whole microseconds
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+
+
 def test_an_empty_sheet_fails_instead_of_emptying_the_table(local_env, server):
     assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
     server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"] = []

@@ -168,11 +168,24 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
             columns[field_.name] = table[field_.name].cast(field_.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise SourceDataError(f"{name}: column {field_.name} cannot be read as {field_.type} ({exc})") from None
-    extras = {n: table[n] for n in table.column_names if n not in schema.names}
+    extras = {n: _microseconds(name, n, table[n]) for n in table.column_names if n not in schema.names}
     if any(not f.nullable and columns[f.name].null_count for f in schema):
         missing = [f.name for f in schema if not f.nullable and columns[f.name].null_count]
         raise SourceDataError(f"{name}: required column(s) {', '.join(missing)} hold nulls")
     return FileRead(arrange(schema, columns, extras))
+
+
+def _microseconds(name: str, column_name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """An extra column of nanosecond timestamps in microseconds, the warehouse's precision (dlt
+    would cast it so, failing with a message that names neither file nor column): finer digits are
+    a `SourceDataError`, as for a declared column."""
+    if not (pa.types.is_timestamp(column.type) and column.type.unit == "ns"):
+        return column
+    target = pa.timestamp("us", tz=column.type.tz)
+    try:
+        return column.cast(target)
+    except pa.ArrowInvalid as exc:
+        raise SourceDataError(f"{name}: column {column_name} cannot be read as {target} ({exc})") from None
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:
