@@ -84,9 +84,10 @@ class HeldDatalake:
     """A local datalake's DuckDB connection, opened at a run's first load and closed when the run
     ends; None in the cloud.
 
-    dlt opens the database file again for each step of a load and closes it after: five opens
-    (each reads the catalog) and closes (each checkpoints) for one package, a tenth of a second
-    of a 1M-row load. Given a connection, dlt borrows duplicates of it and leaves it open."""
+    dlt opens the database file again for each step of a load and closes it after: three to five
+    opens (each reads the catalog) and closes (each checkpoints) for one package, a tenth of a
+    second of a 1M-row load. Given a connection, dlt borrows duplicates of it and leaves it open.
+    A run that loads nothing never opens it."""
 
     def __init__(self, env: Environment) -> None:
         self._store = env.datalake if isinstance(env.datalake, DuckDBStore) else None
