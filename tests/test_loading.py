@@ -86,6 +86,8 @@ def test_a_load_opens_the_local_datalake_once_and_closes_it(local_env, server, m
     assert opened.count(str(local_env.datalake.path)) == 1
     with duckdb_held_by_another_process(local_env.datalake.path):
         pass
+    assert load(ShopSheets, local_env).rows == {}  # the sheet is unchanged: nothing to load ...
+    assert opened.count(str(local_env.datalake.path)) == 1  # ... and the datalake is not even opened
 
 
 def test_a_datalake_that_cannot_be_closed_fails_the_load_in_one_line(local_env, server, monkeypatch):
