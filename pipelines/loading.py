@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 import dlt
 from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
-from dlt.common.destination.exceptions import DestinationTerminalException
-from dlt.common.schema.exceptions import DataValidationError, SchemaException
 from dlt.sources import DltSource
 
-from pipelines import naming
+from pipelines import failures, naming
 from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
 from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
@@ -171,67 +169,6 @@ def run_lock(pipeline: type[Pipeline], env: Environment):  # noqa: ANN201 - a co
     """One run of a pipeline at a time per working directory: a second one refuses to start."""
     path = env.work_dir / f"{naming.dlt_pipeline_name(pipeline.name)}.lock"
     return exclusive(path, lambda pid: f"pipeline '{pipeline.name}' is already running (pid {pid}); not started")
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The exception that says what went wrong inside a dlt step failure.
-
-    Follows explicit causes first; an implicit context counts only when it is not the
-    StopIteration of a generator that was being resumed.
-    """
-    import requests
-
-    telling = (SourceDataError, SignalReceivedException, DataValidationError, SchemaException, DestinationTerminalException, requests.RequestException)
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, telling):
-            return exc
-        inner = exc.__cause__
-        if inner is None and not isinstance(exc.__context__, StopIteration | GeneratorExit):
-            inner = exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    return exc
-
-
-def describe(cause: BaseException) -> str:
-    """What went wrong, for a person: HTTP failures name the endpoint (without its query)."""
-    import requests
-
-    if isinstance(cause, SourceDataError):
-        return str(cause)
-    if isinstance(cause, DataValidationError):  # dlt's schema contract said no
-        return _contract_message(cause)
-    if isinstance(cause, requests.HTTPError) and cause.response is not None:
-        response = cause.response
-        endpoint = response.url.split("?", 1)[0]
-        return f"HTTP {response.status_code} {response.reason} from {response.request.method} {endpoint}"
-    if isinstance(cause, requests.Timeout | requests.ConnectionError) and cause.request is not None:
-        what = "no answer in time" if isinstance(cause, requests.Timeout) else "connection failed"
-        return f"{what} from {cause.request.method} {cause.request.url.split('?', 1)[0]} (after retries)"
-    return f"{type(cause).__name__}: {cause}"
-
-
-def _contract_message(error: BaseException) -> str:
-    table, column = getattr(error, "table_name", "?"), getattr(error, "column_name", None) or ""
-    entity, mode = getattr(error, "schema_entity", ""), getattr(error, "contract_mode", "")
-    item = getattr(error, "data_item", None) or {}
-    where = f" (row id {item['id']})" if isinstance(item, dict) and "id" in item else ""
-    if entity == "data_type":
-        base, _, variant = column.partition("__v_")
-        return f"schema contract: {table}.{base} received a {variant or 'different'} value{where}; its data type is frozen"
-    if entity == "columns":
-        return f"schema contract: {table} received new column {column}{where}; columns are {mode}"
-    return f"schema contract: new table {table}; tables are {mode}"
-
-
-def _one_line(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[secret]")
-    return " ".join(text.split())[:400]
 
 
 def load(
@@ -411,12 +348,12 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
     except UserError:
         raise
     except Exception as exc:
-        cause = _root_cause(exc)
+        cause = failures.root_cause(exc)
         if isinstance(cause, SignalReceivedException):  # dlt's own handler caught SIGTERM/SIGINT
             raise Terminated(cause.signal_code) from None
         secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
         secrets += list(SAMPLE_SECRETS.values())
-        message = _one_line(describe(cause), secrets)
+        message = failures.one_line(failures.describe(cause), secrets)
         if is_data_failure(cause):
             # It would fail the same way on every run: keep it aside and roll the state back.
             kept = set_aside(dlt_pipeline, env.work_dir.parent / "failed" / pipeline.name, message)
