@@ -295,7 +295,7 @@ def test_an_unknown_ref_or_a_saved_plan_of_another_version_is_one_line_and_exit_
         ": no infra.plan there (the installed one would be planned instead)"
     )
 
-    old = tmp_path / "old.json"  # every other refusal of a saved plan: test_plan_diff_rules.py
+    old = tmp_path / "old.json"  # every other refusal of a saved plan: test_plan_diff_output.py
     old.write_text(json.dumps({"version": 99, "stack": "prd", "resources": []}))
     done = subprocess.run([str(TOLTEK), "plan", "-s", "prd", "--diff", str(old)], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert (done.returncode, done.stdout) == (2, "")
