@@ -75,7 +75,7 @@ from typing import Any
 
 from infra.policy.iam import ACCOUNT, PUBLIC, identity, short, stack_grants
 from infra.policy.model import UNKNOWN, Res, get
-from infra.policy.roles import PREDEFINED
+from infra.policy.roles import ESCALATION, PREDEFINED, risks
 from infra.policy.rules_iam import BASIC_ROLES, SERVICE_AGENT, custom_roles
 from infra.review.conditions import implies, own_part
 
@@ -305,28 +305,13 @@ def home_project(member: str) -> str | None:
     return match["project"] if match else None
 
 
-# Permissions over identities and access: a new account holding them widens IAM even where an
-# account of its project held them already.
-POWERFUL = (
-    "iam.serviceAccounts.actAs", "iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
-    "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt", "iam.serviceAccounts.implicitDelegation",
-    "iam.serviceAccountKeys.create", "iam.roles.create", "iam.roles.update", "*.setIamPolicy",
-)
-
-
 @lru_cache(maxsize=1024)
 def powerful(role: str) -> bool:
-    """Whether `role` allows acting as, or minting keys or tokens of, service accounts, or
-    changing IAM; a role not in the pack's table counts as such (what it allows is not known)."""
+    """Whether `role` lets its holder escalate (the policy pack's `ESCALATION` classes: act as
+    another identity, change who has access, wildcards included); a role not in the pack's table
+    counts as such (what it allows is not known)."""
     held = PREDEFINED.get(role)
-    return held is None or any(_may_match(p, q) for p in held for q in POWERFUL)
-
-
-def _may_match(held: str, powerful_pattern: str) -> bool:
-    """Whether the permission pattern `held` allows a permission `powerful_pattern` matches: a
-    service's wildcard (`bigquery.*`, `storage.objects.*`) includes its `setIamPolicy`."""
-    probes = {held, *(held.replace("*", fill) for fill in ("setIamPolicy", "x.setIamPolicy"))}
-    return fnmatchcase(powerful_pattern, held) or any(fnmatchcase(probe, powerful_pattern) for probe in probes)
+    return held is None or bool(risks(held, *ESCALATION))
 
 
 def peers_hold(g: GrantRow, there: list[GrantRow]) -> bool:
