@@ -123,7 +123,7 @@ def test_load_files_roll_over_past_their_size_and_every_row_loads_once(files_env
 def test_a_table_of_other_columns_starts_a_new_load_file(tmp_path):
     from pipelines.sources.load_files import LoadFiles
 
-    sink = LoadFiles(tmp_path)
+    sink = LoadFiles(tmp_path, {})
     sink.add(pa.table({"a": pa.array([1], pa.int64())}))
     sink.add(pa.table({"a": pa.array([2], pa.int64())}))
     sink.add(pa.table({"a": pa.array([3], pa.int64()), "b": pa.array(["x"])}))

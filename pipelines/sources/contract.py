@@ -162,12 +162,7 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         _with_required_columns(name, raw, schema, as_text=False)
         return FileRead(None)
     table = _with_required_columns(name, raw, schema, as_text=False)
-    columns = {}
-    for field_ in schema:
-        try:
-            columns[field_.name] = table[field_.name].cast(field_.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise SourceDataError(f"{name}: column {field_.name} cannot be read as {field_.type} ({exc})") from None
+    columns = {field_.name: _cast(name, field_.name, table[field_.name], field_.type) for field_ in schema}
     extras = {n: _microseconds(name, n, table[n]) for n in table.column_names if n not in schema.names}
     if any(not f.nullable and columns[f.name].null_count for f in schema):
         missing = [f.name for f in schema if not f.nullable and columns[f.name].null_count]
@@ -175,17 +170,21 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
     return FileRead(arrange(schema, columns, extras))
 
 
+def _cast(name: str, column_name: str, column: pa.ChunkedArray, type_: pa.DataType) -> pa.ChunkedArray:
+    """`column` of file `name` as `type_`, losing nothing; else a `SourceDataError` naming both."""
+    try:
+        return column.cast(type_)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SourceDataError(f"{name}: column {column_name} cannot be read as {type_} ({exc})") from None
+
+
 def _microseconds(name: str, column_name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
     """An extra column of nanosecond timestamps in microseconds, the warehouse's precision (dlt
-    would cast it so, failing with a message that names neither file nor column): finer digits are
-    a `SourceDataError`, as for a declared column."""
+    would cast it so, failing with a message that names neither file nor column): finer digits
+    fail as for a declared column."""
     if not (pa.types.is_timestamp(column.type) and column.type.unit == "ns"):
         return column
-    target = pa.timestamp("us", tz=column.type.tz)
-    try:
-        return column.cast(target)
-    except pa.ArrowInvalid as exc:
-        raise SourceDataError(f"{name}: column {column_name} cannot be read as {target} ({exc})") from None
+    return _cast(name, column_name, column, pa.timestamp("us", tz=column.type.tz))
 
 
 def _with_required_columns(name: str, table: pa.Table, schema: pa.Schema, *, as_text: bool) -> pa.Table:

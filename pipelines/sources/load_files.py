@@ -26,10 +26,6 @@ BYTES_PER_GROUP = 32 * 2**20
 ROWS_PER_FILE = 16 * 2**20
 
 
-# What the files are written with when nobody says otherwise: dlt's own defaults.
-DEFAULT_OPTIONS: dict[str, object] = {"version": "2.4", "compression": "snappy"}
-
-
 def _writer(path: Path, schema: pa.Schema, options: dict[str, object]) -> pq.ParquetWriter:
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
     return pq.ParquetWriter(path, schema, use_dictionary=text, **options)
@@ -39,9 +35,9 @@ class LoadFiles:
     """Tables appended from any thread into Parquet files under `folder`; `finished()` gives each
     completed file once, as (path, rows, its columns as an empty table)."""
 
-    def __init__(self, folder: Path, options: dict[str, object] | None = None) -> None:
+    def __init__(self, folder: Path, options: dict[str, object]) -> None:
         self._folder = folder
-        self._options = DEFAULT_OPTIONS if options is None else options
+        self._options = options  # `pyarrow.parquet.ParquetWriter`'s, as `files.writer_options` resolves them
         self._lock = threading.Lock()
         self._numbered = 0
         self._schema: pa.Schema | None = None
