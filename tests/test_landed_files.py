@@ -86,14 +86,14 @@ def test_a_run_of_many_files_is_one_load_file_that_dictionary_encodes_only_its_t
 
 
 def test_load_files_take_dlts_parquet_writer_settings_and_its_default_is_snappy(files_env, monkeypatch):
-    from pipelines.sources import files
+    from pipelines.sources import load_files
 
     monkeypatch.delenv("DATA_WRITER__COMPRESSION", raising=False)
     for local, default in ((False, "snappy"), (True, "none")):  # BigQuery gets them over the network
-        monkeypatch.setattr(files, "_local_destination", lambda local=local: local)
-        assert files.writer_options()["compression"] == default
+        monkeypatch.setattr(load_files, "_local_destination", lambda local=local: local)
+        assert load_files.writer_options()["compression"] == default
         monkeypatch.setenv("DATA_WRITER__COMPRESSION", "snappy")
-        assert files.writer_options()["compression"] == "snappy"  # set, even to dlt's default: it wins
+        assert load_files.writer_options()["compression"] == "snappy"  # set, even to dlt's default: it wins
         monkeypatch.delenv("DATA_WRITER__COMPRESSION")
     monkeypatch.undo()
     monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")

@@ -36,18 +36,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Optional
 
 import dlt
 import pyarrow as pa
 import pyarrow.compute as pc
-from dlt.common.configuration import configspec, known_sections
-from dlt.common.configuration.specs import BaseConfiguration
 from dlt.sources.filesystem import FileItemDict
 
 from pipelines import arrow, naming
 from pipelines.sources.contract import read_file
-from pipelines.sources.load_files import LoadFiles
+from pipelines.sources.load_files import LoadFiles, TableColumns, writer_options
 
 DISCARDED = dlt.mark.make_hints(
     table_name="discarded_rows",
@@ -114,86 +111,7 @@ class _Landed:
     table: pa.Table | None = None
 
 
-def writer_options() -> dict[str, object]:
-    """The Parquet settings of dlt's own writer (`[data_writer]`: format version, compression, ...),
-    resolved as dlt resolves them for this source, as `pyarrow.parquet.ParquetWriter` takes them.
-
-    One default differs: for a DuckDB datalake the files are not compressed. DuckDB reads them
-    once from the same disk, and they are deleted once loaded, so compressing them only costs
-    time. BigQuery receives them over the network and gets dlt's default, snappy. A compression
-    set in dlt's config wins either way."""
-    from dlt.common.configuration import resolve_configuration
-    from dlt.common.destination.configuration import ParquetFormatConfiguration
-
-    f = resolve_configuration(ParquetFormatConfiguration())
-    options = {
-        "flavor": f.flavor, "version": f.version, "compression": f.compression, "data_page_size": f.data_page_size,
-        "coerce_timestamps": f.coerce_timestamps, "allow_truncated_timestamps": f.allow_truncated_timestamps,
-        "use_compliant_nested_type": f.use_compliant_nested_type, "write_page_index": f.write_page_index,
-    }
-    if resolve_configuration(_Compression()).compression is None and _local_destination():
-        options["compression"] = "none"
-    return {name: value for name, value in options.items() if value is not None}
-
-
-@configspec
-class _Compression(BaseConfiguration):
-    """The compression of dlt's `[data_writer]` settings with no default: None when nothing sets it."""
-
-    compression: Optional[str] = None  # noqa: UP045 - dlt's config specs resolve typing hints
-    __section__: ClassVar[str] = known_sections.DATA_WRITER
-
-
-def _local_destination() -> bool:
-    """Whether the run loads into a DuckDB file on this machine."""
-    destination = dlt.current.pipeline().destination
-    return destination is not None and destination.destination_type == "dlt.destinations.duckdb"
-
-
-@dataclass(frozen=True)
-class _TableColumns:
-    """The columns of the resource's table in dlt's schema, when an earlier file added some the
-    contract does not declare: what a load file must hold, in order, for dlt to import it as is."""
-
-    columns: dict
-    naming: object
-    capabilities: object
-    timezone: str
-
-    @classmethod
-    def evolved(cls, schema: pa.Schema) -> _TableColumns | None:
-        """None while the table holds only the contract's columns (or does not exist yet); on the
-        extracting thread, where dlt's current schema and pipeline are known."""
-        from dlt.common.schema.utils import is_complete_column
-        from dlt.common.time import get_context_timezone_name
-
-        resource, source_schema = dlt.current.resource(), dlt.current.source_schema()
-        name = resource.table_name if isinstance(resource.table_name, str) else resource.name
-        columns = {n: c for n, c in source_schema.tables.get(name, {}).get("columns", {}).items() if is_complete_column(c)}
-        ours = {*schema.names, FILE_NAME, FILE_MODIFIED_AT, arrow.LOAD_ID, "_dlt_id"}
-        if not set(columns) - ours:
-            return None
-        capabilities = dlt.current.pipeline().destination.capabilities()
-        padding = cls(columns, source_schema.naming, capabilities, get_context_timezone_name())
-        return padding if padding._infers_back({n: c for n, c in columns.items() if n not in ours}) else None
-
-    def _infers_back(self, evolved: dict) -> bool:
-        """Whether null columns of the arrow types dlt gives `evolved` read back as the same data
-        types. A nested (`json`) column does not: its nulls would be text, a change of type the
-        contract refuses. Files then go through dlt's writer, which rewrites them."""
-        from dlt.common.libs.pyarrow import py_arrow_to_table_schema_columns
-
-        padded = _TableColumns(evolved, self.naming, self.capabilities, self.timezone).of(pa.table({}))
-        inferred = py_arrow_to_table_schema_columns(padded.schema)
-        return all(inferred.get(name, {}).get("data_type") == column.get("data_type") for name, column in evolved.items())
-
-    def of(self, table: pa.Table) -> pa.Table:
-        from dlt.common.libs.pyarrow import normalize_py_arrow_item
-
-        return normalize_py_arrow_item(table, self.columns, self.naming, self.capabilities, self.timezone)
-
-
-def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str, table_columns: _TableColumns | None) -> _Landed:
+def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str, table_columns: TableColumns | None) -> _Landed:
     """Read one file and add its rows to the run's load files (on a reader thread)."""
     read = read_file(item["file_name"], item.read_bytes(), schema)
     landed = _Landed(item, read.discarded)
@@ -248,7 +166,7 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     folder = Path(tempfile.mkdtemp(prefix="landed-", dir=scratch))
     sink = LoadFiles(folder, writer_options())
     load_id = dlt.current.load_package_state()["load_id"]
-    work = partial(_read, schema=schema, key=key, sink=sink, load_id=load_id, table_columns=_TableColumns.evolved(schema))
+    work = partial(_read, schema=schema, key=key, sink=sink, load_id=load_id, table_columns=TableColumns.evolved({*schema.names, FILE_NAME, FILE_MODIFIED_AT, arrow.LOAD_ID}))
     try:
         with ThreadPoolExecutor(READERS, thread_name_prefix="landed-files") as pool:
             for landed in _in_order(pool, work, todo):
