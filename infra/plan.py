@@ -20,6 +20,7 @@ from google.protobuf import json_format
 
 from infra import config as stack_config
 from infra.heap import fewer_collections
+from pipelines import yaml_text
 from pipelines.environments import REPO_ROOT
 from pipelines.errors import UserError
 
@@ -97,7 +98,7 @@ def read_stack_file(stack: str, root: Path | None = None) -> dict[str, str]:
     if not path.exists():
         raise stack_config.ConfigError(f"stack config {path.name} not found in {path.parent}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_text.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise stack_config.ConfigError(f"{path.name} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     config = data.get("config") if isinstance(data, dict) else None

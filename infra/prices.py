@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from pipelines import yaml_text
 from pipelines.declarations import DAYS_PER_MONTH
 from pipelines.errors import UserError
 
@@ -45,7 +46,7 @@ class Prices:
 def load_prices(path: Path = PRICES) -> Prices:
     """The price file, checked: every line has a price, a free allotment, a source and what was found."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_text.safe_load(path.read_text())
         lines = {
             key: Price(
                 key=key,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from pipelines import freshness
+from pipelines import freshness, yaml_text
 from pipelines.base import Pipeline
 from pipelines.environments import REPO_ROOT
 from pipelines.errors import UserError
@@ -71,7 +71,7 @@ class Drift:
 
 def _load(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_text.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):

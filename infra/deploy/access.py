@@ -13,12 +13,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.deploy.model import Finding, check, finding
 from infra.deploy.stack import RUN_JOB, SCHEDULER_JOB, TRANSFER, Target, service_accounts_used
 from infra.plan import PlannedResource
-from pipelines import naming
+from pipelines import naming, yaml_text
 
 _READ = ("bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.getData", "bigquery.tables.list")
 _WRITE = (*_READ, "bigquery.tables.create", "bigquery.tables.update", "bigquery.tables.updateData", "bigquery.tables.delete")
@@ -160,14 +158,14 @@ def _dbt_sources(root: Path) -> tuple[tuple[str, str, str], ...]:
     """(source name, database template, schema template) of every dbt source."""
     out = []
     for path in sorted((root / "transform" / "models").rglob("*.yml")):
-        for source in (yaml.safe_load(path.read_text()) or {}).get("sources", []) or []:
+        for source in (yaml_text.safe_load(path.read_text()) or {}).get("sources", []) or []:
             out.append((source["name"], str(source.get("database", "{{ target.database }}")), str(source.get("schema", source["name"]))))
     return tuple(out)
 
 
 @cache
 def _dbt_profile(root: Path) -> dict[str, Any]:
-    return yaml.safe_load((root / "transform" / "profiles.yml").read_text())["toltek"]["outputs"]
+    return yaml_text.safe_load((root / "transform" / "profiles.yml").read_text())["toltek"]["outputs"]
 
 
 def _args(job: PlannedResource) -> list[str]:

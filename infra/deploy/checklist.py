@@ -9,7 +9,6 @@ share. The README holds the output of `toltek plan --checklist` (a test compares
 from __future__ import annotations
 
 import re
-
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,12 +78,11 @@ _GCPKMS = re.compile(r"^gcpkms://projects/(?P<project>[^/]+)/locations/(?P<locat
 
 def _secrets_key(stack: str) -> str:
     """The step that creates the Cloud KMS key `secretsprovider` in Pulumi.<stack>.yaml names."""
-    import yaml
-
+    from pipelines import yaml_text
     from pipelines.environments import REPO_ROOT
 
     path = REPO_ROOT / f"Pulumi.{stack}.yaml"
-    url = (yaml.safe_load(path.read_text()) or {}).get("secretsprovider", "") if path.exists() else ""
+    url = (yaml_text.safe_load(path.read_text()) or {}).get("secretsprovider", "") if path.exists() else ""
     match = _GCPKMS.match(str(url))
     if not match:
         return (
