@@ -43,7 +43,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        context = stack_context()
+        context = SHARED.get(("stack context",), None, stack_context)  # the registry is discovered once per analysis
         if rule.registry and context is None:
             args.not_applicable("no toltek:* stack config: not a Toltek stack")
         resources = [SHARED.get(("res", r.urn, id(r.props)), r.props, lambda r=r: _stack_res(r)) for r in args.resources]
