@@ -8,11 +8,25 @@ from conftest import query
 from pipelines.errors import PipelineFailed
 from pipelines.loading import load
 from pipelines.samples import SAMPLE_GOOGLE_TOKEN, SAMPLE_SECRETS
-from pipelines.samples.server import Fault
+from pipelines.samples.server import Fault, SampleStore, running
 from pipelines.shop_api.pipeline import ShopApi
 from pipelines.shop_sheets.pipeline import ShopSheets
 
 pytestmark = pytest.mark.faults
+ORDERS = 1_200  # three pages of 500: the faults are about requests, not volume
+
+
+@pytest.fixture
+def server():
+    """The sample server with the sample's first `ORDERS` orders, and all of its customers,
+    products and spreadsheets."""
+    sample = SampleStore.load()
+    store = SampleStore(spreadsheets=sample.spreadsheets)
+    for entity, records in sample.api.items():
+        keys = list(records)[:ORDERS] if entity == "orders" else list(records)
+        store.upsert(entity, *(records[key] for key in keys))
+    with running(store) as srv:
+        yield srv
 
 
 def orders(db):
@@ -34,10 +48,10 @@ def test_transient_faults_are_retried_and_the_load_completes(local_env, server, 
     monkeypatch.setenv("RUNTIME__REQUEST_TIMEOUT", "1")
     server.inject(fault)
     result = load(ShopApi, local_env)
-    assert result.rows["orders"] == 8000
-    assert orders(local_env.datalake.path) == [(8000, 8000)]
+    assert result.rows["orders"] == ORDERS
+    assert orders(local_env.datalake.path) == [(ORDERS, ORDERS)]
     assert fault.times == 0, "the fault was served"
-    assert server.requests.count(fault.path) > (8000 // 500 if fault.path.endswith("orders") else 4)
+    assert server.requests.count(fault.path) > (ORDERS // 500 if fault.path.endswith("orders") else 4)
 
 
 def test_retries_are_bounded_then_the_run_fails_naming_the_endpoint(local_env, server):
