@@ -62,6 +62,7 @@ class Api(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Api
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms wait for an ACK
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         return
@@ -177,6 +178,31 @@ def test_a_next_link_back_to_a_page_already_read_fails_instead_of_paging_forever
         f"to a page already read (after {pages} pages); the listing would never end"
     )
     assert len(served) == pages and customers(env) == []
+
+
+def test_endless_empty_pages_on_fresh_links_fail_instead_of_paging_forever(env, api):
+    """A cursor that moves on every page without ever returning data: each link is new, so only the
+    run of empty pages gives it away (one page of data in between starts the count again)."""
+    from pipelines.sources.rest import NextLink
+
+    limit = NextLink().max_empty_pages
+    served = []
+
+    def listing(q):
+        served.append(q)
+        number = int(q.get("page", "1"))
+        if len(served) > 5 * limit:  # without the guard: stop here, so the test fails instead of hanging
+            return page([], next=None)
+        data = [customer(1)] if number == limit // 2 else []  # data once, half-way through the first run of empties
+        return page(data, next=f"{api.url}{CUSTOMERS}?page={number + 1}")
+
+    api.routes[CUSTOMERS] = listing
+    message = fails(env)
+    assert message == (
+        f"pipeline 'shop_api' failed in extract: response from GET {api.url}{CUSTOMERS}: {limit} empty pages in a row, "
+        "each linking to another; stopped there: a listing of nothing but empty pages may never end"
+    )
+    assert len(served) == limit // 2 + limit and customers(env) == []
 
 
 def test_a_next_link_that_is_not_a_url_fails(env, api):

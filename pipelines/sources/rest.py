@@ -97,19 +97,24 @@ class NextLink(JSONLinkPaginator):
     - A link to another origin (scheme, host, port) than the listing's first page is refused:
       the client's auth would send the token there with the request.
     - A link back to a page already read in this listing is refused: it would page forever.
+    - `max_empty_pages` empty pages in a row that each link to yet another page stop the listing
+      with an error: an API whose cursor moves without ever returning data would page forever on
+      fresh URLs (an empty page before data, which some filtering APIs return, is followed).
     - `null`, a missing key, `""` and `false` all end the listing (dlt would request `""`).
     """
 
-    def __init__(self, next_url_path: str = "next") -> None:
+    def __init__(self, next_url_path: str = "next", max_empty_pages: int = 100) -> None:
         super().__init__(next_url_path)
+        self.max_empty_pages = max_empty_pages
         self._origin: tuple[str, str, int | None] | None = None
         self._read: set[str] = set()  # URLs of the pages read in this listing
         self._pages = 0
+        self._empty = 0  # empty pages in a row, each with a link onward
         self._endpoint = ""
 
     def init_request(self, request: Request) -> None:
         super().init_request(request)
-        self._origin, self._read, self._pages = _origin(request.url), set(), 0
+        self._origin, self._read, self._pages, self._empty = _origin(request.url), set(), 0, 0
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         super().update_state(response, data)
@@ -121,6 +126,12 @@ class NextLink(JSONLinkPaginator):
         self._read.update(r.url for r in (*response.history, response))  # a redirect's URL too
         self._pages += 1
         self._endpoint = response.url.split("?", 1)[0]
+        self._empty = self._empty + 1 if self._next_reference and not data else 0
+        if self._empty >= self.max_empty_pages:
+            raise SourceDataError(
+                f"response from GET {self._endpoint}: {self._empty} empty pages in a row, each linking to another; "
+                "stopped there: a listing of nothing but empty pages may never end"
+            )
 
     def update_request(self, request: Request) -> None:
         super().update_request(request)  # resolves a relative link against the page's URL
