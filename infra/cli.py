@@ -10,19 +10,21 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from pipelines.errors import UserError
 
-out = Console()
-err = Console(stderr=True)
+# No emoji codes, and text from outside (messages, names, values) escaped: printed as it is.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 PolicyJson = Annotated[bool, typer.Option("--json", help="Print the violations (with --list: the rules) as JSON.")]
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -98,7 +100,7 @@ def plan(
 
         try:
             for line in write(result, diagram):
-                out.print(line, highlight=False)
+                out.print(escape(line), highlight=False)
         except UserError as exc:
             _fail(str(exc))
         return
@@ -112,12 +114,12 @@ def plan(
     else:
         out.print(plan_tree(result))
         for line in cost.summary() if cost else []:
-            out.print(line, highlight=False, soft_wrap=True)
+            out.print(escape(line), highlight=False, soft_wrap=True)
         if report.findings:
             out.print(findings_table(f"Deploy findings in stack {stack}", report.findings))
         for version in report.secret_versions:
-            out.print(f"[yellow]before the first run:[/] {version.line()}", highlight=False, soft_wrap=True)
-        out.print(f"stack {stack}: {len(report.findings)} deploy finding(s)", highlight=False)
+            out.print(f"[yellow]before the first run:[/] {escape(version.line())}", highlight=False, soft_wrap=True)
+        out.print(f"stack {escape(stack)}: {len(report.findings)} deploy finding(s)", highlight=False)
     raise typer.Exit(1 if report.findings else 0)
 
 
@@ -128,19 +130,19 @@ def _estimate(stack: str, result):  # noqa: ANN001, ANN202 - infra.plan.Plan -> 
     try:
         return plan_estimate(stack, result)
     except UserError as exc:
-        err.print(f"[yellow]cost not estimated:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]cost not estimated:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return None
 
 
 def findings_table(title: str, rows) -> Table:  # noqa: ANN001 - policy violations or deploy findings
     """Policy violations and deploy findings, in one shape: rule, level, resource (and property), message."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for column in ("rule", "level", "resource", "message"):
         table.add_column(column, overflow="fold")
     for v in sorted(rows, key=lambda v: (v.level != "mandatory", v.rule, v.resource)):
         style = "red" if v.level == "mandatory" else "yellow"
         where = f"{v.resource} {getattr(v, 'path', '')}".strip()
-        table.add_row(f"[{style}]{v.rule}[/]", v.level, where, v.message)
+        table.add_row(f"[{style}]{escape(v.rule)}[/]", escape(v.level), escape(where), escape(v.message))
     return table
 
 
@@ -199,10 +201,10 @@ def _print_report(stack: str, report, findings) -> None:  # noqa: ANN001 - infra
     if report.violations or findings:
         out.print(findings_table(f"Policy violations and deploy findings in stack {stack}", [*report.violations, *findings]))
     for message in report.diagnostics:
-        err.print(f"[yellow]note:[/] {message}", highlight=False)
+        err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
     advisory = len(report.violations) - len(report.mandatory)
     out.print(
-        f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s), {len(findings)} deploy finding(s)",
+        f"stack {escape(stack)}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s), {len(findings)} deploy finding(s)",
         highlight=False,
     )
 
@@ -227,7 +229,7 @@ def _list_rules(as_json: bool, enforcement: dict[str, str]) -> None:
     for column in ("level", "severity", "mirrors", "description"):
         table.add_column(column, overflow="fold")
     for r in rules():
-        table.add_row(r.id, level(r), r.severity.name.lower(), "\n".join(r.mirrors) or "-", r.description)
+        table.add_row(r.id, level(r), r.severity.name.lower(), escape("\n".join(r.mirrors)) or "-", escape(r.description))
     out.print(table)
 
 
@@ -238,14 +240,14 @@ def plan_tree(result) -> Tree:  # noqa: ANN001 - infra.plan.Plan, imported lazil
         if r.custom:
             grouped[r.project or "(no project)"][r.parent or "(stack)"].append(r)
     counts = f"{sum(1 for r in result.resources if r.custom)} resources in {len(components)} components"
-    tree = Tree(f"[bold]stack {result.stack}[/]: {counts}")
+    tree = Tree(f"[bold]stack {escape(result.stack)}[/]: {counts}")
     for project in sorted(grouped):
-        branch = tree.add(f"[bold cyan]{project}[/]")
+        branch = tree.add(f"[bold cyan]{escape(project)}[/]")
         for parent in sorted(grouped[project]):
             kind = components[parent].type if parent in components else ""
-            node = branch.add(f"[bold]{parent}[/] [dim]{kind}[/]")
+            node = branch.add(f"[bold]{escape(parent)}[/] [dim]{escape(kind)}[/]")
             for r in sorted(grouped[project][parent], key=lambda r: (r.type, r.name)):
-                node.add(f"{r.type.split(':')[-1]} [dim]{r.name}[/]")
+                node.add(f"{escape(r.type.split(':')[-1])} [dim]{escape(r.name)}[/]")
     return tree
 
 

@@ -186,7 +186,7 @@ def _text(obj: object) -> Text:
     if isinstance(obj, Text):
         return obj
     try:
-        return Text.from_markup(_markup_only(str(obj)))
+        return Text.from_markup(_markup_only(str(obj)), emoji=False)  # `:x:` in a message stays `:x:`
     except MarkupError:
         return Text(str(obj))
 

@@ -12,18 +12,19 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipelines.errors import UserError
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # messages and names are escaped before printing: shown as they are
+err = Console(stderr=True, emoji=False)
 
 Stack = Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)]
 Name = Annotated[str, typer.Argument(help="A pipeline's name, or dbt (prd only).", show_default=False)]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -75,7 +76,7 @@ def status(
     for s in statuses:
         if not s.deployed:
             err.print(
-                f"[yellow]note:[/] job {s.target.job} not found in {s.target.where()}: not deployed yet? run `pulumi up -s {stack}`",
+                f"[yellow]note:[/] job {escape(s.target.job)} not found in {escape(s.target.where())}: not deployed yet? run `pulumi up -s {stack}`",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -120,9 +121,9 @@ def trigger(
             execution, args = triggering.start(clients, job, full_refresh or ())
             print(execution.id, flush=True)
             how = f" with container arguments `{' '.join(args)}`" if args is not None else ""
-            err.print(f"started {execution.id} of job {job.job} in {job.where()}{how}", highlight=False, soft_wrap=True)
+            err.print(escape(f"started {execution.id} of job {job.job} in {job.where()}{how}"), highlight=False, soft_wrap=True)
             if not wait:
-                err.print(f"[dim]follow it: toltek logs {name} -s {job.stack} --execution {execution.id} --follow[/]", highlight=False, soft_wrap=True)
+                err.print(f"[dim]follow it: {escape(f'toltek logs {name} -s {job.stack} --execution {execution.id} --follow')}[/]", highlight=False, soft_wrap=True)
                 return
             try:
                 ended = triggering.follow(clients, job, execution, err)
@@ -171,7 +172,7 @@ def logs(
             for entry in entries:
                 out.print(entry.line(zone), highlight=False, soft_wrap=True)
             if not entries and not follow:
-                err.print(f"[dim]no log entries of {job.job} since {start:%Y-%m-%d %H:%M} UTC[/]", highlight=False)
+                err.print(f"[dim]no log entries of {escape(job.job)} since {start:%Y-%m-%d %H:%M} UTC[/]", highlight=False)
             if follow:
                 seen = {e.insert_id for e in entries if e.insert_id}
 

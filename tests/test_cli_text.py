@@ -1,0 +1,61 @@
+"""Text from outside the CLI (config values, API answers, messages, names) is printed as it is:
+Rich neither takes a `[` in it for markup (`[/]` used to end the command with a MarkupError
+traceback, `[secret]` vanished) nor an emoji code (`:x:` became an emoji), in a terminal, piped,
+or as Cloud Logging records."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import TOLTEK, copy_repository, toltek_env
+
+OUTSIDE = "eu[/]x:x:[bold]w[secret]"
+
+
+def test_a_config_value_with_markup_is_quoted_as_it_is(tmp_path):
+    tree = copy_repository(tmp_path / "repo")
+    stack = tree / "Pulumi.prd.yaml"
+    text = stack.read_text()
+    assert text.count("toltek:region: europe-west1") == 1
+    stack.write_text(text.replace("toltek:region: europe-west1", f'toltek:region: "{OUTSIDE}"'))
+    done = subprocess.run(
+        [str(TOLTEK), "plan", "-s", "prd"], capture_output=True, text=True, cwd=tree, timeout=300,
+        env=toltek_env(tmp_path / "home", PYTHONPATH=str(tree)),
+    )
+    assert (done.returncode, done.stderr) == (
+        2, f"error: Pulumi.prd.yaml: 'toltek:region' is '{OUTSIDE}', expected a GCP region, e.g. europe-west1\n"
+    )
+
+
+def test_an_api_answer_with_markup_fails_the_run_quoting_it_as_it_is(tmp_path):
+    faults = json.dumps([{"path": "/shop/v1/customers", "body": {"[/]": 1, ":x:": 2, "[secret]": 3}, "times": -1}])
+    done = subprocess.run(
+        [str(TOLTEK), "run", "shop_api", "--skip-transform"], capture_output=True, text=True, timeout=300,
+        env=toltek_env(tmp_path / "home", TOLTEK_SAMPLE_FAULTS=faults),
+    )
+    assert done.returncode == 1, done.stderr
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].endswith("/shop/v1/customers has no 'data' (it has: :x:, [/], [secret])"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cloud_logging_records_keep_the_text_and_the_severity():
+    from rich.markup import escape
+
+    from pipelines.cloud_log import describe
+
+    severity, message, _ = describe(f"[bold red]failed:[/] {escape(OUTSIDE)}")
+    assert (severity, message) == ("ERROR", f"failed: {OUTSIDE}")
+
+
+def test_findings_and_plan_tables_show_names_and_messages_as_they_are():
+    from types import SimpleNamespace
+
+    from infra.cli import findings_table, out
+
+    finding = SimpleNamespace(rule="rule-[x]", level="mandatory", resource=OUTSIDE, path="env[0].value", message=f"is {OUTSIDE}")
+    with out.capture() as captured:  # the command's own console
+        out.print(findings_table(f"stack {OUTSIDE}", [finding]), width=400)
+    shown = captured.get()
+    assert f"stack {OUTSIDE}" in shown and f"{OUTSIDE} env[0].value" in shown and f"is {OUTSIDE}" in shown and "rule-[x]" in shown
