@@ -55,7 +55,11 @@ def test_findings_and_plan_tables_show_names_and_messages_as_they_are():
     from infra.cli import findings_table, out
 
     finding = SimpleNamespace(rule="rule-[x]", level="mandatory", resource=OUTSIDE, path="env[0].value", message=f"is {OUTSIDE}")
-    with out.capture() as captured:  # the command's own console
-        out.print(findings_table(f"stack {OUTSIDE}", [finding]), width=400)
+    width, out.width = out.width, 400  # every cell on one line
+    try:
+        with out.capture() as captured:  # the command's own console
+            out.print(findings_table(f"stack {OUTSIDE}", [finding]))
+    finally:
+        out.width = width
     shown = captured.get()
     assert f"stack {OUTSIDE}" in shown and f"{OUTSIDE} env[0].value" in shown and f"is {OUTSIDE}" in shown and "rule-[x]" in shown
