@@ -98,7 +98,7 @@ def read_stack_file(stack: str, root: Path | None = None) -> dict[str, str]:
     if not path.exists():
         raise stack_config.ConfigError(f"stack config {path.name} not found in {path.parent}")
     try:
-        data = yaml_text.safe_load(path.read_text())
+        data = yaml_text.read(path)
     except yaml.YAMLError as exc:
         raise stack_config.ConfigError(f"{path.name} is not valid YAML: {' '.join(str(exc).split())[:200]}") from None
     config = data.get("config") if isinstance(data, dict) else None

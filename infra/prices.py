@@ -46,7 +46,7 @@ class Prices:
 def load_prices(path: Path = PRICES) -> Prices:
     """The price file, checked: every line has a price, a free allotment, a source and what was found."""
     try:
-        data = yaml_text.safe_load(path.read_text())
+        data = yaml_text.read(path)
         lines = {
             key: Price(
                 key=key,

@@ -71,7 +71,7 @@ class Drift:
 
 def _load(path: Path) -> dict:
     try:
-        data = yaml_text.safe_load(path.read_text())
+        data = yaml_text.read(path)
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):

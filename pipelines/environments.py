@@ -129,7 +129,7 @@ def stack_config(stack: str, root: Path | None = None) -> dict[str, object]:
     if not path.exists():
         raise UserError(f"stack config {path.name} not found in {root}")
     try:
-        data = yaml_text.safe_load(path.read_text()) or {}
+        data = yaml_text.read(path) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{path.name} is not valid YAML: {str(exc).splitlines()[0]}") from None
     config = data.get("config") if isinstance(data, dict) else None

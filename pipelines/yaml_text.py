@@ -4,6 +4,7 @@ read on every evaluation."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,3 +14,9 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def safe_load(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+
+
+def read(path: Path) -> Any:
+    """The YAML file at `path`, decoded by the parser (UTF-8, or UTF-16 with a BOM): bytes that are
+    not text raise `yaml.YAMLError` naming their position, like any other malformed YAML."""
+    return safe_load(path.read_bytes())

@@ -30,3 +30,20 @@ def test_every_yaml_file_reads_as_pyyaml_reads_it(path):
 def test_broken_or_unsafe_yaml_raises_yaml_error(text):
     with pytest.raises(yaml.YAMLError):
         yaml_text.safe_load(text)
+
+
+def test_a_stack_file_that_is_not_text_is_one_line_naming_it(tmp_path):
+    import subprocess
+
+    from conftest import TOLTEK, copy_repository, toltek_env
+
+    tree = copy_repository(tmp_path / "repo")
+    stack = tree / "Pulumi.prd.yaml"
+    stack.write_bytes(stack.read_bytes().replace(b"europe-west1", b"europe-west\xff", 1))
+    for command in (["plan", "-s", "prd"], ["status", "-s", "prd"]):
+        done = subprocess.run(
+            [str(TOLTEK), *command], capture_output=True, text=True, cwd=tree, timeout=300, env=toltek_env(tmp_path / "home", PYTHONPATH=str(tree)),
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith("error: Pulumi.prd.yaml is not valid YAML: unacceptable character #x00ff"), done.stderr
+        assert len(done.stderr.splitlines()) == 1

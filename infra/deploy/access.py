@@ -158,14 +158,14 @@ def _dbt_sources(root: Path) -> tuple[tuple[str, str, str], ...]:
     """(source name, database template, schema template) of every dbt source."""
     out = []
     for path in sorted((root / "transform" / "models").rglob("*.yml")):
-        for source in (yaml_text.safe_load(path.read_text()) or {}).get("sources", []) or []:
+        for source in (yaml_text.read(path) or {}).get("sources", []) or []:
             out.append((source["name"], str(source.get("database", "{{ target.database }}")), str(source.get("schema", source["name"]))))
     return tuple(out)
 
 
 @cache
 def _dbt_profile(root: Path) -> dict[str, Any]:
-    return yaml_text.safe_load((root / "transform" / "profiles.yml").read_text())["toltek"]["outputs"]
+    return yaml_text.read(root / "transform" / "profiles.yml")["toltek"]["outputs"]
 
 
 def _args(job: PlannedResource) -> list[str]:

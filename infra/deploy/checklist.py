@@ -82,7 +82,7 @@ def _secrets_key(stack: str) -> str:
     from pipelines.environments import REPO_ROOT
 
     path = REPO_ROOT / f"Pulumi.{stack}.yaml"
-    url = (yaml_text.safe_load(path.read_text()) or {}).get("secretsprovider", "") if path.exists() else ""
+    url = (yaml_text.read(path) or {}).get("secretsprovider", "") if path.exists() else ""
     match = _GCPKMS.match(str(url))
     if not match:
         return (
