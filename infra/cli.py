@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from pipelines.errors import UserError
@@ -91,7 +92,7 @@ def plan(
             _fail(str(exc))
         raise typer.Exit(code)
     try:
-        with err.status(f"evaluating stack {stack} under Pulumi's mocks"):
+        with err.status(Text(f"evaluating stack {stack} under Pulumi's mocks")):  # plain text, whatever -s says
             result = run_plan(stack)
     except UserError as exc:
         _fail(str(exc))
@@ -183,7 +184,7 @@ def policy(
     from infra.deploy.report import check_plan
 
     try:
-        with err.status(f"evaluating stack {stack} under Pulumi's mocks"):
+        with err.status(Text(f"evaluating stack {stack} under Pulumi's mocks")):  # plain text, whatever -s says
             plan_ = run_plan(stack, preview=True)
         with err.status(f"checking {len(plan_.resources)} resources against the policy pack and the deploy checks"):
             report = analyze_plan(plan_, read_stack_file(stack), enforcement)

@@ -62,4 +62,4 @@ def load_prices(path: Path = PRICES) -> Prices:
         }
         return Prices(currency=str(data["currency"]), taken=str(data["taken"]), lines=lines, assumptions=data["assumptions"], path=path)
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise CostError(f"{path.name}: not a price file this estimate can read ({type(exc).__name__}: {exc})") from None
+        raise CostError(f"{path.name}: not a price file this estimate can read ({type(exc).__name__}: {' '.join(str(exc).split())})") from None

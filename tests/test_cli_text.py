@@ -63,3 +63,9 @@ def test_findings_and_plan_tables_show_names_and_messages_as_they_are():
         out.width = width
     shown = captured.get()
     assert f"stack {OUTSIDE}" in shown and f"{OUTSIDE} env[0].value" in shown and f"is {OUTSIDE}" in shown and "rule-[x]" in shown
+
+
+def test_a_stack_name_with_markup_is_refused_as_it_is(tmp_path):
+    for command in ("plan", "policy"):
+        done = subprocess.run([str(TOLTEK), command, "-s", OUTSIDE], capture_output=True, text=True, timeout=300, env=toltek_env(tmp_path))
+        assert (done.returncode, done.stderr) == (2, f"error: unknown stack '{OUTSIDE}' (choose from: dev, prd)\n"), done.stderr

@@ -180,12 +180,13 @@ def test_a_next_link_back_to_a_page_already_read_fails_instead_of_paging_forever
     assert len(served) == pages and customers(env) == []
 
 
-def test_endless_empty_pages_on_fresh_links_fail_instead_of_paging_forever(env, api):
+def test_endless_empty_pages_on_fresh_links_fail_instead_of_paging_forever(env, api, monkeypatch):
     """A cursor that moves on every page without ever returning data: each link is new, so only the
     run of empty pages gives it away (one page of data in between starts the count again)."""
-    from pipelines.sources.rest import NextLink
+    from pipelines.sources import rest
 
-    limit = NextLink().max_empty_pages
+    monkeypatch.setattr(rest, "MAX_EMPTY_PAGES", 40)  # the default (1,000) takes longer to reach
+    limit = rest.NextLink().max_empty_pages
     served = []
 
     def listing(q):
@@ -203,6 +204,32 @@ def test_endless_empty_pages_on_fresh_links_fail_instead_of_paging_forever(env, 
         "each linking to another; stopped there: a listing of nothing but empty pages may never end"
     )
     assert len(served) == limit // 2 + limit and customers(env) == []
+
+
+def test_the_empty_page_count_starts_again_with_each_listing():
+    """One paginator may serve several listings (an endpoint's, then a child resource's per parent
+    row), and a listing may be left before its last page (an incremental's end value reached, the
+    resource closed): empty pages of an earlier listing do not count towards a later one's limit."""
+    import requests
+
+    from pipelines.sources.rest import NextLink
+
+    def answer(url: str, data: list, next_: str | None) -> requests.Response:
+        response = requests.Response()
+        response.url, response.status_code = url, 200
+        response._content = json.dumps({"data": data, "next": next_}).encode()
+        return response
+
+    paginator = NextLink(max_empty_pages=3)
+    base = "http://127.0.0.1:1/items"
+    for listing in range(3):
+        paginator.init_request(requests.Request("GET", base))
+        for number in range(2):  # two empty pages linking onward, then the listing is left
+            paginator.update_state(answer(f"{base}?l={listing}&p={number}", [], f"{base}?l={listing}&p={number + 1}"), [])
+    paginator.init_request(requests.Request("GET", base))
+    with pytest.raises(Exception, match="3 empty pages in a row"):
+        for number in range(3):
+            paginator.update_state(answer(f"{base}?p={number}", [], f"{base}?p={number + 1}"), [])
 
 
 def test_a_next_link_that_is_not_a_url_fails(env, api):

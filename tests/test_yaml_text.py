@@ -3,6 +3,8 @@ libyaml's C parser as through PyYAML's own, and broken YAML still raises `yaml.Y
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from conftest import REPO_ROOT
@@ -47,3 +49,23 @@ def test_a_stack_file_that_is_not_text_is_one_line_naming_it(tmp_path):
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.startswith("error: Pulumi.prd.yaml is not valid YAML: unacceptable character #x00ff"), done.stderr
         assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_price_file_or_dbt_profile_that_is_not_text_is_named_in_one_line(tmp_path):
+    import subprocess
+
+    from conftest import TOLTEK, copy_repository, toltek_env
+
+    tree = copy_repository(tmp_path / "repo")
+    prices = tree / "infra" / "prices.yaml"
+    prices.write_bytes(prices.read_bytes().replace(b"currency", b"curr\xffency", 1))
+    profile = tree / "transform" / "profiles.yml"
+    profile.write_bytes(profile.read_bytes().replace(b"toltek:", b"tol\xfftek:", 1))
+    env = toltek_env(tmp_path / "home", PYTHONPATH=str(tree))
+    done = subprocess.run([str(TOLTEK), "pipelines", "--cost"], capture_output=True, text=True, cwd=tree, timeout=300, env=env)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("error: prices.yaml: not a price file this estimate can read (ReaderError: unacceptable character #x00ff")
+    done = subprocess.run([str(TOLTEK), "plan", "-s", "prd", "--json"], capture_output=True, text=True, cwd=tree, timeout=300, env=env)
+    assert "Traceback" not in done.stderr and done.returncode == 1, done.stderr
+    findings = [f["message"] for f in json.loads(done.stdout)["findings"] if f["rule"] == "access-dbt"]
+    assert findings and all(m.startswith("the dbt project cannot be read: transform/profiles.yml: ReaderError: unacceptable character") for m in findings), findings

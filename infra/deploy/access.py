@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from infra.deploy.model import Finding, check, finding
 from infra.deploy.stack import RUN_JOB, SCHEDULER_JOB, TRANSFER, Target, service_accounts_used
 from infra.plan import PlannedResource
@@ -153,19 +155,33 @@ def _render(text: str, env: dict[str, str], target: dict[str, str]) -> str:
     )
 
 
+class _Unreadable(ValueError):
+    """A file of the dbt project that cannot be read as the check needs it (names the file)."""
+
+
+def _read(root: Path, path: Path, pick: Any) -> Any:
+    try:
+        return pick(yaml_text.read(path))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise _Unreadable(f"{path.relative_to(root)}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+
+
 @cache
 def _dbt_sources(root: Path) -> tuple[tuple[str, str, str], ...]:
     """(source name, database template, schema template) of every dbt source."""
-    out = []
-    for path in sorted((root / "transform" / "models").rglob("*.yml")):
-        for source in (yaml_text.read(path) or {}).get("sources", []) or []:
-            out.append((source["name"], str(source.get("database", "{{ target.database }}")), str(source.get("schema", source["name"]))))
-    return tuple(out)
+
+    def declared(data: Any) -> list[tuple[str, str, str]]:
+        return [
+            (s["name"], str(s.get("database", "{{ target.database }}")), str(s.get("schema", s["name"])))
+            for s in (data or {}).get("sources", []) or []
+        ]
+
+    return tuple(t for path in sorted((root / "transform" / "models").rglob("*.yml")) for t in _read(root, path, declared))
 
 
 @cache
 def _dbt_profile(root: Path) -> dict[str, Any]:
-    return yaml_text.read(root / "transform" / "profiles.yml")["toltek"]["outputs"]
+    return _read(root, root / "transform" / "profiles.yml", lambda data: data["toltek"]["outputs"])
 
 
 def _args(job: PlannedResource) -> list[str]:
@@ -203,7 +219,12 @@ def dbt_access(stack: Any) -> Iterator[Finding]:
         containers = job.raw_inputs["template"]["template"]["containers"]
         args = containers[0]["args"]
         env = {e["name"]: e["value"] for e in containers[0].get("envs") or [] if isinstance(e.get("value"), str)}
-        output = _dbt_profile(root).get(dbt_target(args) or "")
+        try:
+            profile, declared = _dbt_profile(root), _dbt_sources(root)
+        except _Unreadable as exc:
+            yield finding("access-dbt", job, "template.template.containers.0.args", f"the dbt project cannot be read: {exc}")
+            continue
+        output = profile.get(dbt_target(args) or "")
         email = dict(service_accounts_used(job)).get("template.template.serviceAccount")
         if output is None or not isinstance(email, str):
             yield finding("access-dbt", job, "template.template.containers.0.args", "runs a dbt target the profile does not define, or without a service account")
@@ -211,7 +232,7 @@ def dbt_access(stack: Any) -> Iterator[Finding]:
         try:
             project = _render(output["project"], env, {})
             target = {"type": output["type"], "database": project}
-            sources = [(n, _render(d, env, target), _render(s, env, target)) for n, d, s in _dbt_sources(root)]
+            sources = [(n, _render(d, env, target), _render(s, env, target)) for n, d, s in declared]
         except Exception as exc:  # noqa: BLE001 - a jinja error names what the job's env lacks
             yield finding("access-dbt", job, "template.template.containers.0.envs", f"the dbt profile or sources cannot be rendered with the job's environment: {exc}")
             continue

@@ -91,21 +91,26 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
+MAX_EMPTY_PAGES = 1000  # in a row, each linking onward: at 0.2 s a page, about 3 minutes
+
+
 class NextLink(JSONLinkPaginator):
     """dlt's `json_link` paginator, careful with the link it follows (at `next_url_path`).
 
     - A link to another origin (scheme, host, port) than the listing's first page is refused:
       the client's auth would send the token there with the request.
     - A link back to a page already read in this listing is refused: it would page forever.
-    - `max_empty_pages` empty pages in a row that each link to yet another page stop the listing
-      with an error: an API whose cursor moves without ever returning data would page forever on
-      fresh URLs (an empty page before data, which some filtering APIs return, is followed).
+    - `max_empty_pages` (default `MAX_EMPTY_PAGES`) empty pages in a row that each link to yet
+      another page stop the listing with an error: an API whose cursor moves without ever
+      returning data would page forever on fresh URLs. Empty pages before data, which APIs that
+      filter each page after paging return, are followed up to that many in a row; raise it for
+      such an API.
     - `null`, a missing key, `""` and `false` all end the listing (dlt would request `""`).
     """
 
-    def __init__(self, next_url_path: str = "next", max_empty_pages: int = 100) -> None:
+    def __init__(self, next_url_path: str = "next", max_empty_pages: int | None = None) -> None:
         super().__init__(next_url_path)
-        self.max_empty_pages = max_empty_pages
+        self.max_empty_pages = max_empty_pages or MAX_EMPTY_PAGES
         self._origin: tuple[str, str, int | None] | None = None
         self._read: set[str] = set()  # URLs of the pages read in this listing
         self._pages = 0
