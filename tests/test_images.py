@@ -53,6 +53,17 @@ def test_images_are_multi_stage_non_root_and_pinned_by_digest():
         assert any("uv sync --frozen" in rest for word, rest in steps if word == "RUN"), image
 
 
+def test_neither_image_sends_its_tools_anonymous_usage_data():
+    """dlt and dbt each report usage to their vendor unless told not to; the jobs run in the
+    project's own GCP projects and send nothing beyond their sources and the datalake."""
+    switches = {"pipeline": ("RUNTIME__DLTHUB_TELEMETRY", "false"), "dbt": ("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")}
+    for image, (key, value) in switches.items():
+        steps = instructions(REPO_ROOT / "images" / image / "Dockerfile")
+        final = steps[max(i for i, (word, _) in enumerate(steps) if word == "FROM"):]
+        env = dict(pair for word, rest in final if word == "ENV" for pair in env_pairs(rest))
+        assert env.get(key) == value, image
+
+
 class Root:
     """Container paths mapped into a temporary directory."""
 
@@ -139,6 +150,13 @@ def test_pipeline_image_entrypoint_runs_the_cli(built, tmp_path):
         env=env, capture_output=True, text=True,
     )
     assert no_pulumi.stdout.strip() == "None"  # the runtime image carries no Pulumi
+    telemetry = subprocess.run(
+        [str(Path(env["PATH"].split(":")[0]) / "python"), "-c",
+         "from dlt.common.configuration.resolve import resolve_configuration as r; "
+         "from dlt.common.configuration.specs import RuntimeConfiguration as c; print(r(c()).dlthub_telemetry)"],
+        env=env, capture_output=True, text=True,
+    )
+    assert telemetry.stdout.strip() == "False", telemetry.stderr  # dlt reads the image's setting
 
 
 def test_dbt_image_entrypoint_is_toltek_transform_and_dbt_works_inside(built, tmp_path):
