@@ -1,5 +1,6 @@
-"""`toltek status`, `toltek trigger` and `toltek logs` end to end: the real CLI and the real
-google-cloud-run / google-cloud-logging clients against the fake gRPC servers of `fake_cloud`."""
+"""`toltek status` and `toltek trigger` end to end, and the operations commands' user mistakes and
+missing credentials: the real CLI and the real google-cloud-run clients against the fake gRPC
+servers of `fake_cloud` (`toltek logs`: `test_ops_logs.py`)."""
 
 from __future__ import annotations
 
@@ -7,66 +8,28 @@ import json
 import os
 import re
 import subprocess
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import TOLTEK
-from fake_cloud import FakeCloud, fake_cloud  # noqa: F401 - the module's fake server
+from fake_cloud import fake_cloud  # noqa: F401 - the module's fake server
+from ops_cloud import (
+    AMSTERDAM,
+    API_JOB,
+    DBT_JOB,
+    DWH,
+    FILES_JOB,
+    LAKE,
+    REGION,
+    SHEETS_JOB,
+    cloud,  # noqa: F401 - the fixture
+    history,
+    one_line_error,
+    toltek,
+)
 from rich.console import Console
-from typer.testing import CliRunner
 
-from pipelines import cli
 from pipelines.ops import cli as ops_cli
-
-LAKE, DWH, REGION = "toltek-datalake-prd", "toltek-dwh-prd", "europe-west1"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-API_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-api-prd"
-FILES_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-files-prd"
-SHEETS_JOB = f"projects/{LAKE}/locations/{REGION}/jobs/toltek-shop-sheets-prd"
-DBT_JOB = f"projects/{DWH}/locations/{REGION}/jobs/toltek-dbt-prd"
-
-
-@pytest.fixture
-def cloud(fake_cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> FakeCloud:  # noqa: F811
-    """The prd stack's four jobs deployed on the fake, which the clients reach through the
-    endpoint variables; executions are followed without waiting."""
-    fake_cloud.reset()
-    for name in ("shop-api", "shop-files", "shop-sheets"):
-        fake_cloud.add_job(LAKE, REGION, f"toltek-{name}-prd", args=("run", name.replace("-", "_"), "--env", "prd", "--skip-transform"))
-    fake_cloud.add_job(DWH, REGION, "toltek-dbt-prd", args=("transform", "--env", "prd"))
-    monkeypatch.setenv("TOLTEK_RUN_ENDPOINT", fake_cloud.address)
-    monkeypatch.setenv("TOLTEK_LOGGING_ENDPOINT", fake_cloud.address)
-    monkeypatch.setenv("TOLTEK_POLL_SECONDS", "0")
-    return fake_cloud
-
-
-def toltek(*args: str):
-    return CliRunner().invoke(cli.app, list(args))
-
-
-def one_line_error(result, text: str, code: int = 2) -> None:
-    assert result.exit_code == code, (result.stdout, result.stderr)
-    assert result.stderr.strip() == f"error: {text}"
-    assert "Traceback" not in result.output
-
-
-def ago(**delta: float) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(**delta)
-
-
-def history(cloud: FakeCloud) -> None:
-    """shop_api succeeded 45 min ago (pass); shop_files' last success is 12 h old (past its 10 h warn
-    age) and its latest execution failed; shop_sheets last succeeded 5 days ago (past its 100 h error
-    age) and runs now; dbt's latest was cancelled, after a success a day ago."""
-    cloud.add_execution(API_JOB, "a1", "succeeded", start=ago(minutes=47), completion=ago(minutes=45))
-    cloud.add_execution(FILES_JOB, "f1", "succeeded", start=ago(hours=12, minutes=5), completion=ago(hours=12))
-    cloud.add_execution(FILES_JOB, "f2", "failed", start=ago(hours=1, minutes=5), completion=ago(hours=1), failed_tasks=1)
-    cloud.add_execution(SHEETS_JOB, "s1", "succeeded", start=ago(days=5, minutes=2), completion=ago(days=5))
-    cloud.add_execution(SHEETS_JOB, "s2", "running", start=ago(minutes=2))
-    cloud.add_execution(DBT_JOB, "d1", "succeeded", start=ago(days=1, minutes=20), completion=ago(days=1))
-    cloud.add_execution(DBT_JOB, "d2", "cancelled", start=ago(minutes=30), completion=ago(minutes=25))
-
 
 # ----- status ---------------------------------------------------------------------------------------
 
@@ -267,116 +230,6 @@ def test_ctrl_c_while_following_an_execution_exits_130_and_leaves_it_running(clo
     execution_id = result.stdout.strip()
     assert result.stderr.strip().splitlines()[-1] == f"stopped following; execution {execution_id} goes on (toltek status -s prd)"
     assert "Traceback" not in result.output
-
-# ----- logs -----------------------------------------------------------------------------------------
-
-
-def log_history(cloud: FakeCloud) -> None:
-    api = "toltek-shop-api-prd"
-    cloud.entries = [
-        cloud.log(LAKE, api, f"{api}-a1", ago(minutes=50), "INFO", "loading customers"),
-        cloud.log(LAKE, api, f"{api}-a1", ago(minutes=49), "WARNING", "retrying page 3 after HTTP 503", text=True),
-        cloud.log(LAKE, api, f"{api}-b2", ago(minutes=10), "ERROR", "pipeline shop_api failed: HTTP 500 from /orders"),
-        cloud.log(LAKE, "toltek-shop-files-prd", "toltek-shop-files-prd-f1", ago(minutes=5), "INFO", "another job"),
-        cloud.log(LAKE, api, f"{api}-z9", ago(hours=3), "INFO", "before the window"),
-    ]
-
-
-def since_in(query: str) -> datetime:
-    return datetime.fromisoformat(re.search(r'timestamp>="([^"]+)"', query)[1].replace("Z", "+00:00"))
-
-
-def test_logs_lists_the_jobs_entries_in_order_with_their_severity(cloud):
-    log_history(cloud)
-    result = toltek("logs", "shop_api", "-s", "prd", "--since", "1h")
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert [line.split(None, 4)[3:] for line in lines] == [
-        ["INFO", "loading customers"],
-        ["WARNING", "retrying page 3 after HTTP 503"],
-        ["ERROR", "pipeline shop_api failed: HTTP 500 from /orders"],
-    ]
-    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T  ", line) for line in lines)
-    [request] = cloud.received("ListLogEntries")
-    assert list(request.resource_names) == [f"projects/{LAKE}"] and request.order_by == "timestamp desc"
-    since = since_in(request.filter)
-    assert request.filter == (
-        f'resource.type="cloud_run_job" AND resource.labels.job_name="toltek-shop-api-prd" AND timestamp>="{since:%Y-%m-%dT%H:%M:%SZ}"'
-    )
-    assert abs((ago(hours=1) - since).total_seconds()) < 60
-
-
-def test_logs_of_one_execution(cloud):
-    log_history(cloud)
-    result = toltek("logs", "shop_api", "-s", "prd", "--execution", "toltek-shop-api-prd-b2")
-    assert result.exit_code == 0, result.output
-    assert [line.split(None, 4)[3:] for line in result.stdout.splitlines()] == [["ERROR", "pipeline shop_api failed: HTTP 500 from /orders"]]
-    [request] = cloud.received("ListLogEntries")
-    assert request.filter.endswith(' AND labels."run.googleapis.com/execution_name"="toltek-shop-api-prd-b2"')
-    assert abs((ago(days=7) - since_in(request.filter)).total_seconds()) < 60  # an execution's default window
-
-
-def test_logs_follow_streams_new_entries_until_the_stream_ends(cloud):
-    log_history(cloud)
-    api = "toltek-shop-api-prd"
-    new = [cloud.log(LAKE, api, f"{api}-c3", ago(seconds=2), "NOTICE", "loaded 120 rows"), cloud.log(LAKE, api, f"{api}-c3", ago(seconds=1), "INFO", "done")]
-    cloud.tail_batches = [[cloud.entries[2], new[0]], [new[1]]]  # the first repeats an entry already listed
-    result = toltek("logs", "shop_api", "-s", "prd", "--follow")
-    assert result.exit_code == 0, result.output
-    messages = [line.split(None, 4)[4] for line in result.stdout.splitlines()]
-    assert messages == [
-        "loading customers", "retrying page 3 after HTTP 503", "pipeline shop_api failed: HTTP 500 from /orders", "loaded 120 rows", "done"
-    ]
-    [listed] = cloud.received("ListLogEntries")
-    [tailed] = cloud.received("TailLogEntries")
-    assert tailed.filter == listed.filter and list(tailed.resource_names) == [f"projects/{LAKE}"]
-    assert "the log stream ended" in result.stderr
-
-
-
-def test_ctrl_c_while_following_logs_exits_130(cloud, monkeypatch):
-    from pipelines.ops import logs as logging_
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-        yield  # a generator, as the stream is
-
-    log_history(cloud)
-    monkeypatch.setattr(logging_, "tail", interrupted)
-    result = toltek("logs", "shop_api", "-s", "prd", "--follow")
-    assert result.exit_code == 130, result.output
-    assert len(result.stdout.splitlines()) == 3  # what was listed before the stream
-    assert "Traceback" not in result.output
-
-def test_logs_colour_the_severity_in_a_terminal(cloud, monkeypatch):
-    log_history(cloud)
-    screen = Console(force_terminal=True, color_system="standard", width=200, record=True)
-    monkeypatch.setattr(ops_cli, "out", screen)
-    assert toltek("logs", "shop_api", "-s", "prd").exit_code == 0
-    ansi = screen.export_text(styles=True)
-    assert "\x1b[31mERROR" in ansi and "\x1b[33mWARNING" in ansi and "\x1b[34mINFO" in ansi
-
-
-def test_logs_of_the_dbt_job_read_the_warehouse_project(cloud):
-    cloud.entries = [cloud.log(DWH, "toltek-dbt-prd", "toltek-dbt-prd-d1", ago(minutes=3), "INFO", "Completed successfully", text=True)]
-    result = toltek("logs", "dbt", "-s", "prd")
-    assert result.exit_code == 0 and result.stdout.rstrip().endswith("Completed successfully")
-    assert list(cloud.received("ListLogEntries")[0].resource_names) == [f"projects/{DWH}"]
-
-
-def test_logs_without_the_logging_viewer_role_names_it(cloud):
-    cloud.deny("ListLogEntries", f"projects/{LAKE}")
-    one_line_error(
-        toltek("logs", "shop_api", "-s", "prd"),
-        f"permission denied reading logs of toltek-shop-api-prd in project {LAKE}: this needs roles/logging.viewer (logging.logEntries.list) for your account",
-    )
-
-
-def test_logs_with_no_entries_say_so(cloud):
-    result = toltek("logs", "shop_files", "-s", "prd", "--since", "30m")
-    assert result.exit_code == 0 and result.stdout == ""
-    assert result.stderr.startswith("no log entries of toltek-shop-files-prd since ")
-
 
 # ----- user mistakes --------------------------------------------------------------------------------
 
