@@ -36,7 +36,7 @@ ELSEWHERE = {
     3: [("test_plan_diff", "test_widened_grants_exit_3_and_are_marked_in_every_format")],
     130: [("test_crash_safety", "test_a_signal_inside_dbt_stops_in_one_line_and_the_next_run_builds_the_same_marts"),
           ("test_ops_cli", "test_ctrl_c_while_following_an_execution_exits_130_and_leaves_it_running"),
-          ("test_ops_cli", "test_ctrl_c_while_following_logs_exits_130")],
+          ("test_ops_logs", "test_ctrl_c_while_following_logs_exits_130")],
     143: [("test_crash_safety", "test_sigterm_stops_cleanly_with_a_non_zero_exit_and_the_next_run_completes")],
 }
 
