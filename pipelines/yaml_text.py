@@ -12,7 +12,8 @@ import yaml
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def safe_load(text: str) -> Any:
+def safe_load(text: str | bytes) -> Any:
+    """`yaml.safe_load` through the C parser; bytes are decoded by the parser (see `read`)."""
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
 
 

@@ -8,7 +8,7 @@ the grant derivation they would otherwise just mirror, and are met only by grant
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,8 @@ class _Unreadable(ValueError):
     """A file of the dbt project that cannot be read as the check needs it (names the file)."""
 
 
-def _read(root: Path, path: Path, pick: Any) -> Any:
+def _read(root: Path, path: Path, pick: Callable[[Any], Any]) -> Any:
+    """`pick` of the YAML file at `path`; anything unreadable is `_Unreadable`, naming the file."""
     try:
         return pick(yaml_text.read(path))
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
