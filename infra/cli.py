@@ -10,14 +10,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from pipelines.console_text import labelled, plain
 from pipelines.errors import UserError
 
-# No emoji codes, and text from outside (messages, names, values) escaped: printed as it is.
+# No emoji codes; text from outside (messages, names, values) is printed as `Text`, never as markup.
 out = Console(emoji=False)
 err = Console(stderr=True, emoji=False)
 
@@ -25,7 +25,7 @@ PolicyJson = Annotated[bool, typer.Option("--json", help="Print the violations (
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(labelled("error:", message), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -101,7 +101,7 @@ def plan(
 
         try:
             for line in write(result, diagram):
-                out.print(escape(line), highlight=False)
+                out.print(plain(line))
         except UserError as exc:
             _fail(str(exc))
         return
@@ -115,12 +115,12 @@ def plan(
     else:
         out.print(plan_tree(result))
         for line in cost.summary() if cost else []:
-            out.print(escape(line), highlight=False, soft_wrap=True)
+            out.print(plain(line), soft_wrap=True)
         if report.findings:
             out.print(findings_table(f"Deploy findings in stack {stack}", report.findings))
         for version in report.secret_versions:
-            out.print(f"[yellow]before the first run:[/] {escape(version.line())}", highlight=False, soft_wrap=True)
-        out.print(f"stack {escape(stack)}: {len(report.findings)} deploy finding(s)", highlight=False)
+            out.print(labelled("before the first run:", version.line(), "yellow"), soft_wrap=True)
+        out.print(plain(f"stack {stack}: {len(report.findings)} deploy finding(s)"))
     raise typer.Exit(1 if report.findings else 0)
 
 
@@ -131,19 +131,19 @@ def _estimate(stack: str, result):  # noqa: ANN001, ANN202 - infra.plan.Plan -> 
     try:
         return plan_estimate(stack, result)
     except UserError as exc:
-        err.print(f"[yellow]cost not estimated:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(labelled("cost not estimated:", str(exc), "yellow"), soft_wrap=True)
         return None
 
 
 def findings_table(title: str, rows) -> Table:  # noqa: ANN001 - policy violations or deploy findings
     """Policy violations and deploy findings, in one shape: rule, level, resource (and property), message."""
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     for column in ("rule", "level", "resource", "message"):
         table.add_column(column, overflow="fold")
     for v in sorted(rows, key=lambda v: (v.level != "mandatory", v.rule, v.resource)):
         style = "red" if v.level == "mandatory" else "yellow"
         where = f"{v.resource} {getattr(v, 'path', '')}".strip()
-        table.add_row(f"[{style}]{escape(v.rule)}[/]", escape(v.level), escape(where), escape(v.message))
+        table.add_row(plain(v.rule, style), plain(v.level), plain(where), plain(v.message))
     return table
 
 
@@ -179,9 +179,8 @@ def policy(
         return
     if stack is None:
         _fail("choose a stack with -s dev or -s prd (or --list)")
-    from infra.plan import read_stack_file, run_plan
-
     from infra.deploy.report import check_plan
+    from infra.plan import read_stack_file, run_plan
 
     try:
         with err.status(Text(f"evaluating stack {stack} under Pulumi's mocks")):  # plain text, whatever -s says
@@ -202,12 +201,9 @@ def _print_report(stack: str, report, findings) -> None:  # noqa: ANN001 - infra
     if report.violations or findings:
         out.print(findings_table(f"Policy violations and deploy findings in stack {stack}", [*report.violations, *findings]))
     for message in report.diagnostics:
-        err.print(f"[yellow]note:[/] {escape(message)}", highlight=False)
+        err.print(labelled("note:", message, "yellow"))
     advisory = len(report.violations) - len(report.mandatory)
-    out.print(
-        f"stack {escape(stack)}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s), {len(findings)} deploy finding(s)",
-        highlight=False,
-    )
+    out.print(plain(f"stack {stack}: {len(report.mandatory)} mandatory, {advisory} advisory violation(s), {len(findings)} deploy finding(s)"))
 
 
 def _list_rules(as_json: bool, enforcement: dict[str, str]) -> None:
@@ -230,7 +226,7 @@ def _list_rules(as_json: bool, enforcement: dict[str, str]) -> None:
     for column in ("level", "severity", "mirrors", "description"):
         table.add_column(column, overflow="fold")
     for r in rules():
-        table.add_row(r.id, level(r), r.severity.name.lower(), escape("\n".join(r.mirrors)) or "-", escape(r.description))
+        table.add_row(r.id, level(r), r.severity.name.lower(), plain("\n".join(r.mirrors) or "-"), plain(r.description))
     out.print(table)
 
 
@@ -241,14 +237,14 @@ def plan_tree(result) -> Tree:  # noqa: ANN001 - infra.plan.Plan, imported lazil
         if r.custom:
             grouped[r.project or "(no project)"][r.parent or "(stack)"].append(r)
     counts = f"{sum(1 for r in result.resources if r.custom)} resources in {len(components)} components"
-    tree = Tree(f"[bold]stack {escape(result.stack)}[/]: {counts}")
+    tree = Tree(Text.assemble((f"stack {result.stack}", "bold"), f": {counts}"))
     for project in sorted(grouped):
-        branch = tree.add(f"[bold cyan]{escape(project)}[/]")
+        branch = tree.add(plain(project, "bold cyan"))
         for parent in sorted(grouped[project]):
             kind = components[parent].type if parent in components else ""
-            node = branch.add(f"[bold]{escape(parent)}[/] [dim]{escape(kind)}[/]")
+            node = branch.add(Text.assemble((parent, "bold"), " ", (kind, "dim")))
             for r in sorted(grouped[project][parent], key=lambda r: (r.type, r.name)):
-                node.add(f"{escape(r.type.split(':')[-1])} [dim]{escape(r.name)}[/]")
+                node.add(Text.assemble(r.type.split(":")[-1], " ", (r.name, "dim")))
     return tree
 
 

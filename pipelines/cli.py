@@ -19,10 +19,10 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from pipelines import cloud_log, environments, signals
 from pipelines.cli_help import TidyGroup
+from pipelines.console_text import labelled, plain
 from pipelines.errors import Terminated, UserError
 from pipelines.registry import discover
 
@@ -39,7 +39,7 @@ app = typer.Typer(
 )
 # In a Cloud Run job everything the CLI says is a structured log record on stdout (`cloud_log`).
 # No emoji codes: `:x:` in a message stays `:x:`. Text from outside (messages, names, paths) is
-# escaped before it is printed, so a `[` in it is not taken for markup.
+# printed as `Text` (`console_text`), never parsed as markup, so a `[` in it stays a `[`.
 out, err = cloud_log.consoles() if cloud_log.enabled() else (Console(emoji=False), Console(stderr=True, emoji=False))
 
 
@@ -59,7 +59,7 @@ def _main(
 
 
 def fail_user(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(labelled("error:", message), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -106,7 +106,7 @@ def list_pipelines(
         print("\n".join("\t".join(row) for row in pipeline_rows(registry.all(), costs)))
     for line in costs["summary"] if costs else []:
         # Piped, the rows stay plain tab-separated lines: the totals go to stderr.
-        (out if out.is_terminal else err).print(escape(line), highlight=False, soft_wrap=True)
+        (out if out.is_terminal else err).print(plain(line), soft_wrap=True)
 
 
 def _stack_costs(stack: str) -> dict:
@@ -166,7 +166,7 @@ def run(
             summary = RunSummary()
             ok = run_all(settings, selected, transform=transform, out=_quiet() if as_json else out, err=err, summary=summary)
     except Busy as exc:
-        err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(labelled("failed:", str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     except UserError as exc:
         fail_user(str(exc))
@@ -247,7 +247,7 @@ def transform(
                 select=select.split() if select else None, summary=summary,
             )
     except Busy as exc:
-        err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(labelled("failed:", str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None
     except (Terminated, KeyboardInterrupt) as exc:
         _stopped(exc, "models dbt had not finished keep their last build, the next run rebuilds them")
@@ -274,7 +274,7 @@ def dbt_sources(
         if check:
             drifted = generated.drift(pipelines)
             for item in drifted:
-                err.print(f"[bold red]drift:[/] {escape(str(item.path.relative_to(environments.REPO_ROOT)))}: {escape(item.problem)}", highlight=False, soft_wrap=True)
+                err.print(labelled("drift:", f"{item.path.relative_to(environments.REPO_ROOT)}: {item.problem}"), soft_wrap=True)
             if drifted:
                 err.print("run `toltek dbt-sources` to rewrite them", highlight=False)
                 raise typer.Exit(1)
@@ -284,7 +284,7 @@ def dbt_sources(
     except UserError as exc:
         fail_user(str(exc))
     for path in written:
-        out.print(f"wrote {escape(str(path.relative_to(environments.REPO_ROOT)))}", highlight=False)
+        out.print(plain(f"wrote {path.relative_to(environments.REPO_ROOT)}"))
     if not written:
         out.print("every dbt source already matches its pipeline's schedule", highlight=False)
 
@@ -317,7 +317,7 @@ def new(
     except UserError as exc:
         fail_user(str(exc))
     for line in scaffold.report(created):
-        out.print(escape(line), highlight=False, soft_wrap=True)
+        out.print(plain(line), soft_wrap=True)
 
 
 # status, trigger, logs: operations on a deployed stack (pipelines/ops/cli.py).

@@ -11,10 +11,10 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines import cloud_log
+from pipelines.console_text import labelled, plain
 from pipelines.loading import DISCARDED_TABLE
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class TerminalReporter:
 
     def finished(self, env: Environment, results: list[LoadResult], failures: list[tuple[str, str]]) -> None:
         for _, message in failures:
-            self.err.print(f"[bold red]failed:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            self.err.print(labelled("failed:", message), soft_wrap=True)
         self.out.print(loads_table(env, results, failures))
 
 
@@ -98,7 +98,7 @@ def loads_table(env: Environment, results: list[LoadResult], failures: list[tupl
     # Printed once every pipeline has run; a title that claims nothing the rows do not show.
     loaded = sum(r.total_rows for r in results)
     title = f"Pipelines → {env.datalake.describe()}: {loaded} row(s) loaded" + (f", {len(failures)} failed" if failures else "")
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=plain(title), title_justify="left")
     table.add_column("pipeline")
     table.add_column("tables", justify="right")
     table.add_column("rows loaded", justify="right")

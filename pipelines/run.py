@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines import reporters
 from pipelines.base import Pipeline
+from pipelines.console_text import labelled, plain
 from pipelines.environments import Environment
 from pipelines.errors import PipelineFailed
 from pipelines.loading import LoadResult, load
@@ -176,11 +176,11 @@ def _transfer_and_transform(
             checked, manifest = orchestration.plan(env, sources, run_check=run_check, failed_now=failed_now, missing=missing)
         for health, line in orchestration.report_lines(checked):
             colour = "yellow" if health == "warn" else "red"
-            err.print(f"[{colour}]source {escape(line)}[/]", highlight=False, soft_wrap=True)
+            err.print(plain(f"source {line}", colour), soft_wrap=True)
         with err.status(f"dbt build --target {env.name}" + (" --full-refresh" if full_refresh else "")):
             result = dbt.build(env, full_refresh=full_refresh, exclude=checked.exclude, manifest=manifest, select=select)
     except PipelineFailed as exc:
-        err.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(labelled("failed:", str(exc)), soft_wrap=True)
         if summary is not None:
             summary.transform = {"ran": False, "reason": str(exc)}
         return False
@@ -203,11 +203,11 @@ def _transfer_and_transform(
     table.add_row("[red]failed[/]" if result.failed else "failed", str(len(result.failed)))
     out.print(table)
     for failure in result.failed:
-        err.print(f"[bold red]dbt:[/] {escape(failure)}", highlight=False, soft_wrap=True)
+        err.print(labelled("dbt:", failure), soft_wrap=True)
     if result.skipped:
         err.print(f"dbt: {len(result.skipped)} node(s) skipped because a node they depend on failed", highlight=False)
     if checked.unhealthy:
         skipped = len(set().union(*checked.skipped_models.values()))
         names = ", ".join(c.pipeline for c in checked.unhealthy)
-        err.print(f"[bold red]failed:[/] {skipped} model(s) not built: source(s) {escape(names)} unhealthy (see above)", highlight=False, soft_wrap=True)
+        err.print(labelled("failed:", f"{skipped} model(s) not built: source(s) {names} unhealthy (see above)"), soft_wrap=True)
     return result.ok and not checked.unhealthy

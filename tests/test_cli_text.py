@@ -41,12 +41,27 @@ def test_an_api_answer_with_markup_fails_the_run_quoting_it_as_it_is(tmp_path):
 
 
 def test_cloud_logging_records_keep_the_text_and_the_severity():
-    from rich.markup import escape
-
     from pipelines.cloud_log import describe
+    from pipelines.console_text import labelled, plain
 
-    severity, message, _ = describe(f"[bold red]failed:[/] {escape(OUTSIDE)}")
-    assert (severity, message) == ("ERROR", f"failed: {OUTSIDE}")
+    assert describe(labelled("failed:", OUTSIDE))[:2] == ("ERROR", f"failed: {OUTSIDE}")
+    assert describe(labelled("note:", OUTSIDE, "yellow"))[:2] == ("WARNING", f"note: {OUTSIDE}")
+    assert describe(plain(OUTSIDE))[:2] == ("INFO", OUTSIDE)
+
+
+def test_labelled_lines_keep_every_character_even_a_trailing_backslash():
+    """Rich's markup `escape` doubled a backslash at the end of a message (`C:\\drops\\` printed
+    with two): lines are `Text` now, not escaped markup."""
+    import io
+
+    from rich.console import Console
+
+    from pipelines.console_text import labelled
+
+    for text in (OUTSIDE, "C:\\drops\\", "\\[bold]x\\", ":x: [/] \\"):
+        console = Console(file=io.StringIO(), width=400, emoji=False, color_system=None)
+        console.print(labelled("error:", text), soft_wrap=True)
+        assert console.file.getvalue() == f"error: {text}\n"
 
 
 def test_findings_and_plan_tables_show_names_and_messages_as_they_are():

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from infra.review.compare import PlanDiff
 from infra.review.iam_diff import GrantRow, Reason
@@ -94,45 +94,48 @@ def cost_lines(cost: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def terminal(diff: PlanDiff, console: Console) -> None:
-    def say(text: str = "") -> None:
-        console.print(text, highlight=False, soft_wrap=True)
+    def say(*parts: str | tuple[str, str]) -> None:
+        """One line of plain text and (text, style) parts: names and values are never markup."""
+        console.print(Text.assemble(*parts), soft_wrap=True)
 
-    say(f"[bold]{escape(headline(diff))}[/]")
+    say((headline(diff), "bold"))
     say()
-    say("[bold]Resources[/]")
+    say(("Resources", "bold"))
     if not (diff.resources.added or diff.resources.removed or diff.resources.changed):
         say("  no change")
     for sign, style, entries in (("+", "green", diff.resources.added), ("-", "red", diff.resources.removed)):
         for r in entries:
             component = "" if r.get("custom", True) else " (component)"
-            parent = f"  [dim](parent {escape(r['parent'])})[/]" if r.get("parent") else ""
-            say(f"  [{style}]{sign}[/] {escape(r['type'])}{component} [bold]{escape(r['name'])}[/]{parent}")
+            parent = ("  ", (f"(parent {r['parent']})", "dim")) if r.get("parent") else ()
+            say("  ", (sign, style), f" {r['type']}{component} ", (r["name"], "bold"), *parent)
     for c in diff.resources.changed:
-        say(f"  [yellow]~[/] {escape(c.resource['type'])} [bold]{escape(c.resource['name'])}[/]")
+        say("  ", ("~", "yellow"), f" {c.resource['type']} ", (c.resource["name"], "bold"))
         for change in c.changes:
-            say(f"      {escape(change.path)}: {escape(change_text(change, TERMINAL_WIDTH))}")
+            say(f"      {change.path}: {change_text(change, TERMINAL_WIDTH)}")
     say()
-    say("[bold]IAM[/] [dim](principal → role → scope)[/]")
+    say(("IAM", "bold"), " ", ("(principal → role → scope)", "dim"))
     if not (diff.iam.added or diff.iam.removed or diff.iam.changed):
         say("  no grant added or removed")
     for grant, reasons in diff.iam.added:
-        say(f"  [green]+[/] {escape(_grant_line(grant))}{_terminal_reasons(reasons)}")
+        say("  ", ("+", "green"), f" {_grant_line(grant)}", *_terminal_reasons(reasons))
     for grant in diff.iam.removed:
-        say(f"  [red]-[/] {escape(_grant_line(grant))}")
+        say("  ", ("-", "red"), f" {_grant_line(grant)}")
     for grant, reasons in diff.iam.changed:
-        say(f"  [yellow]~[/] {escape(_grant_line(grant))}{_terminal_reasons(reasons)}")
+        say("  ", ("~", "yellow"), f" {_grant_line(grant)}", *_terminal_reasons(reasons))
     say()
-    say(f"[bold]Cost[/] [dim]({escape(str(diff.cost.get('currency', '')))} per month)[/]" if "note" not in diff.cost else "[bold]Cost[/]")
     if "note" in diff.cost:
-        say(f"  {escape(diff.cost['note'])}")
+        say(("Cost", "bold"))
+        say(f"  {diff.cost['note']}")
+    else:
+        say(("Cost", "bold"), " ", (f"({diff.cost.get('currency', '')} per month)", "dim"))
     for what, old, new, delta in cost_lines(diff.cost):
-        say(f"  {escape(what)}: {old} → {new} ({delta})")
+        say(f"  {what}: {old} → {new} ({delta})")
     if diff.findings:
         say()
-        say(f"[bold red]Deploy findings[/] ({len(diff.findings)}): see `toltek plan -s {diff.stack}`")
+        say(("Deploy findings", "bold red"), f" ({len(diff.findings)}): see `toltek plan -s {diff.stack}`")
         for f in diff.findings:
             where = f"{f['resource']} {f.get('path') or ''}".strip()
-            say(f"  [red]{escape(f['rule'])}[/] {escape(where)}: {escape(f['message'])}")
+            say("  ", (f["rule"], "red"), f" {where}: {f['message']}")
 
 
 def _grant_line(grant: GrantRow) -> str:
@@ -140,10 +143,10 @@ def _grant_line(grant: GrantRow) -> str:
     return f"{grant.principal} → {grant.role} → {grant.where()}" + (f" {condition}" if condition else "")
 
 
-def _terminal_reasons(reasons: list[Reason]) -> str:
+def _terminal_reasons(reasons: list[Reason]) -> tuple[str | tuple[str, str], ...]:
     if not reasons:
-        return ""
-    return "\n      [bold red]WIDENS IAM:[/] " + escape("; ".join(r.message for r in reasons))
+        return ()
+    return ("\n      ", ("WIDENS IAM:", "bold red"), " " + "; ".join(r.message for r in reasons))
 
 
 # Markdown ----------------------------------------------------------------------------------------

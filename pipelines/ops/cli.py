@@ -12,11 +12,11 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from pipelines.console_text import labelled, plain
 from pipelines.errors import UserError
 
-out = Console(emoji=False)  # messages and names are escaped before printing: shown as they are
+out = Console(emoji=False)  # messages and names are printed as `Text` (`console_text`): shown as they are
 err = Console(stderr=True, emoji=False)
 
 Stack = Annotated[str | None, typer.Option("--stack", "-s", help="Stack: dev or prd (reads Pulumi.<stack>.yaml).", show_default=False)]
@@ -24,7 +24,7 @@ Name = Annotated[str, typer.Argument(help="A pipeline's name, or dbt (prd only).
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err.print(labelled("error:", message), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -76,8 +76,7 @@ def status(
     for s in statuses:
         if not s.deployed:
             err.print(
-                f"[yellow]note:[/] job {escape(s.target.job)} not found in {escape(s.target.where())}: not deployed yet? run `pulumi up -s {stack}`",
-                highlight=False,
+                labelled("note:", f"job {s.target.job} not found in {s.target.where()}: not deployed yet? run `pulumi up -s {stack}`", "yellow"),
                 soft_wrap=True,
             )
 
@@ -121,9 +120,9 @@ def trigger(
             execution, args = triggering.start(clients, job, full_refresh or ())
             print(execution.id, flush=True)
             how = f" with container arguments `{' '.join(args)}`" if args is not None else ""
-            err.print(escape(f"started {execution.id} of job {job.job} in {job.where()}{how}"), highlight=False, soft_wrap=True)
+            err.print(plain(f"started {execution.id} of job {job.job} in {job.where()}{how}"), soft_wrap=True)
             if not wait:
-                err.print(f"[dim]follow it: {escape(f'toltek logs {name} -s {job.stack} --execution {execution.id} --follow')}[/]", highlight=False, soft_wrap=True)
+                err.print(plain(f"follow it: toltek logs {name} -s {job.stack} --execution {execution.id} --follow", "dim"), soft_wrap=True)
                 return
             try:
                 ended = triggering.follow(clients, job, execution, err)
@@ -172,7 +171,7 @@ def logs(
             for entry in entries:
                 out.print(entry.line(zone), highlight=False, soft_wrap=True)
             if not entries and not follow:
-                err.print(f"[dim]no log entries of {escape(job.job)} since {start:%Y-%m-%d %H:%M} UTC[/]", highlight=False)
+                err.print(plain(f"no log entries of {job.job} since {start:%Y-%m-%d %H:%M} UTC", "dim"))
             if follow:
                 seen = {e.insert_id for e in entries if e.insert_id}
 
