@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import query
-from source_drops import newest, raw
 
 from pipelines.errors import PipelineFailed
 from pipelines.loading import load

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from infra.policy.iam import ACCOUNT, ALL_IAM_TYPES, HIERARCHY, PUBLIC, Grant, identity, stack_grants
 from infra.policy.model import CRITICAL, HIGH, MEDIUM, Res, get, items, rule
-from infra.policy.roles import ESCALATION, PREDEFINED, allows, is_custom, risks
+from infra.policy.roles import ESCALATION, PREDEFINED, is_custom, risks
 
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 CUSTOM_ROLE_TYPES = ("gcp:projects/iAMCustomRole:IAMCustomRole", "gcp:organizations/iAMCustomRole:IAMCustomRole")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from infra.policy.model import CRITICAL, HIGH, MEDIUM, UNKNOWN, Res, get, items, iter_containers, rule
