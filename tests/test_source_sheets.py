@@ -99,8 +99,18 @@ def test_a_replace_losing_more_than_the_declared_fraction_is_refused(local_env, 
     [
         (["month", "channel", "channel", "target_revenue"], "sheet 'sales_targets' has header 'channel' twice (columns B and C)"),
         (["month", "", "target_revenue", "currency"], "sheet 'sales_targets' has values under a blank header in column B"),
+        # Different text, one column name: dlt's naming makes both `target_revenue`, and the second
+        # column's values would overwrite the first's.
+        (
+            ["month", "channel", "Target revenue", "Target-Revenue"],
+            "sheet 'sales_targets' has headers 'Target revenue' (column C) and 'Target-Revenue' (column D) that both become column 'target_revenue'",
+        ),
+        (["Month", "month", "target_revenue", "owner"], "sheet 'sales_targets' has headers 'Month' (column A) and 'month' (column B) that both become column 'month'"),
+        # The API leaves out trailing empty cells: a header row ending in blanks comes back short,
+        # and values typed right of it would be cut off every row.
+        (["month", "channel", "target_revenue"], "sheet 'sales_targets' has values in column D, right of its header (give the column a header)"),
     ],
-    ids=["duplicate", "blank"],
+    ids=["duplicate", "blank", "same-column", "same-column-case", "right-of-header"],
 )
 def test_a_duplicate_or_blank_header_is_named(local_env, server, header, message):
     sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]

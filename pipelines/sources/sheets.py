@@ -14,7 +14,7 @@ rows for it and leaves its table alone. The ranges are therefore read when the s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -53,19 +53,24 @@ def _column(index: int) -> str:
     return letters
 
 
-def check_header(sheet: str, values: Sequence[Sequence[Any]]) -> None:
+def check_header(sheet: str, values: Sequence[Sequence[Any]], column_name: Callable[[str], str] | None = None) -> None:
     """The contract of a sheet: it has rows, and its first row is a header of distinct names.
 
     An empty sheet fails rather than replacing the table with nothing (a cleared sheet is far more
     often an accident than a decision; one cleared down to its header is refused at load). A
-    duplicate name, or a blank one above values, is named with its columns.
+    duplicate name, two names that become the same column (`column_name`: the schema's naming,
+    dlt's snake case by default: "Owner" and "owner"), a blank name above values, or values right
+    of the header (the API leaves out a row's trailing empty cells, so a blank header at the end
+    is a short header row) are named with their columns: loading would drop or overwrite them.
     """
     if not values:
         raise SourceDataError(f"sheet '{sheet}' is empty; refusing to replace its table with nothing")
     header = [h for h in values[0] if h not in ("", None)]
     if not header or any(not isinstance(h, str) for h in header):
         raise SourceDataError(f"sheet '{sheet}' has no header row: its first row is {list(values[0])[:6]!r}")
+    column_name = column_name or _snake_case()
     seen: dict[str, int] = {}
+    columns: dict[str, int] = {}
     for i, cell in enumerate(values[0]):
         name = str(cell).strip() if cell is not None else ""
         if not name:
@@ -74,7 +79,30 @@ def check_header(sheet: str, values: Sequence[Sequence[Any]]) -> None:
             continue
         if name in seen:
             raise SourceDataError(f"sheet '{sheet}' has header '{name}' twice (columns {_column(seen[name])} and {_column(i)})")
-        seen[name] = i
+        column = column_name(name)
+        if column in columns:
+            first = columns[column]
+            raise SourceDataError(
+                f"sheet '{sheet}' has headers '{str(values[0][first]).strip()}' (column {_column(first)}) and '{name}' "
+                f"(column {_column(i)}) that both become column '{column}'"
+            )
+        seen[name], columns[column] = i, i
+    width = len(values[0])
+    beyond = [i for row in values[1:] for i in range(width, len(row)) if row[i] not in ("", None)]
+    if beyond:
+        raise SourceDataError(f"sheet '{sheet}' has values in column {_column(min(beyond))}, right of its header (give the column a header)")
+
+
+def _snake_case() -> Callable[[str], str]:
+    """The naming of the source's schema (dlt's snake case unless configured otherwise)."""
+    from dlt.extract.exceptions import CurrentSourceSchemaNotAvailable
+
+    try:
+        return dlt.current.source_schema().naming.normalize_identifier
+    except CurrentSourceSchemaNotAvailable:  # called outside a source: dlt's default
+        from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+        return NamingConvention().normalize_identifier
 
 
 def rows_to_records(values: Sequence[Sequence[Any]]) -> Iterator[dict[str, Any]]:
