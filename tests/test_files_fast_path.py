@@ -181,3 +181,19 @@ def test_the_text_shortcut_keeps_exactly_what_the_whitespace_rule_keeps(monkeypa
 def test_hexadecimal_is_found_in_either_case(spelling):
     assert read_typed(f"{HEADER}\n{spelling},10,ups,,,1\n".encode(), SHIPMENTS_SCHEMA) is None
     assert read_typed(f"{HEADER}\n31,10,fedex,,,1\n".encode(), SHIPMENTS_SCHEMA) is not None
+
+
+def test_line_breaks_in_quoted_values_are_kept_across_pyarrow_blocks():
+    """RFC 4180 allows a line break inside a quoted value (Excel writes one for a cell's
+    Alt+Enter). pyarrow cuts a file into 1 MiB blocks at line breaks; without quote-aware
+    cutting, the row spanning a block's end was split into two broken rows and discarded."""
+    rows = 60_000  # ~2.4 MB: three blocks, their ends inside some row's quoted value
+    data = (HEADER + "\n" + "".join(f'{i},{i},"carrier {i}\nline two",,,1\n' for i in range(rows))).encode()
+    assert len(data) > 2 * 2**20
+    for read in (read_file, read_csv):  # the fast path, and the row-by-row contract
+        got = read("a.csv", data, SHIPMENTS_SCHEMA)
+        assert got.discarded == []
+        assert got.table.num_rows == rows
+        assert got.table["carrier"][rows - 1].as_py() == f"carrier {rows - 1}\nline two"
+        assert got.table["shipment_id"].to_pylist() == list(range(rows))
+    assert read_typed(data, SHIPMENTS_SCHEMA) is not None  # still the fast path

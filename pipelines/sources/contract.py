@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from pipelines import arrow
 from pipelines.errors import SourceDataError
-from pipelines.sources.typed import FLOAT, TIMESTAMP, arrange, read_typed
+from pipelines.sources.typed import FLOAT, TIMESTAMP, arrange, parse_options, read_typed
 
 _INT = r"^-?\d+$"
 _FLOAT = FLOAT
@@ -118,7 +118,7 @@ def read_csv(name: str, data: bytes, schema: pa.Schema) -> FileRead:
         table = pacsv.read_csv(
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=parse_options(data, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in schema.names}, strings_can_be_null=True),
         )
     except pa.ArrowInvalid as exc:
