@@ -235,3 +235,27 @@ def test_an_append_resource_is_refused_unless_declared(local_env, registry):
         load(Appending, local_env)
     Appending.write_dispositions = ("merge", "replace", "append")
     assert load(Appending, local_env).rows == {"events": 1}
+
+
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [(pa.timestamp("us"), 1_780_304_400_000_000), (pa.timestamp("ns"), 1_780_304_400_000_000_000), (pa.date32(), 20_605)],
+    ids=["naive-us", "naive-ns-pandas", "date"],
+)
+def test_a_parquet_timestamp_without_a_zone_fails_naming_file_and_column(files_env, type_, value):
+    """Parquet's `isAdjustedToUTC=false` (pandas' naive datetimes) holds local times of an unknown
+    zone; pyarrow casts them as if UTC, so 09:00 in Amsterdam loaded as 09:00Z. Refused as a CSV
+    timestamp without a zone is; the file written with its zone loads."""
+    folder = files_env.samples / "files" / "shipments"
+    table = pa.table({"shipment_id": [1], "order_id": [1], "shipped_at": pa.array([value], pa.int32() if pa.types.is_date(type_) else pa.int64()).cast(type_)})
+    pq.write_table(table, folder / "local.parquet")
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopFiles, files_env)
+    assert str(caught.value) == (
+        f"pipeline 'shop_files' failed in extract: local.parquet: column shipped_at holds {type_} values without a time zone "
+        "(local times), expected timestamp[us, tz=UTC]: write them in UTC or with their zone"
+    )
+    zoned = table.set_column(2, "shipped_at", pa.array([1_780_297_200_000_000], pa.timestamp("us", tz="Europe/Amsterdam")))
+    pq.write_table(zoned, folder / "local.parquet")
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert shipments(files_env, "shipment_id, epoch_us(shipped_at)") == [(1, 1_780_297_200_000_000)]

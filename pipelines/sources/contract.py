@@ -171,11 +171,24 @@ def read_parquet(name: str, data: bytes, schema: pa.Schema) -> FileRead:
 
 
 def _cast(name: str, column_name: str, column: pa.ChunkedArray, type_: pa.DataType) -> pa.ChunkedArray:
-    """`column` of file `name` as `type_`, losing nothing; else a `SourceDataError` naming both."""
+    """`column` of file `name` as `type_`, losing nothing; else a `SourceDataError` naming both.
+
+    Timestamps or dates without a zone (Parquet's `isAdjustedToUTC=false`: pandas' naive
+    datetimes) are local times of an unknown zone, not points in time: pyarrow would read them as
+    UTC, hours off. Refused for a column declared with a zone, as a CSV value without one is."""
+    if pa.types.is_timestamp(type_) and type_.tz is not None and _zoneless(column.type):
+        raise SourceDataError(
+            f"{name}: column {column_name} holds {column.type} values without a time zone (local times), expected {type_}: "
+            "write them in UTC or with their zone"
+        )
     try:
         return column.cast(type_)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SourceDataError(f"{name}: column {column_name} cannot be read as {type_} ({exc})") from None
+
+
+def _zoneless(type_: pa.DataType) -> bool:
+    return pa.types.is_date(type_) or (pa.types.is_timestamp(type_) and type_.tz is None)
 
 
 def _microseconds(name: str, column_name: str, column: pa.ChunkedArray) -> pa.ChunkedArray:
