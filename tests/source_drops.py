@@ -23,6 +23,7 @@ def files_env(local_env, tmp_path):
 def drop(env, name: str, content: bytes | str, mtime: float) -> None:
     """A file landing in the bucket with the modification time its uploader preserved."""
     path = env.samples / "files" / "shipments" / name
+    path.parent.mkdir(parents=True, exist_ok=True)  # `2026/06/drop.csv`: a drop in a subfolder
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     os.utime(path, (mtime, mtime))
 

@@ -69,6 +69,22 @@ def test_a_file_touched_without_changes_is_read_again_without_duplicates(files_e
     assert raw(files_env) == [(5001, "ups", "drop.csv", T0 + 5)]
 
 
+def test_drops_in_subfolders_load_each_known_by_its_path(files_env):
+    """Partners often drop into dated folders (`shipments/2026/06/`), reusing one file name each
+    period: every file under the landing folder loads, and two files of one name in two folders
+    stay two files (neither replaces the other's rows)."""
+    drop(files_env, "top.csv", f"{HEADER}\n{row(5101, 'ups')}\n", T0)
+    drop(files_env, "2026/01/drop.csv", f"{HEADER}\n{row(5102, 'dhl')}\n", T0)
+    drop(files_env, "2026/02/drop.csv", f"{HEADER}\n{row(5103, 'dpd')}\n", T0 + 60)
+    assert load(ShopFiles, files_env).rows == {"shipments": 3}
+    assert load(ShopFiles, files_env).rows == {}  # each read once
+    drop(files_env, "2026/02/drop.csv", f"{HEADER}\n{row(5103, 'postnl')}\n", T0 + 120)  # re-delivered
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert raw(files_env) == [
+        (5101, "ups", "top.csv", T0), (5102, "dhl", "2026/01/drop.csv", T0), (5103, "postnl", "2026/02/drop.csv", T0 + 120),
+    ]
+
+
 @pytest.mark.parametrize("content", [HEADER + "\n", HEADER, b""], ids=["header", "header without newline", "zero bytes"])
 def test_a_file_with_no_rows_loads_nothing_and_blocks_nothing(files_env, content):
     drop(files_env, "a_empty.csv", content, T0)

@@ -3,8 +3,9 @@
 import pyarrow as pa
 
 # The warehouse partner drops one file of shipments per period, CSV or Parquet, into the folder
-# `ShopFiles.landing_prefix` of the datalake's landing bucket.
-FILE_GLOB = "*"
+# `ShopFiles.landing_prefix` of the datalake's landing bucket, or into folders under it (`2026/06/`):
+# every file under it is read, each known by its path there.
+FILE_GLOB = "**/*"
 SHIPMENTS_SCHEMA = pa.schema(
     [
         pa.field("shipment_id", pa.int64(), nullable=False),

@@ -73,6 +73,12 @@ def by_file() -> dict[str, object]:
     }
 
 
+def file_key(item: FileItemDict) -> str:
+    """Which file it is: its path under the listed folder (`2026/06/drop.csv`), not its base name,
+    so files of one name in two subfolders stay two files (the same for a file at the top)."""
+    return item["relative_path"]
+
+
 def file_version(item: FileItemDict) -> str:
     """What identifies one delivery of a file: its modification time and size."""
     return f"{item['modification_date'].isoformat()}|{item['size_in_bytes']}"
@@ -81,7 +87,7 @@ def file_version(item: FileItemDict) -> str:
 def with_file_columns(table: pa.Table, item: FileItemDict) -> pa.Table:
     """The file's name and modification time on every row: which version of a key is newest."""
     rows = table.num_rows
-    names = arrow.constant_text(item["file_name"], rows)
+    names = arrow.constant_text(file_key(item), rows)
     modified = pa.repeat(arrow.timestamp(item["modification_date"]), rows)
     return table.append_column(pa.field(FILE_NAME, names.type, nullable=False), names).append_column(
         pa.field(FILE_MODIFIED_AT, pa.timestamp("us", tz="UTC")), modified
@@ -113,7 +119,7 @@ class _Landed:
 
 def _read(item: FileItemDict, schema: pa.Schema, key: str, sink: LoadFiles, load_id: str, table_columns: TableColumns | None) -> _Landed:
     """Read one file and add its rows to the run's load files (on a reader thread)."""
-    read = read_file(item["file_name"], item.read_bytes(), schema)
+    read = read_file(file_key(item), item.read_bytes(), schema)
     landed = _Landed(item, read.discarded)
     if read.table is None or not read.table.num_rows:
         return landed
@@ -155,7 +161,7 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     is handed to dlt stay on the extracting thread, in the files' order."""
     state = dlt.current.resource_state()
     read_before, discarded_before = state.setdefault("files", {}), state.setdefault("discarded", {})
-    todo = [item for item in items if read_before.get(item["file_name"]) != file_version(item)]
+    todo = [item for item in items if read_before.get(file_key(item)) != file_version(item)]
     if not todo:
         return
     # A folder of this call's own: dlt runs the calls for its listing pages round robin, so another
@@ -171,7 +177,7 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
         with ThreadPoolExecutor(READERS, thread_name_prefix="landed-files") as pool:
             for landed in _in_order(pool, work, todo):
                 yield from _imports(sink.finished())
-                name = landed.item["file_name"]
+                name = file_key(landed.item)
                 if landed.table is not None:
                     yield landed.table
                 refs = [d["row_ref"] for d in landed.discarded]
