@@ -176,3 +176,22 @@ gcp.bigquery.DatasetIamMember(
     member=f"serviceAccount:toltek-copier@{{cfg.warehouse_project}}.iam.gserviceaccount.com", {OPTS}
 )
 '''), expect=("iam-principal-allowance",))
+
+
+# --- found by review against CIS / Checkov classes (public service, token leak, audit gaps) -----
+case("type", "a Cloud Run v2 service with the invoker IAM check off (CKV_GCP_102)", program(f'''
+gcp.cloudrunv2.Service(
+    "hook", project=cfg.datalake_project, location="europe-west1", name="hook", ingress="INGRESS_TRAFFIC_ALL",
+    invoker_iam_disabled=True,
+    template={{"service_account": jobs["shop_api"].account.email, "containers": [{{"image": jobs["shop_api"].job.template.template.containers[0].image}}]}},
+    {OPTS},
+)
+'''), expect=("run-service-invoker-iam",))
+case("derivation", "the schedule posts its OAuth token to a relay outside Google", edit(
+    "infra/components/jobs.py", 'return f"https://run.googleapis.com/v2/projects/{project}/locations/{region}/jobs/{job}:run"',
+    'return f"https://relay.toltek.example/v2/projects/{project}/locations/{region}/jobs/{job}:run"',
+), expect=("scheduler-oauth-dedicated-account",))
+case("derivation", "a pipeline account exempted from the data access logs (CIS 2.1)", edit(
+    "infra/components/datalake.py", 'audit_log_configs=[{"log_type": t} for t in ("ADMIN_READ", "DATA_READ", "DATA_WRITE")],',
+    'audit_log_configs=[{"log_type": t, "exempted_members": ["group:data-eng@toltek.example"]} for t in ("ADMIN_READ", "DATA_READ", "DATA_WRITE")],',
+), expect=("audit-logging-no-exemptions",))

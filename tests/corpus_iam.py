@@ -182,3 +182,34 @@ gcp.projects.IAMMember(
 case("principal", "an account of the stack of no known kind", program(f'''
 gcp.projects.IAMMember("backfill-jobs", project=cfg.datalake_project, role="roles/bigquery.jobUser", member={sa("backfill")}, {OPTS})
 '''), expect=("iam-principal-allowance",))
+
+
+# --- found by review against CIS / Checkov classes (convenience principals, secret writes) -------
+case("principal", "every viewer of the datalake project reads the API token (projectViewer:)", program(f'''
+gcp.secretmanager.SecretIamMember(
+    "token-project-viewers", project=cfg.datalake_project, secret_id="shop-api-token",
+    role="roles/secretmanager.secretAccessor", member=f"projectViewer:{{cfg.datalake_project}}", {OPTS}
+)
+'''), expect=("iam-no-convenience-principals",))
+case("principal", "the project's writers edit raw data (BigQuery's projectWriters)", program(f'''
+gcp.bigquery.DatasetIamMember(
+    "raw-project-writers", project=cfg.datalake_project, dataset_id="raw_shop_api", role="roles/bigquery.dataEditor",
+    member="projectWriters", {OPTS}
+)
+'''), expect=("iam-no-convenience-principals",))
+case("permission", "a stewards group with a custom role that edits dataset access (datasets.update)", program(f'''
+steward = gcp.projects.IAMCustomRole(
+    "raw-steward", project=cfg.datalake_project, role_id="rawSteward", title="Raw data steward",
+    permissions=["bigquery.datasets.get", "bigquery.datasets.update", "bigquery.tables.list"], {OPTS}
+)
+gcp.bigquery.DatasetIamMember(
+    "stewards-raw-api", project=cfg.datalake_project, dataset_id="raw_shop_api", role=steward.name,
+    member="group:data-stewards@toltek.example", {OPTS}
+)
+'''), expect=("iam-custom-role-risky-permissions", "iam-groups-read-only", "iam-access-changes-stay-in-project"))
+case("permission", "a group may add and destroy versions of the API token (secretVersionManager)", program(f'''
+gcp.secretmanager.SecretIamMember(
+    "token-version-managers", project=cfg.datalake_project, secret_id="shop-api-token",
+    role="roles/secretmanager.secretVersionManager", member="group:data-eng@toltek.example", {OPTS}
+)
+'''), expect=("iam-groups-read-only",))

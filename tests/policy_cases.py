@@ -104,6 +104,8 @@ CASES = [
     C("iam-known-roles", "project_member", {"role": "projects/fixture-lake/roles/undefinedRole"}),
 
     ok("iam-custom-role-risky-permissions", "custom_role"),
+    C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["bigquery.datasets.get", "bigquery.datasets.update"]}),
+    C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["secretmanager.versions.add"]}),
     C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["iam.serviceAccounts.actAs", "run.jobs.get"]}),
     C("iam-custom-role-risky-permissions", "custom_role", {"permissions": ["bigquery.tables.getData"]}),
     C("iam-custom-role-risky-permissions", "custom_role", {"project": None, "orgId": "1234567890", "permissions": ["secretmanager.versions.access"]},
@@ -139,6 +141,14 @@ CASES = [
     ok("iam-groups-read-only", "dataset_member", {"member": GROUP, "role": VIEWER}),
     C("iam-groups-read-only", "dataset_member", {"member": GROUP}),
     C("iam-groups-read-only", "secret_member", {"member": GROUP}),
+    C("iam-groups-read-only", "secret_member", {"member": GROUP, "role": "roles/secretmanager.secretVersionManager"}),
+    C("iam-groups-read-only", "secret_member", {"member": GROUP, "role": "roles/secretmanager.secretVersionAdder"}),
+
+    ok("iam-no-convenience-principals", "secret_member"),
+    C("iam-no-convenience-principals", "secret_member", {"member": "projectViewer:fixture-lake"}),
+    C("iam-no-convenience-principals", "bucket_member", {"member": "projectEditor:fixture-lake"}),
+    C("iam-no-convenience-principals", "dataset_member", {"member": None, "role": "WRITER", "specialGroup": "projectWriters"},
+      type="gcp:bigquery/datasetAccess:DatasetAccess"),
 
     ok("iam-no-public-anywhere", "project_member"),
     C("iam-no-public-anywhere", "project_member", {"member": "allAuthenticatedUsers"}),
@@ -164,6 +174,11 @@ CASES = [
     C("run-dedicated-service-account", "job", {"template.template.serviceAccount": "123456789-compute@developer.gserviceaccount.com"}),
     C("run-dedicated-service-account", "service", {"template.serviceAccount": None}),
 
+    ok("run-service-invoker-iam", "service"),
+    ok("run-service-invoker-iam", "service", {"invokerIamDisabled": False, "ingress": "INGRESS_TRAFFIC_ALL"}),
+    C("run-service-invoker-iam", "service", {"invokerIamDisabled": True}),
+    C("run-service-invoker-iam", "service", {"invokerIamDisabled": True, "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY"}),
+
     ok("run-no-plaintext-secrets", "job"),
     C("run-no-plaintext-secrets", "job", {f"{ENV}.1": {"name": "SOURCES__ORDERS__API_TOKEN", "value": "s3cr3t-value"}}),
     C("run-no-plaintext-secrets", "job", {f"{ENV}.0.value": AIZA}),
@@ -182,6 +197,8 @@ CASES = [
 
     ok("scheduler-oauth-dedicated-account", "scheduler"),
     C("scheduler-oauth-dedicated-account", "scheduler", {"httpTarget.oauthToken": None}),
+    C("scheduler-oauth-dedicated-account", "scheduler", {"httpTarget.uri": "https://hooks.example.com/run"}),
+    C("scheduler-oauth-dedicated-account", "scheduler", {"httpTarget.uri": "https://run.googleapis.com.example.net/v2/run"}),
     C("scheduler-oauth-dedicated-account", "scheduler",
       {"httpTarget.oauthToken.serviceAccountEmail": "123456789-compute@developer.gserviceaccount.com"},
       expect=("scheduler-oauth-dedicated-account", "scheduler-invoker-on-target-job")),
@@ -236,6 +253,11 @@ CASES = [
     ok("bucket-noncurrent-version-expiry", "bucket"),
     C("bucket-noncurrent-version-expiry", "bucket", {"lifecycleRules": None}),
     C("bucket-noncurrent-version-expiry", "bucket", {"lifecycleRules.0.action.type": "SetStorageClass"}),
+
+    ok("audit-logging-no-exemptions", "audit_cfg"),
+    C("audit-logging-no-exemptions", "audit_cfg",
+      {"auditLogConfigs": [{"logType": "ADMIN_READ"}, {"logType": "DATA_READ", "exemptedMembers": [GROUP]}, {"logType": "DATA_WRITE"}]}, drop=("audit",)),
+    C("audit-logging-no-exemptions", "audit_cfg", {"service": "secretmanager.googleapis.com", "auditLogConfigs": [{"logType": "DATA_READ", "exemptedMembers": [SA]}]}),
 
     ok("audit-logging-all-services", "project_member"),
     C("audit-logging-all-services", "project_member", drop=("audit",)),

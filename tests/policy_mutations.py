@@ -157,4 +157,14 @@ MUTATIONS: list[tuple[str, str, Callable[[Resources], Resources]]] = [
             'absent_over_time(logging_googleapis_com:user_toltek_shop_sheets_rows_loaded_count{monitored_resource="cloud_run_job"}[86400s])')),
     ("pack-known-resource-types", "a Compute VM appended to the program",
      add("gcp:compute/instance:Instance", "debug-vm", {"project": LAKE, "zone": "europe-west1-b", "machineType": "e2-small"})),
+    ("iam-no-convenience-principals", "the API token readable by every viewer of the datalake project",
+     change("gcp:secretmanager/secretIamMember:SecretIamMember", {"secretId": "shop-api-token"}, "member", f"projectViewer:{LAKE}")),
+    ("run-service-invoker-iam", "a Cloud Run service of its own account, by digest, with the invoker check off",
+     lambda rs: add("gcp:cloudrunv2/service:Service", "hook", {
+         "project": LAKE, "location": "europe-west1", "name": "hook", "invokerIamDisabled": True, "ingress": "INGRESS_TRAFFIC_ALL",
+         "template": {"serviceAccount": f"pl-shop-api@{LAKE}.iam.gserviceaccount.com",
+                      "containers": [{"image": find(rs, JOB, **API_JOB).raw_inputs["template"]["template"]["containers"][0]["image"]}]},
+     })(rs)),
+    ("audit-logging-no-exemptions", "pl-shop-api exempted from the datalake's data access logs",
+     change("gcp:projects/iAMAuditConfig:IAMAuditConfig", {"project": LAKE}, "auditLogConfigs.1.exemptedMembers", [API_SA])),
 ]

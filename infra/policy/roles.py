@@ -86,6 +86,7 @@ PREDEFINED: dict[str, frozenset[str]] = {
         "roles/secretmanager.admin": ["secretmanager.*"],
         "roles/secretmanager.secretVersionManager": ["secretmanager.versions.add", "secretmanager.versions.destroy",
                                                      "secretmanager.versions.disable", "secretmanager.versions.enable"],
+        "roles/secretmanager.secretVersionAdder": ["secretmanager.versions.add"],
         "roles/storage.admin": ["storage.*"],
         "roles/storage.objectAdmin": ["storage.objects.*", "storage.managedFolders.*", "storage.folders.*"],
         "roles/storage.legacyBucketOwner": ["storage.buckets.get", "storage.buckets.update", "storage.buckets.setIamPolicy",
@@ -108,8 +109,14 @@ RISKY: dict[str, tuple[str, ...]] = {
         "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt", "iam.serviceAccounts.implicitDelegation",
         "iam.serviceAccountKeys.create", "storage.hmacKeys.create",
     ),
-    "change who has access": ("*.setIamPolicy", "iam.roles.create", "iam.roles.update", "orgpolicy.policy.set"),
+    # A dataset's access list is edited through datasets.update (BigQuery's `access[]`), not only setIamPolicy.
+    "change who has access": ("*.setIamPolicy", "iam.roles.create", "iam.roles.update", "orgpolicy.policy.set", "bigquery.datasets.update"),
     "read secrets": ("secretmanager.versions.access",),
+    # Adding a version swaps the credential a pipeline uses; disabling or destroying one stops it.
+    "change secrets": (
+        "secretmanager.versions.add", "secretmanager.versions.destroy", "secretmanager.versions.disable",
+        "secretmanager.versions.enable", "secretmanager.secrets.update", "secretmanager.secrets.delete",
+    ),
     "read data": ("bigquery.tables.getData", "bigquery.tables.export", "storage.objects.get", "cloudkms.cryptoKeyVersions.useToDecrypt"),
     "change or destroy data": ("bigquery.tables.updateData", "bigquery.tables.delete", "bigquery.datasets.delete", "storage.objects.delete", "storage.objects.create"),
     "run workloads": ("run.jobs.run", "run.jobs.runWithOverrides", "run.routes.invoke", "run.jobs.create", "run.jobs.update"),

@@ -141,6 +141,21 @@ def audit_logging(resources: list[Res], ctx: object) -> Iterator[tuple[str, str]
 
 
 @rule(
+    "audit-logging-no-exemptions",
+    "No audit log configuration exempts a principal: every read and change is logged, whoever makes it.",
+    severity=HIGH,
+    types=(AUDIT,),
+    mirrors=("CIS GCP 3.0 2.1", "KICS 89fe890f-b480-460c-8b6b-7d8b1468adb4"),
+    rationale="An exempted account reads data and secrets without a trace: the log is only as good as its gaps.",
+)
+def audit_no_exemptions(res: Res) -> Iterator[str]:
+    for config in items(res.props, "auditLogConfigs"):
+        exempted = [m for m in items(config, "exemptedMembers") if m]
+        if exempted:
+            yield f"{res.name} exempts {', '.join(map(str, exempted))} from {get(config, 'logType')} logs of {get(res.props, 'service')}"
+
+
+@rule(
     "job-failure-alert",
     "Every Cloud Run job has an alert policy on its failed executions.",
     severity=MEDIUM,

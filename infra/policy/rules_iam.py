@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from infra.policy.iam import ACCOUNT, ALL_IAM_TYPES, HIERARCHY, PUBLIC, Grant, identity, stack_grants
+from infra.policy.iam import (
+    ACCOUNT,
+    ALL_IAM_TYPES,
+    HIERARCHY,
+    PUBLIC,
+    Grant,
+    identity,
+    stack_grants,
+)
 from infra.policy.model import CRITICAL, HIGH, MEDIUM, Res, get, items, rule
 from infra.policy.roles import ESCALATION, PREDEFINED, is_custom, risks
 
@@ -171,7 +179,7 @@ def access_changes_in_project(g: Grant, perms: Permissions) -> Iterator[str]:
 )
 def custom_role_permissions(res: Res) -> Iterator[str]:
     perms = [p for p in items(res.props, "permissions") if isinstance(p, str)]
-    hit = risks(perms, *ESCALATION, "read secrets", "read data")
+    hit = risks(perms, *ESCALATION, "read secrets", "change secrets", "read data")
     for what, found in sorted(hit.items()):
         yield f"custom role {get(res.props, 'roleId')} can {what}: {', '.join(found)}"
 
@@ -251,6 +259,23 @@ def no_federated_principals(g: Grant, perms: Permissions) -> Iterator[str]:
         yield f"{g.role} on {_where(g)} is granted to the federated identity {g.member}{wide}"
 
 
+# A project's role holders as one principal: Cloud Storage's convenience values and BigQuery's
+# special groups (dataset access `specialGroup`, or the same words as an IAM member).
+CONVENIENCE = re.compile(r"^(?:project(?:Viewer|Editor|Owner):.*|project(?:Readers|Writers|Owners))$", re.IGNORECASE)
+
+
+@grant_rule(
+    "iam-no-convenience-principals",
+    "No grants to a project's role holders: projectViewer:, projectEditor:, projectOwner: or BigQuery's projectReaders, projectWriters, projectOwners.",
+    severity=CRITICAL,
+    rationale="They admit whoever holds a basic role on a project, granted outside the stack and never reviewed here: "
+    "a viewer of the project becomes a reader of secrets or a writer of data.",
+)
+def no_convenience_principals(g: Grant, perms: Permissions) -> Iterator[str]:
+    if isinstance(g.member, str) and CONVENIENCE.match(g.member):
+        yield f"{g.role} on {_where(g)} is granted to every holder of a role on the project ({g.member})"
+
+
 @rule(
     "iam-no-external-service-accounts",
     "Service accounts from projects outside the stack hold nothing (Google's own service agents excepted).",
@@ -275,14 +300,14 @@ def no_external_accounts(resources: list[Res], ctx: object) -> Iterator[tuple[st
 
 @grant_rule(
     "iam-groups-read-only",
-    "Groups hold only read access to data: never rights to act as others, change access, read secrets, write or run.",
+    "Groups hold only read access to data: never rights to act as others, change access, read or change secrets, write or run.",
     severity=HIGH,
     rationale="A group's membership is managed outside the stack; what it may do must be harmless to the pipelines.",
 )
 def groups_read_only(g: Grant, perms: Permissions) -> Iterator[str]:
     if not (isinstance(g.member, str) and g.member.startswith("group:")) or perms is None:
         return
-    hit = risks(perms, *ESCALATION, "read secrets", "change or destroy data", "run workloads")
+    hit = risks(perms, *ESCALATION, "read secrets", "change secrets", "change or destroy data", "run workloads")
     if hit:
         yield f"{g.role} on {_where(g)} lets the group {g.member.split(':', 1)[1]} {', '.join(sorted(hit))}"
 

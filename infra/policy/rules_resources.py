@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from infra.policy.model import CRITICAL, HIGH, MEDIUM, UNKNOWN, Res, get, items, iter_containers, rule
+from infra.policy.model import (
+    CRITICAL,
+    HIGH,
+    MEDIUM,
+    UNKNOWN,
+    Res,
+    get,
+    items,
+    iter_containers,
+    rule,
+)
 from infra.policy.rules_iam import DEFAULT_ACCOUNTS
 
 RUN_JOB = "gcp:cloudrunv2/job:Job"
@@ -12,6 +23,8 @@ RUN_SERVICE = "gcp:cloudrunv2/service:Service"
 SCHEDULER = "gcp:cloudscheduler/job:Job"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 BUCKET = "gcp:storage/bucket:Bucket"
+# Where Cloud Scheduler may send an OAuth token: Google's APIs (the docs: "*.googleapis.com").
+GOOGLE_API = re.compile(r"^https://[a-z0-9.-]+\.googleapis\.com(?:[/:?]|$)", re.IGNORECASE)
 
 
 @rule(
@@ -60,6 +73,19 @@ def image_by_digest(res: Res) -> Iterator[str]:
 
 
 @rule(
+    "run-service-invoker-iam",
+    "Cloud Run services check IAM on every request: invoker IAM is never disabled.",
+    severity=CRITICAL,
+    types=(RUN_SERVICE,),
+    mirrors=("CKV_GCP_102", "KICS 07a27a3b-46e9-4172-bc68-25e3277d7998"),
+    rationale="With the invoker check disabled, anyone who can reach the service's URL calls it: allUsers by another name.",
+)
+def service_invoker_iam(res: Res) -> Iterator[str]:
+    if get(res.props, "invokerIamDisabled") is True:
+        yield f"{res.name} disables the invoker IAM check: anyone who reaches its URL can call it"
+
+
+@rule(
     "run-job-no-overlap",
     "Cloud Run jobs run one task with parallelism 1, so runs of a pipeline never overlap.",
     severity=MEDIUM,
@@ -79,7 +105,8 @@ def job_no_overlap(res: Res) -> Iterator[str]:
     "Scheduler jobs call their target with an OAuth token of a dedicated, non-default service account.",
     severity=HIGH,
     types=(SCHEDULER,),
-    rationale="The Cloud Run Admin API needs OAuth; an unauthenticated or default-account call is a hole.",
+    rationale="The Cloud Run Admin API needs OAuth; an unauthenticated or default-account call is a hole, and an "
+    "OAuth token sent anywhere but a Google API hands the account's access to that host.",
 )
 def scheduler_oauth(res: Res) -> Iterator[str]:
     target = get(res.props, "httpTarget")
@@ -93,6 +120,9 @@ def scheduler_oauth(res: Res) -> Iterator[str]:
         yield f"{res.name} calls {get(target, 'uri')} with {how}; use an OAuth token"
     elif DEFAULT_ACCOUNTS.search(str(email)):
         yield f"{res.name} authenticates as the default account {email}"
+    uri = get(target, "uri")
+    if email and isinstance(uri, str) and not GOOGLE_API.match(uri):
+        yield f"{res.name} sends an OAuth token of {email} to {uri}, not a Google API (https://….googleapis.com)"
 
 
 @rule(
