@@ -133,12 +133,25 @@ class Schedule:
         return _longest_gap(self.cron, self.time_zone)
 
 
+@lru_cache(maxsize=1)
+def zone_names() -> frozenset[str]:
+    """The tz database's zone names, as Cloud Scheduler's `timeZone` takes them ("a time zone name
+    from the tz database"): the `tzdata` package's list, the same on every machine. `ZoneInfo`
+    alone also opens any file of the machine's zoneinfo folder: `localtime` (this machine's zone),
+    `posix/…` and `right/…` copies. `Factory` (a placeholder zone of the database) is left out."""
+    from importlib.resources import files
+
+    return frozenset(files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()) - {"Factory"}
+
+
 @lru_cache(maxsize=None)
 def _problems(cron: str, time_zone: str) -> tuple[str, ...]:
     problems = []
     if not _unix_cron(cron):
         problems.append(_cron_problem(cron))
     try:
+        if time_zone not in zone_names():
+            raise ZoneInfoNotFoundError(time_zone)
         ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"unknown time zone '{time_zone}'")

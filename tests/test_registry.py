@@ -78,6 +78,12 @@ def test_a_valid_declaration_registers(registry):
         ({"schedule": Schedule("0 0 * * MON#1")}, "schedule", "day of week 'MON#1' is not a number (L, W, # and ? are not unix cron)"),
         ({"schedule": Schedule("@hourly")}, "schedule", "invalid cron expression"),
         ({"schedule": Schedule("0 * * * *", "Mars/Olympus")}, "schedule", "unknown time zone 'Mars/Olympus'"),
+        # Files of a machine's zoneinfo folder that are no tz database name (Cloud Scheduler takes
+        # those only); `localtime` is the zone of whichever machine plans.
+        ({"schedule": Schedule("0 * * * *", "localtime")}, "schedule", "unknown time zone 'localtime'"),
+        ({"schedule": Schedule("0 * * * *", "posix/Europe/Amsterdam")}, "schedule", "unknown time zone 'posix/Europe/Amsterdam'"),
+        ({"schedule": Schedule("0 * * * *", "right/UTC")}, "schedule", "unknown time zone 'right/UTC'"),
+        ({"schedule": Schedule("0 * * * *", "Factory")}, "schedule", "unknown time zone 'Factory'"),
         ({"dataset": "Raw-Data"}, "dataset", "lowercase letters, digits and underscores"),
         ({"secrets": ["token"]}, "secrets", "must map Secret Manager secret names"),
         ({"secrets": {"bad secret!": "sources.x.token"}}, "secrets", "not a valid Secret Manager secret name"),
