@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pipelines import naming
+from pipelines import freshness, naming
 from pipelines.declarations import Resources, Schedule
 from pipelines.errors import DeclarationError
 
@@ -203,6 +203,14 @@ def validate(cls: type[Pipeline]) -> None:
         or runs[0] > runs[1]
     ):
         fail("stale_after_runs", f"{runs!r} must be (warn, error): whole numbers of scheduled intervals, 1..100, warn <= error")
+    error_age = freshness.of(cls).error_after_seconds
+    if error_age > freshness.MAX_ERROR_AGE_SECONDS:
+        fail(
+            "stale_after_runs",
+            f"its data would count as stale only after {freshness.describe(error_age)} ({runs[1]} x the schedule's longest gap of "
+            f"{freshness.describe(cls.schedule.longest_gap_seconds())}), longer than the 2 years a freshness alert can watch: "
+            "lower the error runs or schedule it more often",
+        )
 
     if not isinstance(cls.allow_empty_replace, bool):
         fail("allow_empty_replace", f"{cls.allow_empty_replace!r} must be True or False")

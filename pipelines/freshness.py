@@ -25,6 +25,9 @@ Verdict = Literal["pass", "warn", "error"]
 # older, so its thresholds carry that day.
 COPY_INTERVAL_SECONDS = 24 * 3600
 _PERIODS = (("day", 86400), ("hour", 3600), ("minute", 60))
+# The longest error age a freshness alert can watch: PromQL-based alerting policies "can evaluate
+# up to 2 years of metric data" (Cloud Monitoring, "PromQL-based alerting policies").
+MAX_ERROR_AGE_SECONDS = 2 * 365 * 86400
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ def test_a_valid_declaration_registers(registry):
         ({"schedule": Schedule("0 * * * *", "posix/Europe/Amsterdam")}, "schedule", "unknown time zone 'posix/Europe/Amsterdam'"),
         ({"schedule": Schedule("0 * * * *", "right/UTC")}, "schedule", "unknown time zone 'right/UTC'"),
         ({"schedule": Schedule("0 * * * *", "Factory")}, "schedule", "unknown time zone 'Factory'"),
+        # Yearly: four runs missed is four years, past the two a freshness alert can watch.
+        ({"schedule": Schedule("0 6 1 1 *", "Europe/Amsterdam")}, "stale_after_runs", "would count as stale only after 1464d"),
         ({"dataset": "Raw-Data"}, "dataset", "lowercase letters, digits and underscores"),
         ({"secrets": ["token"]}, "secrets", "must map Secret Manager secret names"),
         ({"secrets": {"bad secret!": "sources.x.token"}}, "secrets", "not a valid Secret Manager secret name"),
