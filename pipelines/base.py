@@ -158,7 +158,8 @@ def validate(cls: type[Pipeline]) -> None:
         fail("schedule", problem)
 
     if not isinstance(cls.dataset, str) or not naming.DATASET_ID.fullmatch(cls.dataset):
-        fail("dataset", f"{cls.dataset!r} must be lowercase letters, digits and underscores")
+        shown = cls.dataset[:40] + "..." if isinstance(cls.dataset, str) and len(cls.dataset) > 43 else cls.dataset
+        fail("dataset", f"{shown!r} must be lowercase letters, digits and underscores, at most 1016 (its _staging dataset: BigQuery's 1024)")
 
     if not isinstance(cls.secrets, Mapping):
         fail("secrets", "must map Secret Manager secret names to dlt config keys")

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 
 PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
-DATASET_ID = re.compile(r"^[a-z][a-z0-9_]{0,1023}$")
+# BigQuery dataset ids are at most 1,024 characters; a raw dataset also names its `<id>_staging`.
+DATASET_ID = re.compile(r"^[a-z][a-z0-9_]{0,1015}$")
 SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 LANDING_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")

@@ -87,6 +87,7 @@ def test_a_valid_declaration_registers(registry):
         # Yearly: four runs missed is four years, past the two a freshness alert can watch.
         ({"schedule": Schedule("0 6 1 1 *", "Europe/Amsterdam")}, "stale_after_runs", "would count as stale only after 1464d"),
         ({"dataset": "Raw-Data"}, "dataset", "lowercase letters, digits and underscores"),
+        ({"dataset": "r" * 1017}, "dataset", "'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr...' must be lowercase letters, digits and underscores, at most 1016"),
         ({"secrets": ["token"]}, "secrets", "must map Secret Manager secret names"),
         ({"secrets": {"bad secret!": "sources.x.token"}}, "secrets", "not a valid Secret Manager secret name"),
         ({"secrets": {"api-token": "token"}}, "secrets", "must look like sources.<name>.<key>"),
