@@ -129,3 +129,15 @@ def test_a_renamed_sheet_tab_fails_naming_the_range(local_env, server):
         f"pipeline 'shop_sheets' failed in extract: sheet 'sales_targets' is not in spreadsheet {SAMPLE_SPREADSHEET_ID} "
         "(a renamed or deleted tab?)"
     )
+
+
+def test_a_date_cell_loads_as_the_text_the_sheet_shows_not_a_serial_number(local_env, server):
+    """The Sheets API sends a date-formatted cell as a serial number (days since 1899-12-30) unless
+    asked for its text; 45672 in raw would be a number nobody can tell from a revenue target."""
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = [[*sheet["sales_targets"][0], "Agreed on"]] + [
+        [*row, {"date": "2025-01-15"}] for row in sheet["sales_targets"][1:]
+    ]
+    load(ShopSheets, local_env)
+    agreed = query(local_env.datalake.path, "select distinct agreed_on, typeof(agreed_on) from raw_shop_sheets.sales_targets")
+    assert agreed == [("2025-01-15", "VARCHAR")]

@@ -6,7 +6,10 @@
 - ``GET /api/<name>/<entity>``: the same for another pipeline's API, from ``api/<name>/<entity>.jsonl``.
   Each API path takes the token `secrets.json` gives it (``"path"``), and only that one.
 - ``GET /sheets/v4/spreadsheets/{id}/values/{range}``: the Google Sheets API v4 ``values``
-  endpoint: ``{"range", "majorDimension", "values"}``, ``values`` omitted for an empty range.
+  endpoint: ``{"range", "majorDimension", "values"}``, ``values`` omitted for an empty range. A
+  cell stored as ``{"date": "2025-01-15"}`` (or a date and time) is a date-formatted cell: sent as
+  its serial number (days since 1899-12-30) unless ``dateTimeRenderOption=FORMATTED_STRING`` asks
+  for its text, as the API does.
 
 The local run starts it on an ephemeral port and stops it afterwards; tests change its data
 through `SampleServer.store`, count its requests through `SampleServer.requests`, and inject
@@ -101,6 +104,21 @@ class SampleStore:
             return self.api[entity].page(updated_since, page, size)
 
 
+def _rendered(cell: object, formatted: bool) -> object:
+    """A cell as the Sheets API sends it with `valueRenderOption=UNFORMATTED_VALUE`: a date cell
+    as its text when `formatted` (`dateTimeRenderOption=FORMATTED_STRING`), else as its serial
+    number, the API's default (whole days since 1899-12-30, the time as a fraction of a day)."""
+    if not (isinstance(cell, dict) and "date" in cell):
+        return cell
+    from datetime import datetime
+
+    text = str(cell["date"])
+    if formatted:
+        return text
+    delta = datetime.fromisoformat(text) - datetime(1899, 12, 30)
+    return delta.days + delta.seconds / 86400
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -124,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts.path.startswith(APIS_PREFIX):
             self._api(APIS_PREFIX, parts.path[len(APIS_PREFIX) :], query)
         elif parts.path.startswith(SHEETS_PREFIX):
-            self._sheets(parts.path[len(SHEETS_PREFIX) :])
+            self._sheets(parts.path[len(SHEETS_PREFIX) :], query)
         else:
             self._send(404, {"error": f"no such path {parts.path}"})
 
@@ -188,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             next_url = f"{self.server.owner.url}{prefix}{entity}?{urlencode(next_query)}"
         self._send(200, {"data": rows, "page": page, "next": next_url})
 
-    def _sheets(self, rest: str) -> None:
+    def _sheets(self, rest: str, query: dict[str, str]) -> None:
         if not self._authorized(self.server.owner.google_token):
             return
         spreadsheet_id, _, tail = rest.partition("/values/")
@@ -204,7 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body: dict[str, object] = {"range": a1_range, "majorDimension": "ROWS"}
         if sheets[sheet]:
-            body["values"] = sheets[sheet]
+            formatted = query.get("dateTimeRenderOption") == "FORMATTED_STRING"
+            body["values"] = [[_rendered(cell, formatted) for cell in row] for row in sheets[sheet]]
         self._send(200, body)
 
     def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:

@@ -2,7 +2,9 @@
 
 Shared by every Sheets source (see `pipelines/shop_sheets/source.py`). dlt ships no Sheets
 source; this one is small. The first row of a range is the header and becomes the column names
-(dlt normalizes them to snake case); shorter rows are padded with nulls. In the cloud the bearer
+(dlt normalizes them to snake case); shorter rows are padded with nulls. Numbers arrive unformatted;
+date, time and duration cells arrive as the text the sheet shows them in (their number format:
+format a date column as yyyy-mm-dd for ISO dates), not as the API's default serial numbers. In the cloud the bearer
 token comes from the job's service account (application-default credentials) — share the
 spreadsheet with that account; locally a sample token is passed in.
 
@@ -152,7 +154,9 @@ def sheet_resources(
         try:
             response = client.get(
                 f"spreadsheets/{spreadsheet_id}/values/{quote(a1_range, safe='')}",
-                params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+                # Dates as the text the sheet shows: by default the API sends a date cell as a
+                # serial number (days since 1899-12-30), indistinguishable from any other number.
+                params={"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING", "majorDimension": "ROWS"},
             )
             response.raise_for_status()
         except requests.HTTPError as exc:
