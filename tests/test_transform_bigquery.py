@@ -78,7 +78,12 @@ def test_project_compiles_for_bigquery(target, offline_profiles, tmp_path, monke
     assert "as int64" in mart
     schema = "dbt_dev" if target == "dev" else "staging"
     assert f"`{SETTINGS[target]['TOLTEK_WAREHOUSE_PROJECT']}`.`{schema}`.`stg_shop_sheets__sales_targets`" in mart
-    assert "timestamp_micros(cast(cast(_dlt_load_id as float64) * 1000000 as int64)) as loaded_at" in staging
+    # A row's load time is when its load completed, not its load id (when the extract started).
+    assert (
+        f"(select load_id, max(inserted_at) as completed_at from `{lake}`.`raw_shop_api`.`_dlt_loads` where status = 0 group by load_id) as loads"
+        in staging
+    )
+    assert "loads.completed_at as loaded_at" in staging
 
     nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
     for mart_name, key, field, data_type in (("fct_orders", "order_id", "order_month", "date"), ("dim_customers", "customer_id", "signed_up_at", "timestamp")):

@@ -31,6 +31,17 @@
   )
 {%- endmacro %}
 
+{#
+  The completed dlt loads of a source, one row per load id with the time it completed
+  (`_dlt_loads.inserted_at`, written once all of a load's rows are in): what a staging model joins
+  its raw rows to, as `loaded_at`. A load id is the time its extract *started*: a load left pending
+  by an interrupted run completes later under its old id, after other pipelines' newer loads may
+  have been built, and an incremental mart comparing load ids would never see it.
+#}
+{% macro load_completions(source_name) -%}
+  (select load_id, max(inserted_at) as completed_at from {{ source(source_name, '_dlt_loads') }} where status = 0 group by load_id)
+{%- endmacro %}
+
 {# 64-bit integers (dbt's own type_bigint spells BIGINT on BigQuery too). #}
 {% macro type_int64() %}{{ return(adapter.dispatch('type_int64', 'toltek')()) }}{% endmacro %}
 {% macro default__type_int64() %}bigint{% endmacro %}

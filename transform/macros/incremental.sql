@@ -1,10 +1,12 @@
 {#
-  Incremental marts. Each mart row carries `source_loaded_at`: the newest dlt load time among the
-  raw rows it is built from. An incremental run rebuilds the rows whose inputs were loaded after
-  the newest `source_loaded_at` already in the mart, less a look-back (`incremental_lookback_hours`):
-  a load's time is when it started, and in the cloud a load may start before a dbt build and
-  complete after it. Locally loads and builds never overlap (one run per home at a time): 0 hours.
-  Rows rebuilt again are merged on the mart's key, so the look-back costs work, never duplicates.
+  Incremental marts. Each mart row carries `source_loaded_at`: the newest time a load of the raw
+  rows it is built from completed (`load_completions`: `_dlt_loads.inserted_at`, not the load id,
+  which is when the load started). An incremental run rebuilds the rows whose inputs completed
+  after the newest `source_loaded_at` already in the mart, less a look-back
+  (`incremental_lookback_hours`): in the cloud a load may complete while a build runs, and its
+  `inserted_at` is its job's clock, stamped just before the row is visible. Locally loads and
+  builds never overlap (one run per home at a time): 0 hours. Rows rebuilt again are merged on
+  the mart's key, so the look-back costs work, never duplicates.
 #}
 {% macro incremental_lookback_hours() -%}
   {{ return(var('incremental_lookback_hours', 0 if target.type == 'duckdb' else 2)) }}

@@ -1,7 +1,8 @@
 {#
   Incremental: an order is rebuilt when its raw row (and so its items) or its shipment was loaded
-  after the mart's last build. A shipment that disappears from the raw data without a newer
-  version (a file re-delivered without it) is only removed by a full refresh.
+  after the mart's last build, and so is the order a newly loaded shipment version moved away from
+  (a correction re-assigning the shipment). A shipment that disappears from the raw data without
+  a newer version (a file re-delivered without it) is only removed by a full refresh.
 #}
 {{
     config(
@@ -39,6 +40,10 @@ channels as (
     select order_id from orders where loaded_at > {{ loaded_since_last_build() }}
     union distinct
     select order_id from shipments where loaded_at > {{ loaded_since_last_build() }}
+    union distinct
+    {# The order a newly loaded shipment version left (a correction moving it to another order). #}
+    select order_id from {{ this }}
+    where shipment_id in (select shipment_id from shipments where loaded_at > {{ loaded_since_last_build() }})
 )
 {% endif %}
 

@@ -6,6 +6,7 @@ select
     country as country_code,
     created_at,
     updated_at,
-    {{ dlt_load_time('_dlt_load_id') }} as loaded_at
-from {{ source('shop_api', 'customers') }}
-where {{ completed_loads('shop_api') }}
+    loads.completed_at as loaded_at
+from {{ source('shop_api', 'customers') }} as customers
+inner join {{ load_completions('shop_api') }} as loads
+    on loads.load_id = customers._dlt_load_id

@@ -8,6 +8,7 @@ select
     created_at as ordered_at,
     updated_at,
     _dlt_id as order_row_id,
-    {{ dlt_load_time('_dlt_load_id') }} as loaded_at
-from {{ source('shop_api', 'orders') }}
-where {{ completed_loads('shop_api') }}
+    loads.completed_at as loaded_at
+from {{ source('shop_api', 'orders') }} as orders
+inner join {{ load_completions('shop_api') }} as loads
+    on loads.load_id = orders._dlt_load_id

@@ -11,7 +11,8 @@ select
     weight_kg,
     _file_name as source_file,
     _file_modified_at as source_modified_at,
-    {{ dlt_load_time('_dlt_load_id') }} as loaded_at
-from {{ source('shop_files', 'shipments') }}
-where {{ completed_loads('shop_files') }}
+    loads.completed_at as loaded_at
+from {{ source('shop_files', 'shipments') }} as shipments
+inner join {{ load_completions('shop_files') }} as loads
+    on loads.load_id = shipments._dlt_load_id
 qualify row_number() over (partition by shipment_id order by _file_modified_at desc nulls last, _file_name desc nulls last) = 1
