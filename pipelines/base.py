@@ -143,7 +143,9 @@ def validate(cls: type[Pipeline]) -> None:
 
     name = cls.name
     if not isinstance(name, str) or not naming.PIPELINE_NAME.fullmatch(name):
-        fail("name", f"{name!r} must be lowercase snake case (letters, digits, underscores)")
+        fail("name", f"{name!r} must be lowercase snake case (letters and digits, words joined by single underscores)")
+    if name in naming.RESERVED_NAMES:
+        fail("name", f"'{name}' is reserved (the dbt job's name, or a word YAML or Python reads as a constant)")
     if len(name) > MAX_NAME_LENGTH:
         fail("name", f"'{name}' is {len(name)} characters; at most {MAX_NAME_LENGTH} fit every id derived from it")
     for problem in naming.derived_id_problems(name):
@@ -159,7 +161,11 @@ def validate(cls: type[Pipeline]) -> None:
 
     if not isinstance(cls.dataset, str) or not naming.DATASET_ID.fullmatch(cls.dataset):
         shown = cls.dataset[:40] + "..." if isinstance(cls.dataset, str) and len(cls.dataset) > 43 else cls.dataset
-        fail("dataset", f"{shown!r} must be lowercase letters, digits and underscores, at most 1016 (its _staging dataset: BigQuery's 1024)")
+        fail(
+            "dataset",
+            f"{shown!r} must be lowercase letters and digits, words joined by single underscores, "
+            "at most 1016 (its _staging dataset: BigQuery's 1024)",
+        )
 
     if not isinstance(cls.secrets, Mapping):
         fail("secrets", "must map Secret Manager secret names to dlt config keys")

@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
+# Words joined by single underscores: dlt normalizes a dataset's name (its snake case turns `__`
+# into `_` and a trailing `_` into `x`), so `raw_a__b` would load into `raw_a_b`, a dataset no
+# grant, dbt source or plan names.
+PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 # BigQuery dataset ids are at most 1,024 characters; a raw dataset also names its `<id>_staging`.
-DATASET_ID = re.compile(r"^[a-z][a-z0-9_]{0,1015}$")
+DATASET_ID = re.compile(r"^(?=.{1,1016}$)[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+# Names no pipeline may take: the transform's own job (`toltek-dbt-<env>`, `toltek trigger dbt`),
+# and words YAML reads as something other than text (a dbt source `name: null` has no name) or
+# whose class name is a Python constant (`class None`).
+RESERVED_NAMES = frozenset({"dbt", "null", "true", "false", "yes", "no", "on", "off", "none"})
 SECRET_ID = re.compile(r"^[a-zA-Z0-9_-]{1,255}$")
 CONFIG_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 LANDING_PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")

@@ -104,9 +104,11 @@ def render(kind: str, values: dict[str, str], templates: Path = TEMPLATES) -> di
 def check_name(name: str) -> None:
     """The name can be spelled as a package, a module path and a dbt source (the registry checks the rest)."""
     if not naming.PIPELINE_NAME.fullmatch(name):
-        raise UserError(f"invalid name {name!r}: a pipeline name is lowercase snake case (letters, digits, underscores)")
-    if keyword.iskeyword(name):
-        raise UserError(f"invalid name '{name}': a Python keyword cannot name a package")
+        raise UserError(f"invalid name {name!r}: a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)")
+    if keyword.iskeyword(name) or keyword.iskeyword(camel(name)):
+        raise UserError(f"invalid name '{name}': a Python keyword cannot name a package or a class")
+    if name in naming.RESERVED_NAMES:
+        raise UserError(f"invalid name '{name}': reserved (the dbt job's name, or a word YAML or Python reads as a constant)")
 
 
 def check_free(name: str, kind: str, files: dict[Path, str], root: Path) -> None:

@@ -49,7 +49,7 @@ CASES = [
     ({"cron": "0 25 * * *"}, "Broken.schedule: invalid cron expression '0 25 * * *': hour 25 is out of range 0-23"),
     ({"name": "an_extremely_long_pipeline_name"}, "Broken.name: 'an_extremely_long_pipeline_name' is 31 characters; at most 24 fit every id derived from it"),
     ({"name": "ab"}, "Broken.name: derived service account id 'pl-ab' is invalid (6-30 characters: lowercase letters, digits, hyphens)"),
-    ({"name": "Broken-One"}, "Broken.name: 'Broken-One' must be lowercase snake case (letters, digits, underscores)"),
+    ({"name": "Broken-One"}, "Broken.name: 'Broken-One' must be lowercase snake case (letters and digits, words joined by single underscores)"),
     ({"secrets": {"shop api token": "sources.broken.token"}}, "Broken.secrets: 'shop api token' is not a valid Secret Manager secret name"),
     ({"dataset": "raw_shop_api"}, "Broken.dataset: 'raw_shop_api' is already claimed by pipelines.shop_api.pipeline.ShopApi"),
 ]

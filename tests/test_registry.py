@@ -86,8 +86,14 @@ def test_a_valid_declaration_registers(registry):
         ({"schedule": Schedule("0 * * * *", "Factory")}, "schedule", "unknown time zone 'Factory'"),
         # Yearly: four runs missed is four years, past the two a freshness alert can watch.
         ({"schedule": Schedule("0 6 1 1 *", "Europe/Amsterdam")}, "stale_after_runs", "would count as stale only after 1464d"),
-        ({"dataset": "Raw-Data"}, "dataset", "lowercase letters, digits and underscores"),
-        ({"dataset": "r" * 1017}, "dataset", "'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr...' must be lowercase letters, digits and underscores, at most 1016"),
+        ({"dataset": "Raw-Data"}, "dataset", "lowercase letters and digits, words joined by single underscores"),
+        # dlt would load these into `raw_a_b` and `raw_ax`: datasets nothing else names.
+        ({"dataset": "raw_a__b"}, "dataset", "'raw_a__b' must be lowercase letters and digits, words joined by single underscores"),
+        ({"dataset": "raw_a_"}, "dataset", "'raw_a_' must be lowercase letters and digits, words joined by single underscores"),
+        ({"name": "test__pipe"}, "name", "'test__pipe' must be lowercase snake case (letters and digits, words joined by single underscores)"),
+        ({"name": "dbt"}, "name", "'dbt' is reserved (the dbt job's name"),
+        ({"name": "null"}, "name", "'null' is reserved"),
+        ({"dataset": "r" * 1017}, "dataset", "'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr...' must be lowercase letters and digits, words joined by single underscores, at most 1016"),
         ({"secrets": ["token"]}, "secrets", "must map Secret Manager secret names"),
         ({"secrets": {"bad secret!": "sources.x.token"}}, "secrets", "not a valid Secret Manager secret name"),
         ({"secrets": {"api-token": "token"}}, "secrets", "must look like sources.<name>.<key>"),

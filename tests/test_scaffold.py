@@ -28,7 +28,7 @@ REFUSED = {
     "taken": (["payments", "--kind", "files"], "error: name 'payments' is taken: pipeline payments is declared by pipelines.payments.pipeline.Payments"),
     "kind": (["refunds", "--kind", "soap"], "error: unknown kind 'soap' (choose from: rest, files, sheets)"),
     "no kind": (["refunds"], "error: choose a kind: --kind rest, files, sheets"),
-    "invalid": (["Refunds-2", "--kind", "rest"], "error: invalid name 'Refunds-2': a pipeline name is lowercase snake case (letters, digits, underscores)"),
+    "invalid": (["Refunds-2", "--kind", "rest"], "error: invalid name 'Refunds-2': a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)"),
     "too long": (
         ["refunds_from_the_payment_provider", "--kind", "rest"],
         "error: cannot create pipeline 'refunds_from_the_payment_provider': name: 'refunds_from_the_payment_provider' is 33 characters; "
@@ -39,6 +39,11 @@ REFUSED = {
         "error: cannot create pipeline 'shop_api_staging': dataset: 'raw_shop_api_staging' is already claimed by pipelines.shop_api.pipeline.ShopApi",
     ),
     "files exist": (["cli", "--kind", "rest"], "error: pipelines/cli.py already exists; nothing written"),
+    # dlt would load `raw_x__y` into `raw_x_y`; `class True` is no Python; `name: null` no dbt source name.
+    "double underscore": (["x__y", "--kind", "files"], "error: invalid name 'x__y': a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)"),
+    "class keyword": (["true", "--kind", "rest"], "error: invalid name 'true': a Python keyword cannot name a package or a class"),
+    "yaml word": (["null", "--kind", "rest"], "error: invalid name 'null': reserved (the dbt job's name, or a word YAML or Python reads as a constant)"),
+    "the dbt job": (["dbt", "--kind", "files"], "error: invalid name 'dbt': reserved (the dbt job's name, or a word YAML or Python reads as a constant)"),
 }
 
 
