@@ -298,10 +298,21 @@ def _dlt_pipeline(pipeline: type[Pipeline], env: Environment) -> dlt.Pipeline:
         raise UserError(f"dlt configuration: {' '.join(str(exc).split())}") from None
 
 
+def _secret_values(pipeline: type[Pipeline]) -> list[str]:
+    """The values no failure message may show: the pipeline's secrets and the sample tokens."""
+    return [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()] + list(SAMPLE_SECRETS.values())
+
+
 def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
-    dlt_pipeline = _dlt_pipeline(pipeline, env)
+    try:
+        dlt_pipeline = _dlt_pipeline(pipeline, env)
+    except UserError:
+        raise
+    except Exception as exc:  # its working folder cannot be read or written (a full disk, say)
+        message = failures.one_line(failures.describe(failures.root_cause(exc)), _secret_values(pipeline))
+        raise PipelineFailed(f"pipeline '{pipeline.name}' failed in start: {message}") from None
     stage = "extract"
     load_ids: list[str] = []
     datalake = HeldDatalake(env)
@@ -351,9 +362,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         cause = failures.root_cause(exc)
         if isinstance(cause, SignalReceivedException):  # dlt's own handler caught SIGTERM/SIGINT
             raise Terminated(cause.signal_code) from None
-        secrets = [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()]
-        secrets += list(SAMPLE_SECRETS.values())
-        message = failures.one_line(failures.describe(cause), secrets)
+        message = failures.one_line(failures.describe(cause), _secret_values(pipeline))
         if is_data_failure(cause):
             # It would fail the same way on every run: keep it aside and roll the state back.
             kept = set_aside(dlt_pipeline, env.work_dir.parent / "failed" / pipeline.name, message)

@@ -130,3 +130,18 @@ def test_run_json_is_the_summary_as_data_on_stdout(tmp_path):
     (sheets,) = summary["pipelines"]
     assert (sheets["name"], sheets["status"], sheets["rows"], sheets["tables"], sheets["discarded"]) == ("shop_sheets", "loaded", 36, {"sales_targets": 36}, 0)
     assert summary["transform"] == {"ran": False, "reason": "--skip-transform"}
+
+
+def test_a_working_folder_that_cannot_be_written_fails_that_pipeline_in_one_line_and_the_others_load(tmp_path):
+    """dlt writes each pipeline's state into its working folder before anything else: a full disk,
+    a lost mount or a file in the folder's place used to end the whole run in a traceback."""
+    home = tmp_path / "home"
+    (home / "dlt").mkdir(parents=True)
+    (home / "dlt" / "toltek_shop_sheets").write_text("not a folder")
+    done = toltek("run", "--skip-transform", "--json", home=home)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed:")]
+    assert failed == [f"failed: pipeline 'shop_sheets' failed in start: NotADirectoryError: [Errno 20] Not a directory: '{home}/dlt/toltek_shop_sheets/state.json'"]
+    status = {p["name"]: p["status"] for p in json.loads(done.stdout)["pipelines"]}
+    assert status == {"shop_api": "loaded", "shop_files": "loaded", "shop_sheets": "failed"}
