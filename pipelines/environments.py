@@ -85,6 +85,9 @@ class Environment:
         if not isinstance(self.datalake, DuckDBStore):
             return
         home = self.datalake.path.parent
+        if "'" in str(home.absolute()):
+            # dlt's DuckDB loader quotes its load files' paths in SQL without escaping them.
+            raise UserError(f"TOLTEK_HOME {home.absolute()} holds a single quote ('), which dlt's DuckDB loads cannot read: choose a folder without one")
         try:
             home.mkdir(parents=True, exist_ok=True)
             self.work_dir.mkdir(parents=True, exist_ok=True)

@@ -147,6 +147,13 @@ def test_a_toltek_home_that_is_not_a_usable_folder_is_one_line_and_exit_2(tmp_pa
     (other / "dlt").write_text("in the way")
     done = run_cli("run", "shop_sheets", home=other)
     assert (done.returncode, done.stderr.strip()) == (2, f"error: TOLTEK_HOME: {other / 'dlt'} is a file, not a folder")
+    # dlt's DuckDB loader puts load file paths into SQL unescaped: every load failed in a parser error.
+    quoted = tmp_path / "o'brien"
+    done = run_cli("run", "shop_sheets", home=quoted)
+    assert (done.returncode, done.stderr.strip()) == (
+        2, f"error: TOLTEK_HOME {quoted} holds a single quote ('), which dlt's DuckDB loads cannot read: choose a folder without one"
+    )
+    assert not quoted.exists()
 
 
 RULE = "TOLTEK_SAMPLES must name a folder holding api/, sheets/ and files/"
