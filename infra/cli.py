@@ -84,12 +84,21 @@ def plan(
     if markdown and as_json:
         _fail("choose one of --json and --markdown")
     if diff is not None:
-        from infra.review.command import plan_diff
+        import signal
 
+        from infra.review.command import plan_diff
+        from pipelines import signals
+        from pipelines.errors import Terminated
+
+        signals.install()  # SIGTERM (a cancelled CI job) unwinds too: the base's worktree is removed
         try:
             code = plan_diff(stack, diff, "json" if as_json else "markdown" if markdown else "terminal", out)
         except UserError as exc:
             _fail(str(exc))
+        except (Terminated, KeyboardInterrupt) as exc:
+            signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+            err.print(labelled("interrupted", f"by {signal.Signals(signum).name}: stopped; the base's worktree removed"), soft_wrap=True)
+            raise typer.Exit(128 + signum) from None
         raise typer.Exit(code)
     try:
         with err.status(Text(f"evaluating stack {stack} under Pulumi's mocks")):  # plain text, whatever -s says

@@ -45,3 +45,21 @@ def inside_dbt() -> Iterator[None]:
         _state["in_dbt"] = False
     if _state["signum"] is not None:
         raise Terminated(int(_state["signum"]))  # type: ignore[call-overload]
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """A step a stop must not cut short (a child process that would go on alone: `git worktree
+    add` checks out in a child of its own): SIGTERM or SIGINT received meanwhile is delivered again
+    once it ends, to whatever handled it before (main thread only)."""
+    received: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    for signum in previous:
+        signal.signal(signum, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        signal.raise_signal(received[0])

@@ -37,7 +37,8 @@ ELSEWHERE = {
     130: [("test_crash_safety", "test_a_signal_inside_dbt_stops_in_one_line_and_the_next_run_builds_the_same_marts"),
           ("test_ops_cli", "test_ctrl_c_while_following_an_execution_exits_130_and_leaves_it_running"),
           ("test_ops_logs", "test_ctrl_c_while_following_logs_exits_130")],
-    143: [("test_crash_safety", "test_sigterm_stops_cleanly_with_a_non_zero_exit_and_the_next_run_completes")],
+    143: [("test_crash_safety", "test_sigterm_stops_cleanly_with_a_non_zero_exit_and_the_next_run_completes"),
+          ("test_plan_diff", "test_sigterm_while_the_base_is_evaluated_stops_in_one_line_and_removes_its_worktree")],
 }
 
 

@@ -330,3 +330,33 @@ def test_markdown_needs_diff_and_excludes_json(tmp_path):
 def test_help_shows_diff_examples(tmp_path):
     done = subprocess.run([str(TOLTEK), "plan", "--help"], capture_output=True, text=True, env=toltek_env(tmp_path), timeout=300)
     assert "toltek plan -s prd --diff main" in done.stdout and "toltek plan -s prd --diff base.json --markdown" in done.stdout
+
+
+def test_sigterm_while_the_base_is_evaluated_stops_in_one_line_and_removes_its_worktree(tmp_path):
+    """A cancelled CI job sends SIGTERM: the base's git worktree and its scratch folder went with
+    the process's default handling, left behind in the repository and /tmp."""
+    import os
+    import signal
+    import time
+
+    tree = copy_repository(tmp_path / "repo")
+    git(tree, "init", "--quiet")
+    git(tree, "add", "-A")
+    git(tree, "commit", "--quiet", "-m", "as it is")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = toltek_env(tree / ".home", PYTHONPATH=str(tree), TMPDIR=str(scratch))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from pipelines.cli import main; main()", "plan", "-s", "prd", "--diff", "HEAD"],
+        cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any((base / "tree").is_dir() for base in scratch.glob("toltek-base-*")):  # the worktree is being used
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert err == "interrupted by SIGTERM: stopped; the base's worktree removed\n"
+    assert list(scratch.iterdir()) == []
+    assert git(tree, "worktree", "list").count("\n") == 1  # only the repository itself

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.review import plan_json
+from pipelines import signals
 from pipelines.errors import UserError
 
 # Run inside the base worktree: this version's plan_json, loaded by path, over that tree's code.
@@ -128,12 +129,12 @@ def open_base(base: str, stack: str, repo: Path) -> Iterator[Base]:
     commit = resolve_commit(repo, base)
     scratch = Path(tempfile.mkdtemp(prefix="toltek-base-"))
     tree = scratch / "tree"
-    added = _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
-    if added.returncode != 0:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise UserError(f"cannot check out {base} into a worktree: {' '.join(added.stderr.split())[:300]}")
     process = None
-    try:
+    try:  # from the checkout on: a stop (SIGTERM, Ctrl-C) while git checks out cleans up too
+        with signals.deferred():  # killed half-way, git's checkout child would go on writing the tree
+            added = _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit)
+        if added.returncode != 0:
+            raise UserError(f"cannot check out {base} into a worktree: {' '.join(added.stderr.split())[:300]}")
         env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
         process = subprocess.Popen(
             [sys.executable, "-c", RUNNER, str(Path(plan_json.__file__).resolve()), stack],
