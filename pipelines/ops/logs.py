@@ -30,12 +30,18 @@ DEFAULT_SINCE_FOR_EXECUTION = "7d"
 DEFAULT_LIMIT = 1000
 
 
+MAX_SINCE = timedelta(days=3650)  # the longest retention a log bucket can be given
+
+
 def parse_since(text: str) -> timedelta:
     """`30m`, `1h`, `2d` (or `45s`) as a duration; anything else is a user error."""
     match = _SINCE.fullmatch(text.strip())
     if not match:
         raise UserError(f"--since '{text}': expected a number and a unit (s, m, h or d), e.g. 30m, 1h, 2d")
-    return timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
+    window = timedelta(**{_UNITS[match["unit"]]: min(int(match["n"]), 10**12)})
+    if window > MAX_SINCE:
+        raise UserError(f"--since '{text}': at most {MAX_SINCE.days}d (Cloud Logging keeps entries at most 10 years)")
+    return window
 
 
 def execution_id(text: str) -> str:
