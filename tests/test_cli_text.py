@@ -84,3 +84,24 @@ def test_a_stack_name_with_markup_is_refused_as_it_is(tmp_path):
     for command in ("plan", "policy"):
         done = subprocess.run([str(TOLTEK), command, "-s", OUTSIDE], capture_output=True, text=True, timeout=300, env=toltek_env(tmp_path))
         assert (done.returncode, done.stderr) == (2, f"error: unknown stack '{OUTSIDE}' (choose from: dev, prd)\n"), done.stderr
+
+
+def test_control_characters_from_outside_are_shown_not_acted_on():
+    """An escape sequence in a log message or an API answer would recolour the terminal, retitle
+    its window or move the cursor back over what was printed; a carriage return would print over
+    the line. They are shown as `\\xNN`; line feeds and other text stay as they are."""
+    import io
+    from datetime import datetime, timezone
+
+    from rich.console import Console
+
+    from pipelines.console_text import labelled
+    from pipelines.ops.logs import Entry
+
+    hostile = "a\x1b[31mred\x1b]0;pwned\x07 over\rwritten\x9b2J é"
+    shown = "a\\x1b[31mred\\x1b]0;pwned\\x07 over\\x0dwritten\\x9b2J é"
+    for line in (labelled("failed:", hostile), Entry("1", datetime(2026, 1, 1, tzinfo=timezone.utc), "ERROR", hostile, "x").line("UTC")):
+        console = Console(file=io.StringIO(), width=400, emoji=False, force_terminal=True, color_system=None)
+        console.print(line, soft_wrap=True)
+        printed = console.file.getvalue()
+        assert printed.endswith(f"{shown}\n") and "\x1b" not in printed and "\r" not in printed and "\x07" not in printed, repr(printed)

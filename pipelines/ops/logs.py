@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.text import Text
 
+from pipelines.console_text import printable
 from pipelines.errors import UserError
 from pipelines.ops.display import SEVERITY_STYLES, long_time
 from pipelines.ops.errors import READ_LOGS, Call, explained
@@ -86,7 +87,7 @@ class Entry:
         text = Text()
         text.append(f"{long_time(self.time, time_zone)}  ", style="dim")
         text.append(f"{self.severity:<8}", style=SEVERITY_STYLES.get(self.severity, ""))
-        text.append(f"  {self.message}")
+        text.append(f"  {printable(self.message)}")  # a message's escape sequences are shown, not run
         return text
 
 
