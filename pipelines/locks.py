@@ -42,4 +42,4 @@ def home_lock(work_dir: Path) -> AbstractContextManager[None]:
     """One `toltek run` at a time on a home (`work_dir` is its dlt folder): taken before anything
     starts, so a second run refuses without touching the datalake, the warehouse or any state."""
     home = work_dir.parent
-    return exclusive(work_dir / "run.lock", lambda pid: f"another toltek run (pid {pid}) is using {home}; not started")
+    return exclusive(work_dir / "run.lock", lambda pid: f"another toltek run or transform (pid {pid}) is using {home}; not started")

@@ -145,7 +145,7 @@ def test_a_second_run_on_one_home_refuses_in_one_line_and_touches_nothing(tmp_pa
     out, err = first.communicate(timeout=300)
 
     assert second.returncode == 1
-    assert second.stderr.strip() == f"failed: another toltek run (pid {first.pid}) is using {home}; not started"
+    assert second.stderr.strip() == f"failed: another toltek run or transform (pid {first.pid}) is using {home}; not started"
     assert second.stdout == ""
     assert [p for p in during if p.startswith(("dlt/toltek_shop_sheets", "dlt/toltek_shop_files"))] == [], "the second run started nothing"
     assert first.returncode == 0, err

@@ -285,6 +285,11 @@ def without_endpoints(tmp_path, **extra: str) -> dict[str, str]:
             "GOOGLE_APPLICATION_CREDENTIALS=/nonexistent/key.json: File /nonexistent/key.json was not found. "
             "(fix or unset it, then run `gcloud auth application-default login`)",
         ),
+        (  # a folder instead of the key file: google-auth's open() raised IsADirectoryError, a traceback
+            ("logs", "shop_api", "-s", "prd"),
+            {"GOOGLE_APPLICATION_CREDENTIALS": "/tmp"},
+            "GOOGLE_APPLICATION_CREDENTIALS=/tmp: Is a directory (fix or unset it, then run `gcloud auth application-default login`)",
+        ),
     ],
 )
 def test_no_credentials_is_one_line_and_exit_2(tmp_path, args, extra, message):

@@ -58,7 +58,7 @@ DOCS = ("README.md", *sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT /
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
 SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 # `toltek` as a command word: at the start, after a space or a path (`.venv/bin/toltek`), never a
-# name such as `toltek-dbt` or `toltek:currency`, nor the "another toltek run" of a message.
+# name such as `toltek-dbt` or `toltek:currency`, nor the "another toltek run or transform" of a message.
 COMMAND_LINE = re.compile(r"(?:^|(?<=[\s/]))(?<!another )toltek( +(?:-{1,2}[\w-]|[a-z]).*)$")
 IGNORED_WORDS = {"...", "…", "|"}
 

@@ -41,10 +41,11 @@ def application_default() -> Any:
 
     try:
         credentials, _ = google.auth.default(scopes=list(SCOPES))
-    except DefaultCredentialsError as exc:
+    except (DefaultCredentialsError, OSError) as exc:  # OSError: the variable names a folder, say
         path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
         if path:
-            detail = str(exc).splitlines()[0] if str(exc) else "unreadable"
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            detail = reason.splitlines()[0] if reason else "unreadable"
             raise NoCredentials(
                 f"GOOGLE_APPLICATION_CREDENTIALS={path}: {detail} (fix or unset it, then run `gcloud auth application-default login`)"
             ) from None
