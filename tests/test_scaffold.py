@@ -39,12 +39,29 @@ REFUSED = {
         "error: cannot create pipeline 'shop_api_staging': dataset: 'raw_shop_api_staging' is already claimed by pipelines.shop_api.pipeline.ShopApi",
     ),
     "files exist": (["cli", "--kind", "rest"], "error: pipelines/cli.py already exists; nothing written"),
-    # dlt would load `raw_x__y` into `raw_x_y`; `class True` is no Python; `name: null` no dbt source name.
-    "double underscore": (["x__y", "--kind", "files"], "error: invalid name 'x__y': a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)"),
-    "class keyword": (["true", "--kind", "rest"], "error: invalid name 'true': a Python keyword cannot name a package or a class"),
-    "yaml word": (["null", "--kind", "rest"], "error: invalid name 'null': reserved (the dbt job's name, or a word YAML or Python reads as a constant)"),
-    "the dbt job": (["dbt", "--kind", "files"], "error: invalid name 'dbt': reserved (the dbt job's name, or a word YAML or Python reads as a constant)"),
 }
+
+# `toltek new` prints `check_name`'s error as it is ("invalid" above): the names themselves, in-process.
+# dlt would load `raw_x__y` into `raw_x_y`; `class True` is no Python; `name: null` no dbt source name.
+BAD_NAMES = {
+    "x__y": "invalid name 'x__y': a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)",
+    "refunds_": "invalid name 'refunds_': a pipeline name is lowercase snake case (letters and digits, words joined by single underscores)",
+    "true": "invalid name 'true': a Python keyword cannot name a package or a class",
+    "none": "invalid name 'none': a Python keyword cannot name a package or a class",
+    "null": "invalid name 'null': reserved (the dbt job's name, or a word YAML or Python reads as a constant)",
+    "off": "invalid name 'off': reserved (the dbt job's name, or a word YAML or Python reads as a constant)",
+    "dbt": "invalid name 'dbt': reserved (the dbt job's name, or a word YAML or Python reads as a constant)",
+}
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_name_that_would_break_a_later_step_is_refused_first(name):
+    from pipelines.errors import UserError
+    from pipelines.scaffold import check_name
+
+    with pytest.raises(UserError) as caught:
+        check_name(name)
+    assert str(caught.value) == BAD_NAMES[name]
 
 
 def command(*args):
