@@ -54,8 +54,27 @@ def dbt_args(env: Environment, command: str = "build", *, full_refresh: bool = F
         "--target-path", str(home / "dbt" / "target"),
         "--log-path", str(home / "dbt" / "logs"),
         "--quiet",
+        *lookback_vars(env),
         *(["--full-refresh"] if full_refresh else []),
     ]
+
+
+CLOUD_LOOKBACK_HOURS = 2  # `incremental_lookback_hours()`'s default on BigQuery (transform/macros/incremental.sql)
+
+
+def lookback_vars(env: Environment) -> list[str]:
+    """In the cloud, a `copy` pipeline's loads reach the warehouse up to a day after they complete
+    (the daily Data Transfer copy) under their completion time: when one feeds the warehouse, the
+    incremental marts look back that day as well, or a copy landing after a build that took another
+    pipeline's newer load would be passed over for good. Nothing to add locally (the transfer runs
+    before every build)."""
+    from pipelines.freshness import COPY_INTERVAL_SECONDS
+    from pipelines.registry import REGISTRY
+
+    if env.is_local or not any(p.transfer == "copy" and env.name in p.environments for p in REGISTRY.all()):
+        return []
+    hours = CLOUD_LOOKBACK_HOURS + COPY_INTERVAL_SECONDS // 3600
+    return ["--vars", f"{{incremental_lookback_hours: {hours}}}"]
 
 
 def _reason(outcome: object, what: str) -> PipelineFailed:

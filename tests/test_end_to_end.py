@@ -1,6 +1,7 @@
 """`toltek run` end to end: sample server, three pipelines, transfer, dbt build — then again
 without new data (nothing loaded, transform skipped), and with 1% of the source changed
-(incremental marts, checked against a full refresh)."""
+(incremental marts, checked against a full refresh), together with a load that completes late
+under an older load id and a shipment correction moving a shipment to another order."""
 
 from __future__ import annotations
 
@@ -101,19 +102,52 @@ def test_after_a_failed_transform_a_run_without_new_rows_transforms_again(first_
     assert ok and "no new rows: transfer and dbt skipped" in text
 
 
-def one_percent_changed(samples: Path) -> int:
+def one_percent_changed(samples: Path) -> set[int]:
     """Change every 100th order (refunded) and customer (moved to NL) in a copy of the sample data,
-    as the shop's API would report them: a newer `updated_at`. Returns the orders changed."""
-    changed = 0
+    as the shop's API would report them: a newer `updated_at`. Returns the ids of the orders changed."""
+    changed = set()
     for entity, field, value in (("orders", "status", "refunded"), ("customers", "country", "NL")):
         path = samples / "api" / f"{entity}.jsonl"
         records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         newest = max(r["updated_at"] for r in records)
         for record in records[::100]:
             record.update({field: value, "updated_at": newest.replace(newest[:4], str(int(newest[:4]) + 1), 1)})
-            changed += entity == "orders"
+            if entity == "orders":
+                changed.add(record["id"])
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return changed
+
+
+def late_load_and_moved_shipment(home: Path, spare: set[int]) -> set[int]:
+    """Two things real loads do between builds, made in `home`'s datalake exactly as dlt leaves
+    them (raw rows under a load id, its `_dlt_loads` row written at completion), on orders not in
+    `spare`; returns the orders whose mart rows they change.
+
+    - A shop_api load left pending by an interrupted run completes now under its old load id (the
+      time its extract started, before the newest loads already built): an order refunded.
+    - A shipments correction, loaded now, moves a shipment to another order: the order it left
+      loses it."""
+    import duckdb
+
+    warehouse = home / "warehouse.duckdb"
+    free = ", ".join(map(str, spare))
+    order = query(warehouse, f"select min(order_id) from marts.fct_orders where is_revenue and order_id not in ({free})")[0][0]
+    shipment, old_order = query(
+        warehouse, f"select shipment_id, order_id from marts.fct_orders where shipment_id is not null and order_id not in ({free}, {order}) order by order_id limit 1"
+    )[0]
+    new_order = query(warehouse, f"select min(order_id) from marts.fct_orders where shipment_id is null and order_id not in ({free}, {order})")[0][0]
+    with duckdb.connect(str(home / "datalake.duckdb")) as con:
+        newest = con.execute("select max(cast(load_id as double)) from raw_shop_api._dlt_loads").fetchone()[0]
+        late, fresh = f"{newest - 5:.6f}", f"{newest + 5:.6f}"
+        con.execute(f"update raw_shop_api.orders set status = 'refunded', _dlt_load_id = '{late}' where id = {order}")
+        con.execute(f"insert into raw_shop_api._dlt_loads (load_id, schema_name, status, inserted_at) values ('{late}', 'shop_api', 0, now())")
+        con.execute(
+            f"insert into raw_shop_files.shipments select * replace ({new_order} as order_id, 'corrections.csv' as _file_name, "
+            f"_file_modified_at + interval 1 day as _file_modified_at, '{fresh}' as _dlt_load_id) "
+            f"from raw_shop_files.shipments where shipment_id = {shipment}"
+        )
+        con.execute(f"insert into raw_shop_files._dlt_loads (load_id, schema_name, status, inserted_at) values ('{fresh}', 'shop_files', 0, now())")
+    return {order, old_order, new_order}
 
 
 MARTS = ("fct_orders", "dim_customers", "mart_sales_vs_targets")
@@ -131,6 +165,7 @@ def test_a_one_percent_change_rewrites_few_mart_rows_and_equals_a_full_refresh(f
     shutil.copytree(DATA_DIR, samples)  # modification times kept: the files are not new
     changed = one_percent_changed(samples)
     shutil.copytree(home, incremental)
+    changed |= late_load_and_moved_shipment(incremental, changed)
 
     done = subprocess.run(
         [str(TOLTEK), "run"], capture_output=True, text=True, env=toltek_env(incremental, TOLTEK_SAMPLES=str(samples)), timeout=900
@@ -138,7 +173,7 @@ def test_a_one_percent_change_rewrites_few_mart_rows_and_equals_a_full_refresh(f
     assert done.returncode == 0, done.stdout + done.stderr
     invocation = json.loads((incremental / "dbt" / "target" / "run_results.json").read_text())["metadata"]["invocation_id"]
     rewritten = written_by(incremental / "warehouse.duckdb", invocation)
-    assert rewritten["fct_orders"] == changed  # exactly the changed orders
+    assert rewritten["fct_orders"] == len(changed)  # exactly the changed orders
 
     shutil.copytree(incremental, refreshed)
     dbt = Path(sys.executable).parent / "dbt"
@@ -166,4 +201,4 @@ def test_a_one_percent_change_rewrites_few_mart_rows_and_equals_a_full_refresh(f
             con.execute(f"attach '{path / 'warehouse.duckdb'}' as {name} (read_only)")
         for mart in MARTS:
             assert differing(con, "incremental", "refreshed", mart) == differing(con, "refreshed", "incremental", mart) == 0, mart
-        assert differing(con, "refreshed", "before", "fct_orders") == changed, "the change reached the marts"
+        assert differing(con, "refreshed", "before", "fct_orders") == len(changed), "the change reached the marts"

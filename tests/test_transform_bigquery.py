@@ -115,3 +115,23 @@ def test_each_bigquery_target_caps_the_bytes_a_query_may_bill(offline_profiles, 
         caps[target] = credentials.maximum_bytes_billed
     assert all(isinstance(cap, int) and cap > 0 for cap in caps.values()), caps
     assert caps["dev"] <= caps["prd"] <= 1024**4, "at most a TiB a query"
+
+
+def test_a_copy_pipeline_makes_the_cloud_marts_look_back_its_copy_day(monkeypatch):
+    """A `copy` pipeline's loads reach the warehouse up to a day after they complete: with the
+    2-hour look-back alone, a copy landing after a build that took another pipeline's newer load
+    would never be rebuilt into the marts."""
+    from pipelines import environments, transform
+    from pipelines.registry import discover
+    from pipelines.shop_files.pipeline import ShopFiles
+
+    discover()
+    prd, local = environments.get("prd"), environments.get("local")
+    assert transform.lookback_vars(prd) == []  # every pipeline reads the datalake directly
+    monkeypatch.setattr(ShopFiles, "transfer", "copy")
+    assert transform.lookback_vars(prd) == ["--vars", "{incremental_lookback_hours: 26}"]
+    assert yaml.safe_load(transform.lookback_vars(prd)[1]) == {"incremental_lookback_hours": 26}  # dbt reads --vars as YAML
+    assert transform.dbt_args(prd)[-2:] == transform.lookback_vars(prd)
+    assert transform.lookback_vars(local) == []
+    macro = (REPO_ROOT / "transform" / "macros" / "incremental.sql").read_text()
+    assert f"var('incremental_lookback_hours', 0 if target.type == 'duckdb' else {transform.CLOUD_LOOKBACK_HOURS})" in macro
