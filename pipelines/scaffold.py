@@ -125,12 +125,20 @@ def check_free(name: str, kind: str, files: dict[Path, str], root: Path) -> None
     if kind == "files":
         prefix = variables(name, kind)["landing_prefix"]
         owned.append(SAMPLE_DATA / "files" / prefix)
-        readers = [p.name for p in registry.all() if p.landing_prefix == prefix]
+        # A files source reads its folder and the folders under it: a folder above or below
+        # another pipeline's would read that pipeline's files too.
+        readers = [p for p in registry.all() if p.landing_prefix and _nested(p.landing_prefix, prefix)]
         if readers:
-            raise UserError(f"landing folder '{prefix}' is already read by pipeline {readers[0]}")
+            raise UserError(f"landing folder '{prefix}' overlaps '{readers[0].landing_prefix}', read by pipeline {readers[0].name}")
     existing = [str(p) for p in [*owned, *files] if (root / p).exists() or (root / p).is_symlink()]
     if existing:
         raise UserError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; nothing written")
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one landing folder is the other or holds it."""
+    a, b = a.strip("/"), b.strip("/")
+    return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")
 
 
 def check_python(files: dict[Path, str]) -> None:

@@ -61,5 +61,5 @@ def deferred() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if received:
-        signal.raise_signal(received[0])
+        if received:  # also when the step failed: the stop is not lost with its exception
+            signal.raise_signal(received[0])

@@ -247,6 +247,7 @@ def test_ctrl_c_while_following_an_execution_exits_130_and_leaves_it_running(clo
         (("logs", "shop_api", "-s", "prd", "--since", "1 week"), "--since '1 week': expected a number and a unit (s, m, h or d), e.g. 30m, 1h, 2d"),
         # Past any log bucket's retention (and past the dates Python counts: an OverflowError traceback).
         (("logs", "shop_api", "-s", "prd", "--since", "99999999d"), "--since '99999999d': at most 3650d (Cloud Logging keeps entries at most 10 years)"),
+        (("logs", "shop_api", "-s", "prd", "--since", "1" + "0" * 24 + "h"), f"--since '1{'0' * 24}h': at most 3650d (Cloud Logging keeps entries at most 10 years)"),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(cloud, args, message):

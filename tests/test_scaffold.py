@@ -269,3 +269,15 @@ def test_a_failure_while_writing_takes_back_everything_written(tmp_path, monkeyp
     assert secrets.read_bytes() == before
     assert "refunds" not in registry.names()
     assert not [m for m in sys.modules if m.startswith("pipelines.refunds")]  # checked from a scratch copy, then forgotten
+
+
+def test_a_landing_folder_above_below_or_equal_to_another_pipelines_is_refused(tmp_path):
+    """A files source reads its folder and the folders under it (`**/*`)."""
+    from pipelines.errors import UserError
+    from pipelines.scaffold import _nested, check_free
+
+    assert _nested("shipments", "shipments") and _nested("shipments", "shipments/returns") and _nested("shipments/returns", "shipments")
+    assert not _nested("shipments", "shipments_eu") and not _nested("shipments-archive", "shipments")
+    with pytest.raises(UserError) as caught:
+        check_free("shipments", "files", {}, tmp_path)
+    assert str(caught.value) == "landing folder 'shipments' overlaps 'shipments', read by pipeline shop_files"

@@ -39,10 +39,10 @@ def parse_since(text: str) -> timedelta:
     match = _SINCE.fullmatch(text.strip())
     if not match:
         raise UserError(f"--since '{text}': expected a number and a unit (s, m, h or d), e.g. 30m, 1h, 2d")
-    window = timedelta(**{_UNITS[match["unit"]]: min(int(match["n"]), 10**12)})
-    if window > MAX_SINCE:
+    unit = timedelta(**{_UNITS[match["unit"]]: 1})
+    if int(match["n"]) > MAX_SINCE // unit:  # compared as numbers: a huge one is no `timedelta`
         raise UserError(f"--since '{text}': at most {MAX_SINCE.days}d (Cloud Logging keeps entries at most 10 years)")
-    return window
+    return int(match["n"]) * unit
 
 
 def execution_id(text: str) -> str:
