@@ -85,6 +85,18 @@ def test_drops_in_subfolders_load_each_known_by_its_path(files_env):
     ]
 
 
+def test_a_spark_style_drop_folder_loads_its_part_files_and_skips_its_markers(files_env):
+    """Spark and Hive write `part-…` files beside `_SUCCESS` markers, `.crc` side files and a
+    `_temporary/` folder while they work; Spark, Hive and pyarrow's datasets skip names starting with
+    `_` or `.`. Read as drops, the marker failed every run (not a CSV or Parquet file)."""
+    drop(files_env, "2026/06/part-00000.csv", f"{HEADER}\n{row(5201, 'ups')}\n", T0)
+    drop(files_env, "2026/06/_SUCCESS", b"", T0)
+    drop(files_env, "2026/06/.part-00000.csv.crc", b"\x00crc", T0)
+    drop(files_env, "2026/06/_temporary/0/part-00001.csv", f"{HEADER}\n{row(5202, 'dhl')}\n", T0)
+    assert load(ShopFiles, files_env).rows == {"shipments": 1}
+    assert raw(files_env) == [(5201, "ups", "2026/06/part-00000.csv", T0)]
+
+
 @pytest.mark.parametrize("content", [HEADER + "\n", HEADER, b""], ids=["header", "header without newline", "zero bytes"])
 def test_a_file_with_no_rows_loads_nothing_and_blocks_nothing(files_env, content):
     drop(files_env, "a_empty.csv", content, T0)

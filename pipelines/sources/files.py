@@ -79,6 +79,13 @@ def file_key(item: FileItemDict) -> str:
     return item["relative_path"]
 
 
+def is_marker(item: FileItemDict) -> bool:
+    """Whether the file, or a folder it is in, is named with a leading `_` or `.`: the markers and
+    side files of the tools that write drops (Spark's `_SUCCESS`, `_committed_…`, `.crc` files,
+    `_temporary/`), which Spark, Hive and pyarrow's datasets skip the same way. Not data."""
+    return any(part.startswith(("_", ".")) for part in file_key(item).split("/"))
+
+
 def file_version(item: FileItemDict) -> str:
     """What identifies one delivery of a file: its modification time and size."""
     return f"{item['modification_date'].isoformat()}|{item['size_in_bytes']}"
@@ -161,7 +168,7 @@ def read_new_files(items: Iterable[FileItemDict], schema: pa.Schema, key: str) -
     is handed to dlt stay on the extracting thread, in the files' order."""
     state = dlt.current.resource_state()
     read_before, discarded_before = state.setdefault("files", {}), state.setdefault("discarded", {})
-    todo = [item for item in items if read_before.get(file_key(item)) != file_version(item)]
+    todo = [item for item in items if not is_marker(item) and read_before.get(file_key(item)) != file_version(item)]
     if not todo:
         return
     # A folder of this call's own: dlt runs the calls for its listing pages round robin, so another
