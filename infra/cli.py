@@ -84,8 +84,6 @@ def plan(
     if markdown and as_json:
         _fail("choose one of --json and --markdown")
     if diff is not None:
-        import signal
-
         from infra.review.command import plan_diff
         from pipelines import signals
         from pipelines.errors import Terminated
@@ -96,9 +94,9 @@ def plan(
         except UserError as exc:
             _fail(str(exc))
         except (Terminated, KeyboardInterrupt) as exc:
-            signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-            err.print(labelled("interrupted", f"by {signal.Signals(signum).name}: stopped; the base's worktree removed"), soft_wrap=True)
-            raise typer.Exit(128 + signum) from None
+            code, line = signals.stopped_line(exc, "the base's worktree removed")
+            err.print(labelled("interrupted", line), soft_wrap=True)
+            raise typer.Exit(code) from None
         raise typer.Exit(code)
     try:
         with err.status(Text(f"evaluating stack {stack} under Pulumi's mocks")):  # plain text, whatever -s says

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import gc
 import json
-import signal
 import sys
 from typing import Annotated, NoReturn
 
@@ -179,9 +178,9 @@ def run(
 
 def _stopped(exc: BaseException, kept: str) -> NoReturn:
     """A stop signal: one line saying what was kept, exit 128 + the signal."""
-    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-    err.print(f"[bold red]interrupted[/] by {signal.Signals(signum).name}: stopped; {kept}", highlight=False, soft_wrap=True)
-    raise typer.Exit(128 + signum) from None
+    code, line = signals.stopped_line(exc, kept)
+    err.print(labelled("interrupted", line), soft_wrap=True)
+    raise typer.Exit(code) from None
 
 
 def _quiet() -> Console:

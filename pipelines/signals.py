@@ -63,3 +63,10 @@ def deferred() -> Iterator[None]:
             signal.signal(signum, handler)
         if received:  # also when the step failed: the stop is not lost with its exception
             signal.raise_signal(received[0])
+
+
+def stopped_line(exc: BaseException, kept: str) -> tuple[int, str]:
+    """(exit code, the one line) of a stop: `Terminated` or Ctrl-C's `KeyboardInterrupt`, exit
+    128 + the signal, the line saying what was kept."""
+    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+    return 128 + signum, f"by {signal.Signals(signum).name}: stopped; {kept}"
