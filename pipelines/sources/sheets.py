@@ -70,7 +70,7 @@ def check_header(sheet: str, values: Sequence[Sequence[Any]], column_name: Calla
     header = [h for h in values[0] if h not in ("", None)]
     if not header or any(not isinstance(h, str) for h in header):
         raise SourceDataError(f"sheet '{sheet}' has no header row: its first row is {list(values[0])[:6]!r}")
-    column_name = column_name or _snake_case()
+    column_name = column_name or _column_naming()
     seen: dict[str, int] = {}
     columns: dict[str, int] = {}
     for i, cell in enumerate(values[0]):
@@ -95,7 +95,7 @@ def check_header(sheet: str, values: Sequence[Sequence[Any]], column_name: Calla
         raise SourceDataError(f"sheet '{sheet}' has values in column {_column(min(beyond))}, right of its header (give the column a header)")
 
 
-def _snake_case() -> Callable[[str], str]:
+def _column_naming() -> Callable[[str], str]:
     """The naming of the source's schema (dlt's snake case unless configured otherwise)."""
     from dlt.extract.exceptions import CurrentSourceSchemaNotAvailable
 
