@@ -128,6 +128,14 @@ def run(
         bool,
         typer.Option("--force-transform", help="Run transfer and dbt even when no pipeline loaded new rows and the warehouse is up to date."),
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Load the named pipelines from scratch: drop their tables, schema and saved state (cursors, files read) and load "
+            "everything their sources give now; the marts are then rebuilt whole.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout (progress and errors stay on stderr).")] = False,
 ) -> None:
     """Run pipelines, then the transfer and `dbt build`, and print a summary.
@@ -143,11 +151,17 @@ def run(
     toltek run shop_api --skip-transform  —  one pipeline, extract and load only
 
     toltek run shop_files --env dev  —  into the dev datalake (application-default credentials)
+
+    toltek run shop_sheets --refresh  —  reload one pipeline whole (a column's type changed on purpose, a source re-issued its history)
+
+    --refresh drops a table only once its new rows are ready, and refuses to empty one the source now gives no rows for; rows the source no longer serves (an API's history past its retention, files a lifecycle rule deleted) are gone from the raw tables afterwards.
     """
     from pipelines import preflight
 
     if skip_transform and force_transform:
         fail_user("--skip-transform and --force-transform exclude each other")
+    if refresh and not names:
+        fail_user("--refresh reloads the pipelines it names from scratch: name them (e.g. `toltek run shop_sheets --refresh`)")
     try:
         settings = environments.get(env)
         selected = discover().select(names, settings.name)
@@ -163,7 +177,9 @@ def run(
         with home_lock(settings.work_dir):
             transform = "never" if skip_transform else "always" if force_transform else "auto"
             summary = RunSummary()
-            ok = run_all(settings, selected, transform=transform, out=_quiet() if as_json else out, err=err, summary=summary)
+            ok = run_all(
+                settings, selected, transform=transform, out=_quiet() if as_json else out, err=err, summary=summary, refresh=refresh
+            )
     except Busy as exc:
         err.print(labelled("failed:", str(exc)), soft_wrap=True)
         raise typer.Exit(1) from None

@@ -34,14 +34,15 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def describe(cause: BaseException) -> str:
-    """What went wrong, for a person: HTTP failures name the endpoint (without its query)."""
+def describe(cause: BaseException, pipeline: str = "NAME") -> str:
+    """What went wrong, for a person: HTTP failures name the endpoint (without its query); a
+    frozen type says how `pipeline` reloads whole if the change is meant."""
     import requests
 
     if isinstance(cause, SourceDataError):
         return str(cause)
     if isinstance(cause, DataValidationError):  # dlt's schema contract said no
-        return contract_message(cause)
+        return contract_message(cause, pipeline)
     if isinstance(cause, requests.HTTPError) and cause.response is not None:
         response = cause.response
         endpoint = response.url.split("?", 1)[0]
@@ -52,14 +53,17 @@ def describe(cause: BaseException) -> str:
     return f"{type(cause).__name__}: {cause}"
 
 
-def contract_message(error: BaseException) -> str:
+def contract_message(error: BaseException, pipeline: str = "NAME") -> str:
     table, column = getattr(error, "table_name", "?"), getattr(error, "column_name", None) or ""
     entity, mode = getattr(error, "schema_entity", ""), getattr(error, "contract_mode", "")
     item = getattr(error, "data_item", None) or {}
     where = f" (row id {item['id']})" if isinstance(item, dict) and "id" in item else ""
     if entity == "data_type":
         base, _, variant = column.partition("__v_")
-        return f"schema contract: {table}.{base} received a {variant or 'different'} value{where}; its data type is frozen"
+        return (
+            f"schema contract: {table}.{base} received a {variant or 'different'} value{where}; its data type is frozen "
+            f"(if the change is meant, `toltek run {pipeline} --refresh` reloads the pipeline's tables whole)"
+        )
     if entity == "columns":
         return f"schema contract: {table} received new column {column}{where}; columns are {mode}"
     return f"schema contract: new table {table}; tables are {mode}"

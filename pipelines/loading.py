@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import dlt
@@ -23,9 +23,9 @@ from pipelines.locks import exclusive
 from pipelines.preflight import require_local_secrets
 from pipelines.samples import SAMPLE_SECRETS
 from pipelines.set_aside import is_data_failure, set_aside
+from pipelines.table_loss import DISCARDED_TABLE, dropped_tables, replace_loss
 
 LOADER_FILE_FORMAT = "parquet"
-DISCARDED_TABLE = "discarded_rows"
 # Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too (`with_load_id`, not dlt's own
 # `add_dlt_load_id`, which imports pandas), so staging models can keep only rows of completed loads
 # whatever the source yields.
@@ -175,12 +175,20 @@ def load(
     pipeline: type[Pipeline],
     env: Environment,
     on_stage: Callable[[str], None] = lambda stage: None,
+    *,
+    refresh: bool = False,
 ) -> LoadResult:
-    """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure."""
+    """Extract, normalize and load `pipeline` into `env`; raise `PipelineFailed` on failure.
+
+    `refresh`: load from scratch, as if for the first time: the tables of the pipeline's resources
+    are dropped (at load, so only once the new rows are ready) with their schema and incremental
+    state (cursors, files read), and everything the source gives now is loaded (dlt's
+    `refresh="drop_resources"`). Refused like an emptying `replace` when the source gives no rows
+    for a table that has some (`pipelines.table_loss`)."""
     for var, value in DLT_SETTINGS.items():
         os.environ.setdefault(var, value)
     with run_lock(pipeline, env):
-        return _load(pipeline, env, on_stage)
+        return _load(pipeline, env, on_stage, refresh)
 
 
 def _count(result: LoadResult, row_counts: dict[str, int]) -> None:
@@ -226,41 +234,10 @@ def _discarded_in(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def _rows_now(dlt_pipeline: dlt.Pipeline, table: str) -> int:
-    """Rows `table` holds in the destination now (0 when it does not exist yet)."""
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-
-    try:
-        with dlt_pipeline.sql_client() as client:
-            rows = client.execute_sql(f"SELECT COUNT(1) FROM {client.make_qualified_table_name(table)}")
-    except DatabaseUndefinedRelation:
-        return 0
-    return int(rows[0][0]) if rows else 0
-
-
-def shrinking_replace(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, row_counts: dict[str, int]) -> str | None:
-    """Why a normalized package must not be loaded: a `replace` table it would empty (or shrink
-    by more than the pipeline's `max_replace_loss`), or None. `row_counts`: rows per table in it."""
-    tables = dlt_pipeline.default_schema.tables
-    for table, new in sorted(row_counts.items()):
-        declared = tables.get(table, {})
-        if table.startswith("_dlt") or declared.get("parent") or declared.get("write_disposition") != "replace":
-            continue
-        if pipeline.allow_empty_replace and pipeline.max_replace_loss is None:
-            continue
-        now = _rows_now(dlt_pipeline, table) if new == 0 or pipeline.max_replace_loss is not None else 0
-        if now and new == 0 and not pipeline.allow_empty_replace:
-            return f"table {pipeline.dataset}.{table} would be emptied (it has {now} rows, this load none; declare allow_empty_replace = True if that is real)"
-        loss = pipeline.max_replace_loss
-        if now and loss is not None and new and new < now * (1 - loss):
-            return f"table {pipeline.dataset}.{table} would shrink from {now} to {new} rows, more than max_replace_loss = {loss}"
-    return None
-
-
-def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: LoadResult) -> None:
-    """Normalize, then refuse a package that would empty a table."""
+def _normalize(pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, result: LoadResult, dropped: dict[str, dict] | None = None) -> None:
+    """Normalize, then refuse a package that would empty a table (`dropped`: the tables a refresh drops)."""
     info = dlt_pipeline.normalize()
-    problem = shrinking_replace(pipeline, dlt_pipeline, info.row_counts if info is not None else {})
+    problem = replace_loss(pipeline, dlt_pipeline, info.row_counts if info is not None else {}, dropped)
     if problem:
         raise SourceDataError(problem)  # a data failure: the package is set aside, not loaded
     _count(result, info.row_counts if info is not None else {})
@@ -298,12 +275,38 @@ def _dlt_pipeline(pipeline: type[Pipeline], env: Environment) -> dlt.Pipeline:
         raise UserError(f"dlt configuration: {' '.join(str(exc).split())}") from None
 
 
+@contextmanager
+def staging_versions_optional() -> Iterator[None]:
+    """While a refresh package loads: dlt drops the refreshed tables in the raw dataset and in its
+    `_staging` dataset, deleting the schema's stored versions in each; the staging dataset exists
+    (Pulumi creates it in the cloud, dlt's staging truncation locally) but has no `_dlt_version`
+    table, and dlt's delete fails there though its docstring says it "fails silently if versions
+    table does not exist" (dlt-hub/dlt#1801, still in dlt 1.31). Here it does: there are no stored
+    versions to delete."""
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+    from dlt.destinations.job_client_impl import SqlJobClientBase
+
+    original = SqlJobClientBase._delete_schema_in_storage
+
+    def delete(self: SqlJobClientBase, schema: object) -> None:
+        try:
+            original(self, schema)
+        except DatabaseUndefinedRelation:
+            pass
+
+    SqlJobClientBase._delete_schema_in_storage = delete
+    try:
+        yield
+    finally:
+        SqlJobClientBase._delete_schema_in_storage = original
+
+
 def _secret_values(pipeline: type[Pipeline]) -> list[str]:
     """The values no failure message may show: the pipeline's secrets and the sample tokens."""
     return [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()] + list(SAMPLE_SECRETS.values())
 
 
-def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None]) -> LoadResult:
+def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], None], refresh: bool) -> LoadResult:
     started = time.monotonic()
     result = LoadResult(pipeline.name)
     try:
@@ -329,12 +332,15 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 stage = "resume"
                 on_stage(stage)
                 pending = _pending_rows(dlt_pipeline)
-                problem = shrinking_replace(pipeline, dlt_pipeline, pending)  # checked again: it may
+                waiting = [*dlt_pipeline.list_extracted_load_packages(), *dlt_pipeline.list_normalized_load_packages()]
+                dropped = dropped_tables(dlt_pipeline, waiting)
+                problem = replace_loss(pipeline, dlt_pipeline, pending, dropped)  # checked again: it may
                 if problem:  # have been normalized by a run that died before its own check
                     raise SourceDataError(problem)
                 _count(result, pending)
-                _normalize(pipeline, dlt_pipeline, result)
-                load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
+                _normalize(pipeline, dlt_pipeline, result, dropped)
+                with staging_versions_optional() if dropped else nullcontext():
+                    load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
                 stage = "extract"
             on_stage(stage)
             # What a killed run's source left in its scratch folder is stale (one run at a time).
@@ -344,14 +350,19 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             selected = source.selected_resources if isinstance(source, DltSource) else {"": source}
             for resource in selected.values():  # none when a source found nothing to read
                 resource.add_map(with_load_id)
-            extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
+            extracted = dlt_pipeline.extract(
+                source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract,
+                refresh="drop_resources" if refresh else None,
+            )
             if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
+                dropped = dropped_tables(dlt_pipeline, extracted.loads_ids)
                 stage = "normalize"
                 on_stage(stage)
-                _normalize(pipeline, dlt_pipeline, result)
+                _normalize(pipeline, dlt_pipeline, result, dropped)
                 stage = "load"
                 on_stage(stage)
-                load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
+                with staging_versions_optional() if dropped else nullcontext():
+                    load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
             if DISCARDED_TABLE in result.rows:
                 result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
         stage = "load"
@@ -362,7 +373,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         cause = failures.root_cause(exc)
         if isinstance(cause, SignalReceivedException):  # dlt's own handler caught SIGTERM/SIGINT
             raise Terminated(cause.signal_code) from None
-        message = failures.one_line(failures.describe(cause), _secret_values(pipeline))
+        message = failures.one_line(failures.describe(cause, pipeline.name), _secret_values(pipeline))
         if is_data_failure(cause):
             # It would fail the same way on every run: keep it aside and roll the state back.
             kept = set_aside(dlt_pipeline, env.work_dir.parent / "failed" / pipeline.name, message)

@@ -56,10 +56,12 @@ def run_all(
     out: Console,
     err: Console,
     summary: RunSummary | None = None,
+    refresh: bool = False,
 ) -> bool:
     """Run `selected` in `env`; report progress and the summary through a `Reporter` (the terminal's on
     `out` and `err`, or structured records in a Cloud Run job), and into `summary` as data; True if
-    all passed."""
+    all passed. `refresh`: load each from scratch (`loading.load`); the marts are then rebuilt whole,
+    since rows the sources no longer give are gone from the raw tables."""
     summary = summary if summary is not None else RunSummary()
     summary.environment = env.name
     results: list[LoadResult] = []
@@ -76,7 +78,7 @@ def run_all(
         for pipeline in selected:
             on_stage = reporter.started(pipeline)
             try:
-                result = load(pipeline, env, on_stage=on_stage)
+                result = load(pipeline, env, on_stage=on_stage, refresh=refresh)
             except PipelineFailed as exc:
                 failures.append((pipeline.name, str(exc)))
                 reporter.failed(pipeline, str(exc))
@@ -103,7 +105,7 @@ def run_all(
         out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
         summary.transform = {"ran": False, "reason": "no new rows; the warehouse is up to date"}
         return True
-    full_refresh = last_build.needs_full_refresh(env, project)
+    full_refresh = (refresh and bool(results)) or last_build.needs_full_refresh(env, project)
     last_build.started(env)
     ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures], summary=summary)
     last_build.finished(env, ok, loads, project)

@@ -180,7 +180,8 @@ def test_a_sheet_value_of_another_type_fails_by_contract(local_env, server):
         load(ShopSheets, local_env)
     assert str(caught.value) == (
         "pipeline 'shop_sheets' failed in normalize: schema contract: sales_targets.target_revenue received a text value; "
-        f"its data type is frozen; its data is kept in {local_env.work_dir.parent / 'failed' / 'shop_sheets'} "
+        f"its data type is frozen (if the change is meant, `toltek run shop_sheets --refresh` reloads the pipeline's tables whole); "
+        f"its data is kept in {local_env.work_dir.parent / 'failed' / 'shop_sheets'} "
         "and the pipeline's state rolled back: fix the source and run again"
     )
     sheet[5] = [sheet[5][0], sheet[5][1], 1234.5, sheet[5][3]]  # fixed at the source: the next run loads
@@ -205,7 +206,8 @@ def test_an_api_value_of_another_type_fails_by_contract(local_env, server):
         load(ShopApi, local_env)
     assert str(caught.value) == (
         "pipeline 'shop_api' failed in normalize: schema contract: orders.total_amount received a text value (row id 7); "
-        f"its data type is frozen; its data is kept in {local_env.work_dir.parent / 'failed' / 'shop_api'} "
+        f"its data type is frozen (if the change is meant, `toltek run shop_api --refresh` reloads the pipeline's tables whole); "
+        f"its data is kept in {local_env.work_dir.parent / 'failed' / 'shop_api'} "
         "and the pipeline's state rolled back: fix the source and run again"
     )
     assert query(local_env.datalake.path, "select total_amount from raw_shop_api.orders where id = 7") != [("lots",)]

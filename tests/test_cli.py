@@ -99,6 +99,13 @@ def test_skipping_and_forcing_the_transform_at_once_is_one_line_and_exit_2(tmp_p
     assert not (tmp_path / "datalake.duckdb").exists()
 
 
+def test_refresh_without_the_pipelines_to_reload_is_one_line_and_exit_2(tmp_path):
+    """Dropping every raw table of an environment is never a flag away: `--refresh` needs names."""
+    done = toltek("run", "--refresh", home=tmp_path)
+    one_line_error(done, "--refresh reloads the pipelines it names from scratch: name them (e.g. `toltek run shop_sheets --refresh`)")
+    assert not (tmp_path / "datalake.duckdb").exists()
+
+
 def test_a_failed_and_a_never_loaded_source_leave_out_their_models_and_the_rest_is_built(tmp_path):
     """On a fresh home: shop_files fails (a drop lacks its key column), shop_sheets loads, shop_api
     was never loaded. The run exits 1, says why each source is left out and which models, and

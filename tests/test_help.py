@@ -27,10 +27,10 @@ def test_help_names_its_placeholders_and_shows_no_type_names(command, tmp_path):
         assert f"Usage: toltek {command}" in text
 
 
-def test_run_help_shows_three_examples(tmp_path):
+def test_run_help_shows_four_examples(tmp_path):
     text = help_of("run", tmp_path=tmp_path)
     examples = text.split("Examples:", 1)[1]
-    assert len(re.findall(r"^\s*toltek run\b", examples, re.M)) == 3
+    assert len(re.findall(r"^\s*toltek run\b", examples, re.M)) == 4
 
 
 def test_version(tmp_path):

@@ -110,3 +110,43 @@ def test_a_datalake_that_cannot_be_closed_fails_the_load_in_one_line(local_env, 
     monkeypatch.setattr(loading.HeldDatalake, "close", close)
     assert query(local_env.datalake.path, "select count(*) from raw_shop_sheets.sales_targets") == [(36,)]  # its load had committed
     assert load(ShopSheets, local_env).rows == {}
+
+
+def test_dlt_still_fails_a_refresh_where_the_staging_dataset_has_no_stored_versions(tmp_path):
+    """Why `staging_versions_optional` exists (dlt-hub/dlt#1801): with staging truncation on (as
+    `DLT_SETTINGS` sets it), a refresh's drop fails on the `_staging` dataset dlt created without
+    a `_dlt_version` table. When this test fails, dlt has fixed it: drop the workaround."""
+    import duckdb
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    from pipelines.loading import staging_versions_optional
+
+    @dlt.resource(write_disposition="replace")
+    def targets(value: object):
+        yield [{"revenue": value}]
+
+    path = tmp_path / "lake.duckdb"
+
+    def pipeline() -> dlt.Pipeline:
+        return dlt.pipeline("refresh_check", destination=dlt.destinations.duckdb(str(path)), dataset_name="raw_x", pipelines_dir=str(tmp_path / "work"))
+
+    def run(value: object, refresh: str | None = None) -> None:
+        pipeline().extract(targets(value), refresh=refresh)
+        pipeline().normalize()
+        pipeline().load()
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setenv("LOAD__TRUNCATE_STAGING_DATASET", "true")
+        run(45658.0)
+        with pytest.raises(Exception) as caught:
+            run("2025-01", refresh="drop_resources")
+        cause = caught.value
+        while cause.__cause__ is not None or cause.__context__ is not None:
+            if isinstance(cause, DatabaseUndefinedRelation):
+                break
+            cause = cause.__cause__ or cause.__context__
+        assert isinstance(cause, DatabaseUndefinedRelation) and "_dlt_version" in str(cause)
+        with staging_versions_optional():
+            pipeline().load()  # the package the refresh left pending
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select revenue, typeof(revenue) from raw_x.targets").fetchall() == [("2025-01", "VARCHAR")]

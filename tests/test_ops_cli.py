@@ -174,11 +174,34 @@ def test_trigger_dbt_full_refresh_overrides_the_container_arguments_for_one_exec
 def test_trigger_full_refresh_of_a_pipeline_is_refused(cloud):
     one_line_error(
         toltek("trigger", "shop_api", "-s", "prd", "--full-refresh", "orders"),
-        "pipeline jobs run `toltek run shop_api --env prd --skip-transform`, which has no per-resource refresh: "
-        "`toltek trigger shop_api -s prd` runs it again from its saved state; --full-refresh rebuilds dbt models "
-        "(`toltek trigger dbt -s prd --full-refresh MODEL`)",
+        "--full-refresh rebuilds dbt models (`toltek trigger dbt -s prd --full-refresh MODEL`); a pipeline is loaded from "
+        "scratch with `toltek trigger shop_api -s prd --refresh`",
     )
     assert cloud.received("RunJob") == []
+
+
+def test_trigger_refresh_of_a_pipeline_runs_its_deployed_arguments_plus_refresh_once(cloud):
+    result = toltek("trigger", "shop_sheets", "-s", "prd", "--refresh")
+    assert result.exit_code == 0, result.output
+    [request] = cloud.received("RunJob")
+    assert request.name.endswith("/jobs/toltek-shop-sheets-prd")
+    [override] = request.overrides.container_overrides
+    assert list(override.args) == ["run", "shop_sheets", "--env", "prd", "--skip-transform", "--refresh"]
+    assert (override.clear_args, request.overrides.task_count) == (False, 0)
+    assert "with container arguments `run shop_sheets --env prd --skip-transform --refresh`" in result.stderr
+
+
+def test_trigger_refresh_is_refused_for_dbt_and_for_a_job_running_something_else(cloud):
+    one_line_error(
+        toltek("trigger", "dbt", "-s", "prd", "--refresh"),
+        "--refresh reloads a pipeline from scratch; dbt rebuilds models whole with `toltek trigger dbt -s prd --full-refresh MODEL`",
+    )
+    job = cloud.add_job(LAKE, REGION, "toltek-shop-api-prd", args=("pipelines",))  # edited by hand in the console
+    one_line_error(
+        toltek("trigger", "shop_api", "-s", "prd", "--refresh"),
+        "job toltek-shop-api-prd runs `pipelines`, not `toltek run shop_api ...`: cannot add --refresh to it",
+    )
+    assert job and cloud.received("RunJob") == []
 
 
 def test_trigger_full_refresh_of_an_unknown_model_is_refused(cloud):

@@ -67,3 +67,30 @@ def test_a_failing_dbt_test_names_itself_and_its_error_on_stderr(loaded_home, tm
         "dbt: test accepted_values_stg_shop_files__shipments_carrier__postnl__dhl__dpd__ups: fail: Got 1 result, configured to fail if != 0"
     ), done.stderr[-2000:]
     assert len(failures) == 2 and failures[1].startswith("dbt: ") and failures[1].endswith(" node(s) skipped because a node they depend on failed")
+
+
+def test_refresh_reloads_a_pipeline_from_what_its_source_holds_now_down_to_the_marts(loaded_home, tmp_path):
+    """A landing folder from which a month of drops was deleted (a lifecycle rule): a plain run
+    loads nothing; `toltek run shop_files --refresh` reloads the raw table from the files there
+    now, and the incremental marts are rebuilt whole, so the deleted shipments leave them too."""
+    samples = tmp_path / "samples"
+    shutil.copytree(DATA_DIR, samples)
+    gone = samples / "files" / "shipments" / "shipments_2025_01.csv"
+    ids = [int(line.split(",")[0]) for line in gone.read_text().splitlines()[1:]]
+    gone.unlink()
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    env = toltek_env(home, TOLTEK_SAMPLES=str(samples))
+    lake, warehouse = home / "datalake.duckdb", home / "warehouse.duckdb"
+    shipped = f"select count(*) from marts.fct_orders where shipment_id in ({', '.join(map(str, ids))})"
+    assert query(warehouse, shipped) == [(len(ids),)]
+    total = query(lake, "select count(*) from raw_shop_files.shipments")[0][0]
+
+    done = subprocess.run([str(TOLTEK), "run", "shop_files", "--refresh", "--json"], capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [loaded] = json.loads(done.stdout)["pipelines"]
+    assert loaded["rows"] == total - len(ids)
+    assert query(lake, "select count(*), count(*) filter (where _file_name = 'shipments_2025_01.csv') from raw_shop_files.shipments") == [
+        (total - len(ids), 0)
+    ]
+    assert query(warehouse, shipped) == [(0,)]
+    assert query(warehouse, "select count(*) from marts.fct_orders") == [(8000,)]

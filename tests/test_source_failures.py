@@ -72,20 +72,20 @@ def test_an_emptying_replace_normalized_by_a_run_that_died_is_refused_on_resume(
     next run checks the pending package before loading it, and keeps the table."""
     import requests
 
-    import pipelines.loading as loading
+    import pipelines.table_loss as loading
 
     load(ShopSheets, local_env)
     sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
     sheet["sales_targets"] = sheet["sales_targets"][:1]
-    real = loading._rows_now
+    real = loading.rows_now
 
     def unreachable(*args, **kwargs):
         raise requests.ConnectionError("the destination went away")  # a failure of the world
 
-    monkeypatch.setattr(loading, "_rows_now", unreachable)
+    monkeypatch.setattr(loading, "rows_now", unreachable)
     with pytest.raises(PipelineFailed):
         load(ShopSheets, local_env)
-    monkeypatch.setattr(loading, "_rows_now", real)
+    monkeypatch.setattr(loading, "rows_now", real)
     with pytest.raises(PipelineFailed) as caught:
         load(ShopSheets, local_env)
     assert str(caught.value).startswith("pipeline 'shop_sheets' failed in resume: table raw_shop_sheets.sales_targets would be emptied")

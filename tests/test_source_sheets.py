@@ -141,3 +141,41 @@ def test_a_date_cell_loads_as_the_text_the_sheet_shows_not_a_serial_number(local
     load(ShopSheets, local_env)
     agreed = query(local_env.datalake.path, "select distinct agreed_on, typeof(agreed_on) from raw_shop_sheets.sales_targets")
     assert agreed == [("2025-01-15", "VARCHAR")]
+
+
+def test_a_column_whose_type_changed_is_refused_and_reloads_whole_with_refresh(local_env, server):
+    """A column loaded as numbers that the sheet now shows as text (date cells loaded before they
+    came as the text the sheet shows, or a revenue column reformatted as text): the frozen type
+    refuses the load and keeps the table; `--refresh` drops the table with its schema and loads the
+    sheet as it is now."""
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    original = [list(row) for row in sheet["sales_targets"]]
+    sheet["sales_targets"] = [original[0], *([45658.0 + i, *row[1:]] for i, row in enumerate(original[1:]))]
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    assert before[0][0] == 45658.0
+    sheet["sales_targets"] = original
+    with pytest.raises(PipelineFailed, match=r"sales_targets\.month received a text value; its data type is frozen"):
+        load(ShopSheets, local_env)
+    assert targets(local_env) == before
+
+    loaded = load(ShopSheets, local_env, refresh=True)
+    assert loaded.rows == {"sales_targets": 36}
+    now = targets(local_env)
+    assert [r[0] for r in now][:3] == ["2025-01", "2025-01", "2025-01"] and len(now) == 36
+    types = query(local_env.datalake.path, "select data_type from information_schema.columns where table_schema = 'raw_shop_sheets' and table_name = 'sales_targets' and column_name = 'month'")
+    assert types == [("VARCHAR",)]
+    # The reload is the new normal: the next run finds the sheet unchanged and loads nothing.
+    assert load(ShopSheets, local_env).rows == {}
+    assert targets(local_env) == now
+
+
+def test_refresh_is_refused_when_the_source_gives_no_rows_for_a_table_it_would_drop(local_env, server):
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env, refresh=True)
+    assert "table raw_shop_sheets.sales_targets would be emptied (it has 36 rows, this load none;" in str(caught.value)
+    assert targets(local_env) == before

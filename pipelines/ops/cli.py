@@ -94,20 +94,29 @@ def trigger(
             show_default=False,
         ),
     ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Pipelines only: load it from scratch in this execution (its tables, schema and saved state dropped once the new rows are ready).",
+        ),
+    ] = False,
 ) -> None:
     """Start an execution of a job now, as its schedule would; print the execution's id.
 
     With --wait, follow it (tasks running, succeeded, failed, on stderr) until it ends. Seconds between two reads: $TOLTEK_POLL_SECONDS (default 5).
 
-    --full-refresh MODEL (dbt only) runs this one execution with its container arguments overridden: the deployed job's own arguments (`transform --env prd`) plus `--full-refresh --select MODEL ...`, so dbt rebuilds those incremental models whole and runs their tests. The job and its schedule stay as they are. Pipelines have no per-resource refresh (`toltek run` has none): a pipeline is started as deployed and loads from its saved incremental state.
+    --full-refresh MODEL (dbt only) runs this one execution with its container arguments overridden: the deployed job's own arguments (`transform --env prd`) plus `--full-refresh --select MODEL ...`, so dbt rebuilds those incremental models whole and runs their tests. --refresh (pipelines only) does the same with the pipeline job's arguments plus `--refresh`: it loads from scratch, as `toltek run NAME --refresh` does. The job and its schedule stay as they are. After a pipeline's refresh, rows its source no longer gives are gone from the raw tables but stay in incremental marts until those are rebuilt with --full-refresh.
 
-    Needs roles/run.invoker on the job (roles/run.developer with --full-refresh) and, for --wait, roles/run.viewer.
+    Needs roles/run.invoker on the job (roles/run.developer with --full-refresh or --refresh) and, for --wait, roles/run.viewer.
 
     Examples:
 
         toltek trigger shop_api -s prd --wait
 
         toltek trigger dbt -s prd --full-refresh fct_orders --full-refresh dim_customers
+
+        toltek trigger shop_sheets -s prd --refresh --wait
     """
     from pipelines.ops import trigger as triggering
     from pipelines.ops.clients import run_clients
@@ -117,7 +126,7 @@ def trigger(
     with _one_line_errors():
         job = target(stack, name)
         with run_clients() as clients:
-            execution, args = triggering.start(clients, job, full_refresh or ())
+            execution, args = triggering.start(clients, job, full_refresh or (), reload=reload)
             print(execution.id, flush=True)
             how = f" with container arguments `{' '.join(args)}`" if args is not None else ""
             err.print(plain(f"started {execution.id} of job {job.job} in {job.where()}{how}"), soft_wrap=True)

@@ -1,11 +1,13 @@
 """`toltek trigger`: start an execution of a job now, optionally follow it to the end.
 
-A backfill of dbt models (`--full-refresh MODEL`) runs this one execution with the container's
-arguments overridden: the deployed job's own arguments (read from the job, `transform --env prd`)
-plus `--full-refresh --select MODEL ...`, which rebuilds those incremental models whole and runs
-their tests; the job itself and its schedule stay unchanged. The pipeline runtime (`toltek run
-NAME --env ENV --skip-transform`) has no per-resource refresh, so a pipeline is only ever started
-as deployed: it loads again from its saved incremental state.
+Two one-off runs override this one execution's container arguments with the deployed job's own
+(read from the job) plus a flag; the job itself and its schedule stay unchanged:
+
+- a backfill of dbt models (`--full-refresh MODEL`): `transform --env prd` plus `--full-refresh
+  --select MODEL ...`, which rebuilds those incremental models whole and runs their tests;
+- a pipeline loaded from scratch (`--refresh`): `run NAME --env ENV --skip-transform` plus
+  `--refresh`, which drops the pipeline's tables, schema and saved state once the new rows are
+  ready and loads everything its source gives now (`toltek run --refresh`).
 """
 
 from __future__ import annotations
@@ -72,15 +74,31 @@ def refresh_args(target: Target, resources: Sequence[str], deployed: tuple[str, 
     return [*args, "--full-refresh", "--select", " ".join(resources)] if transform else [*args, "--full-refresh", "--select", *resources]
 
 
-def check_refresh(target: Target, resources: Sequence[str]) -> None:
-    """`--full-refresh` is for dbt models; a plain name must be one the dbt project has."""
+def reload_args(target: Target, deployed: tuple[str, list[str], list[str]]) -> list[str]:
+    """The container arguments of a pipeline execution that loads it from scratch: the deployed
+    job's own (`run NAME --env ENV --skip-transform`) plus `--refresh`."""
+    _, command, args = deployed
+    if command not in ([], ["toltek"]) or args[:2] != ["run", target.name]:
+        shown = " ".join(command + args) or "the image's default command"
+        raise UserError(f"job {target.job} runs `{shown}`, not `toltek run {target.name} ...`: cannot add --refresh to it")
+    if "--refresh" in args:
+        raise UserError(f"job {target.job} already runs `{' '.join(args)}`: every execution reloads it from scratch")
+    return [*args, "--refresh"]
+
+
+def check_refresh(target: Target, resources: Sequence[str], reload: bool = False) -> None:
+    """`--full-refresh` is for dbt models, a plain name one the dbt project has; `--refresh` for
+    pipelines."""
+    if reload and target.kind == "dbt":
+        raise UserError(
+            "--refresh reloads a pipeline from scratch; dbt rebuilds models whole with `toltek trigger dbt -s prd --full-refresh MODEL`"
+        )
     if not resources:
         return
     if target.kind != "dbt":
         raise UserError(
-            f"pipeline jobs run `toltek run {target.name} --env {target.stack} --skip-transform`, which has no per-resource "
-            f"refresh: `toltek trigger {target.name} -s {target.stack}` runs it again from its saved state; "
-            "--full-refresh rebuilds dbt models (`toltek trigger dbt -s prd --full-refresh MODEL`)"
+            f"--full-refresh rebuilds dbt models (`toltek trigger dbt -s prd --full-refresh MODEL`); a pipeline is loaded from "
+            f"scratch with `toltek trigger {target.name} -s {target.stack} --refresh`"
         )
     known = dbt_nodes()
     unknown = [r for r in resources if _PLAIN_NAME.fullmatch(r) and r not in known]
@@ -88,15 +106,16 @@ def check_refresh(target: Target, resources: Sequence[str]) -> None:
         raise UserError(f"no dbt model, seed or snapshot named {', '.join(repr(u) for u in unknown)} in transform/")
 
 
-def start(clients: RunClients, target: Target, refresh: Sequence[str] = ()) -> tuple[Execution, list[str] | None]:
+def start(clients: RunClients, target: Target, refresh: Sequence[str] = (), *, reload: bool = False) -> tuple[Execution, list[str] | None]:
     """Start an execution of the target's job now; return it and the container arguments it was
-    given in place of the job's (None: the job's own)."""
-    check_refresh(target, refresh)
-    if refresh:
+    given in place of the job's (None: the job's own). `refresh`: dbt models to rebuild whole;
+    `reload`: load the pipeline from scratch."""
+    check_refresh(target, refresh, reload)
+    if refresh or reload:
         call = Call(f"starting {target.job} with overrides", target.stack, target.project, target.region, target.job, RUN_WITH_OVERRIDES)
         with explained(call):
             deployed = runs.job_container(clients.jobs, target.path)
-            args = refresh_args(target, refresh, deployed)
+            args = refresh_args(target, refresh, deployed) if refresh else reload_args(target, deployed)
             return runs.run_job(clients.jobs, target.path, args=args, container=deployed[0]), args
     call = Call(f"starting {target.job}", target.stack, target.project, target.region, target.job, RUN_JOB)
     with explained(call):
