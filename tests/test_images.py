@@ -85,7 +85,9 @@ def env_pairs(rest: str) -> list[tuple[str, str]]:
 def run_dockerfile(image: str, base: Path) -> tuple[list[str], dict[str, str], Path]:
     """Run the build stage; return the final stage's command, environment and working dir."""
     root = Root(base)
-    host = {k: v for k, v in os.environ.items() if not k.startswith(("TOLTEK_", "VIRTUAL_ENV"))}
+    # The images hold their modules compiled (UV_COMPILE_BYTECODE=1); the build here skips that
+    # (below), so the processes run in it write their bytecode once, as a first start would.
+    host = {k: v for k, v in os.environ.items() if not k.startswith(("TOLTEK_", "VIRTUAL_ENV")) and k != "PYTHONDONTWRITEBYTECODE"}
     env = dict(host)
     stage, workdir = "", root.path("/")
     command: list[str] = []
