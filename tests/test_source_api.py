@@ -60,10 +60,11 @@ def test_the_rewind_step_runs_after_the_incremental_and_the_unchanged_filter_bef
     source = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused", lag_seconds=3600)
     for name in ("customers", "orders", "products"):
         steps = [type(s).__name__ for s in source.resources[name]._pipe.steps]
-        assert steps[1:] == ["FilterItem", "IncrementalResourceWrapper", "MapItem"], steps
+        assert steps[1:] == ["FilterItem", "MapItem", "IncrementalResourceWrapper", "MapItem"], steps
+        assert source.resources[name]._pipe.steps[2]._f.__qualname__.startswith("utc_cursor."), "the cursor rewritten after the filter"
     without_lag = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused")
     steps = [type(s).__name__ for s in without_lag.resources["orders"]._pipe.steps]
-    assert steps[1:] == ["IncrementalResourceWrapper", "MapItem"], "dlt's incremental dedups its boundary itself"
+    assert steps[1:] == ["MapItem", "IncrementalResourceWrapper", "MapItem"], "dlt's incremental dedups its boundary itself"
 
 
 def test_the_look_back_state_keeps_only_digests_of_records_it_can_read_again(local_env, server):
@@ -96,6 +97,31 @@ def test_an_api_rerun_looks_back_one_schedule_interval(local_env, server):
     server.store.upsert("orders", late)
     load(ShopApi, local_env)
     assert as_text(orders(local_env)) == source_orders(server)
+
+
+def test_times_written_with_their_own_offsets_are_compared_as_instants(local_env, server):
+    """An API writing each time with a local offset: an order updated a minute after the newest,
+    written at +09:00, sorts as text after one updated three hours later written in UTC. dlt's
+    incremental compared them as text and dropped the later order (exit 0); both load, and each
+    raw row holds the instant the API named."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipelines.samples.records import instant
+    from pipelines.shop_api.pipeline import ShopApi
+
+    load(ShopApi, local_env)
+    newest = max(instant(r["updated_at"]) for r in server.store.api["orders"].values())
+    tokyo = timezone(timedelta(hours=9))
+    early = dict(server.store.api["orders"][3], status="refunded", updated_at=(newest + timedelta(minutes=1)).astimezone(tokyo).isoformat())
+    server.store.upsert("orders", early)
+    load(ShopApi, local_env)
+    later = dict(server.store.api["orders"][4], status="cancelled", updated_at=(newest + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert later["updated_at"] < early["updated_at"], "as text, the later time sorts first"
+    server.store.upsert("orders", later)
+    load(ShopApi, local_env)
+    expected = sorted((r["id"], r["status"], instant(r["updated_at"])) for r in server.store.api["orders"].values())
+    assert [(i, s, u.astimezone(timezone.utc)) for i, s, u in orders(local_env)] == expected
+    assert isinstance(expected[0][2], datetime)
 
 
 @pytest.mark.parametrize(

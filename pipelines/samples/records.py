@@ -2,7 +2,9 @@
 
 Only an index stays in memory (each record's id, `updated_at` and offset in the file) plus the
 records a test changed, so a large sample (`generate --scale 50`) costs the server little memory;
-the listing sorted by `(updated_at, id)` is built once per change, not once per page.
+the listing sorted by `(updated_at, id)` is built once per change, not once per page. Times are
+compared as the instants they name, as an API's database compares them: `2026-06-01T10:00:00+02:00`
+comes before `2026-06-01T09:30:00Z` (a time without an offset is UTC).
 """
 
 from __future__ import annotations
@@ -11,10 +13,17 @@ import bisect
 import json
 import threading
 from collections.abc import Iterator, MutableMapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 _DELETED = object()
+
+
+def instant(text: str) -> datetime:
+    """The moment an ISO 8601 time names (UTC when it gives no offset)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 class Records(MutableMapping[Any, dict]):
@@ -23,7 +32,7 @@ class Records(MutableMapping[Any, dict]):
         self._offsets: dict[Any, int] = {}
         self._cursor: dict[Any, str] = {}
         self._changed: dict[Any, Any] = {}  # key -> record, or _DELETED
-        self._listing: list[tuple[str, Any]] | None = None
+        self._listing: list[tuple[datetime, Any]] | None = None
         self._lock = threading.RLock()
         self._file = None
         if path is not None:
@@ -75,8 +84,8 @@ class Records(MutableMapping[Any, dict]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def listing(self) -> list[tuple[str, Any]]:
-        """(updated_at, key) of every record, sorted: what the API pages through."""
+    def listing(self) -> list[tuple[datetime, Any]]:
+        """(updated_at as an instant, key) of every record, sorted: what the API pages through."""
         with self._lock:
             if self._listing is None:
                 cursor = dict(self._cursor)
@@ -85,12 +94,12 @@ class Records(MutableMapping[Any, dict]):
                         cursor.pop(key, None)
                     else:
                         cursor[key] = value["updated_at"]
-                self._listing = sorted((at, key) for key, at in cursor.items())
+                self._listing = sorted((instant(at), key) for key, at in cursor.items())
             return self._listing
 
     def page(self, updated_since: str | None, page: int, size: int) -> tuple[list[dict], bool]:
         """Page `page` (from 1) of `size` records with `updated_at >= updated_since`, in order."""
         listing = self.listing()
-        first = bisect.bisect_left(listing, (updated_since,)) if updated_since else 0
+        first = bisect.bisect_left(listing, (instant(updated_since),)) if updated_since else 0
         start = first + (page - 1) * size
         return [self[key] for _, key in listing[start : start + size]], start + size < len(listing)

@@ -199,7 +199,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, {"error": "page and page_size must be positive integers"})
             return
-        rows, more = store.page(entity, query.get("updated_since"), page, size)
+        try:
+            rows, more = store.page(entity, query.get("updated_since"), page, size)
+        except ValueError:
+            self._send(400, {"error": "updated_since must be an ISO 8601 time"})
+            return
         next_url = None
         if more:
             next_query = {**query, "page": str(page + 1), "page_size": str(size)}

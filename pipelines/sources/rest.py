@@ -4,16 +4,18 @@
   selector's key with a list, or the run fails.
 - `NextLink`: dlt's `json_link` paginator, refusing a link to another origin (the token would go
   there) or back to a page already read (the listing would never end).
-- `guard_incremental`: on a resource with an `updated_at`-style cursor, the two steps that keep an
+- `guard_incremental`: on a resource with an `updated_at`-style cursor, the steps that keep an
   incremental listing exact while records change under it: `rewind_on_move` after dlt's
-  incremental step, and `skip_unchanged` (only with a look-back) before it.
+  incremental step; before it, `skip_unchanged` (only with a look-back), then `utc_cursor`,
+  which writes every cursor in one form so that dlt's text comparison is time order.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
@@ -158,6 +160,44 @@ class NextLink(JSONLinkPaginator):
 
 
 CURSOR = "updated_at"
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def utc_cursor(cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A map step (right before the incremental): the record's cursor written as UTC with six
+    fraction digits (`2026-06-01T08:00:00.000000Z`), the same instant it was.
+
+    dlt's incremental compares text cursors as text: `2026-06-01T10:00:00+02:00` (08:00 UTC)
+    sorts after `2026-06-01T09:45:00Z`, so an API that writes times with their local offsets (or
+    `...:00Z` beside `...:00.5Z`) made a later record look older than the saved cursor, and it was
+    dropped with exit 0. In one form, text order is time order; the destination stores the same
+    timestamp. A value that is not an ISO 8601 time, or has more than six fraction digits (which
+    this form would cut), is left as it is."""
+    written: dict[str, str] = {}
+
+    def step(record: dict[str, Any]) -> dict[str, Any]:
+        value = record.get(cursor)
+        if not isinstance(value, str):
+            return record
+        if value not in written:
+            written[value] = _utc_text(value)
+        record[cursor] = written[value]
+        return record
+
+    return step
+
+
+def _utc_text(value: str) -> str:
+    fraction = _FRACTION.search(value)
+    if fraction is not None and len(fraction.group(1)) > 6:
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:  # no offset: UTC, as dlt loads it
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -248,7 +288,9 @@ def guard_incremental(resource: DltResource, lag_seconds: float, cursor: str = C
         return resource
     rewind = rewind_on_move(resource.name, cursor)
     resource.add_map(rewind, insert_at=len(resource._pipe))
+    resource.add_map(utc_cursor(cursor), insert_at=steps.index("IncrementalResourceWrapper"))
     if lag_seconds:
+        # Before the cursor is rewritten: digests of records as the API sent them.
         skip = skip_unchanged(resource.name, lag_seconds, on_skip=rewind, cursor=cursor)
         resource.add_filter(skip, insert_at=steps.index("IncrementalResourceWrapper"))
     return resource
