@@ -45,7 +45,7 @@ LABELS = "logging.googleapis.com/labels"
 STAGES = ("extract", "normalize", "load", "transfer", "dbt", "summary")
 # The loader's finer steps, as the stage they belong to: restoring state precedes extracting;
 # resuming finishes an earlier run's load.
-STEP_STAGES = {"restore": "extract", "resume": "load"}
+STEP_STAGES = {"restore": "extract", "resume": "load", "reload": "extract"}
 SUMMARY = "summary"
 
 
@@ -55,7 +55,7 @@ def enabled(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def stage_of(step: str) -> str:
-    """The stage label of a loader step (`restore` -> extract, `resume` -> load)."""
+    """The stage label of a loader step (`restore`, `reload` -> extract, `resume` -> load)."""
     return STEP_STAGES.get(step, step)
 
 

@@ -15,15 +15,16 @@ from dlt.common.configuration.specs import GcpServiceAccountCredentials
 from dlt.common.exceptions import SignalReceivedException
 from dlt.sources import DltSource
 
-from pipelines import failures, naming
+from pipelines import failures, naming, reload
 from pipelines.base import Pipeline
 from pipelines.environments import DuckDBStore, Environment
 from pipelines.errors import PipelineFailed, SourceDataError, Terminated, UserError
 from pipelines.locks import exclusive
 from pipelines.preflight import require_local_secrets
+from pipelines.reload import staging_versions_optional
 from pipelines.samples import SAMPLE_SECRETS
 from pipelines.set_aside import is_data_failure, set_aside
-from pipelines.table_loss import DISCARDED_TABLE, dropped_tables, replace_loss
+from pipelines.table_loss import DISCARDED_TABLE, dropped_tables, package_rows, replace_loss
 
 LOADER_FILE_FORMAT = "parquet"
 # Platform-wide dlt settings. Arrow tables get `_dlt_load_id` too (`with_load_id`, not dlt's own
@@ -275,32 +276,6 @@ def _dlt_pipeline(pipeline: type[Pipeline], env: Environment) -> dlt.Pipeline:
         raise UserError(f"dlt configuration: {' '.join(str(exc).split())}") from None
 
 
-@contextmanager
-def staging_versions_optional() -> Iterator[None]:
-    """While a refresh package loads: dlt drops the refreshed tables in the raw dataset and in its
-    `_staging` dataset, deleting the schema's stored versions in each; the staging dataset exists
-    (Pulumi creates it in the cloud, dlt's staging truncation locally) but has no `_dlt_version`
-    table, and dlt's delete fails there though its docstring says it "fails silently if versions
-    table does not exist" (dlt-hub/dlt#1801, still in dlt 1.31). Here it does: there are no stored
-    versions to delete."""
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-    from dlt.destinations.job_client_impl import SqlJobClientBase
-
-    original = SqlJobClientBase._delete_schema_in_storage
-
-    def delete(self: SqlJobClientBase, schema: object) -> None:
-        try:
-            original(self, schema)
-        except DatabaseUndefinedRelation:
-            pass
-
-    SqlJobClientBase._delete_schema_in_storage = delete
-    try:
-        yield
-    finally:
-        SqlJobClientBase._delete_schema_in_storage = original
-
-
 def _secret_values(pipeline: type[Pipeline]) -> list[str]:
     """The values no failure message may show: the pipeline's secrets and the sample tokens."""
     return [os.environ.get(naming.env_var_for_config_key(k), "") for k in pipeline.secrets.values()] + list(SAMPLE_SECRETS.values())
@@ -318,6 +293,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
         raise PipelineFailed(f"pipeline '{pipeline.name}' failed in start: {message}") from None
     stage = "extract"
     load_ids: list[str] = []
+    dropped: dict[str, dict] = {}
     datalake = HeldDatalake(env)
     try:
         with local_secrets(pipeline, env):
@@ -327,33 +303,41 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 stage = "restore"
                 on_stage(stage)
                 dlt_pipeline.sync_destination()
+                if not refresh and reload.dropped_since_last_load(dlt_pipeline):
+                    refresh = True  # a refresh dropped the tables and did not complete: finish it
                 stage = "extract"
             if dlt_pipeline.has_pending_data:  # finish what an interrupted run left behind
                 stage = "resume"
                 on_stage(stage)
                 pending = _pending_rows(dlt_pipeline)
-                waiting = [*dlt_pipeline.list_extracted_load_packages(), *dlt_pipeline.list_normalized_load_packages()]
-                dropped = dropped_tables(dlt_pipeline, waiting)
-                problem = replace_loss(pipeline, dlt_pipeline, pending, dropped)  # checked again: it may
-                if problem:  # have been normalized by a run that died before its own check
+                normalized, extracted = dlt_pipeline.list_normalized_load_packages(), dlt_pipeline.list_extracted_load_packages()
+                # Checked again: a package may have been normalized by a run that died before its own
+                # check. Against all its rows (jobs already loaded included); packages only extracted
+                # are checked as they are normalized.
+                problem = replace_loss(pipeline, dlt_pipeline, package_rows(dlt_pipeline, normalized), dropped_tables(dlt_pipeline, normalized))
+                if problem:
                     raise SourceDataError(problem)
                 _count(result, pending)
-                _normalize(pipeline, dlt_pipeline, result, dropped)
+                dropped = dropped_tables(dlt_pipeline, [*normalized, *extracted])
+                _normalize(pipeline, dlt_pipeline, result, dropped_tables(dlt_pipeline, extracted))
                 with staging_versions_optional() if dropped else nullcontext():
                     load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
                 stage = "extract"
             on_stage(stage)
             # What a killed run's source left in its scratch folder is stale (one run at a time).
             shutil.rmtree(os.path.join(dlt_pipeline.working_dir, naming.SCRATCH_DIR), ignore_errors=True)
+            # A refresh is set on the dlt pipeline before the source is built: a source deciding
+            # from its state what to extract (an unchanged sheet is not) then takes everything.
+            refresh = refresh or reload.unfinished(dlt_pipeline)
+            if refresh:
+                on_stage("reload")  # extracting everything, from scratch
+            dlt_pipeline.refresh = "drop_resources" if refresh else None
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)
             selected = source.selected_resources if isinstance(source, DltSource) else {"": source}
             for resource in selected.values():  # none when a source found nothing to read
                 resource.add_map(with_load_id)
-            extracted = dlt_pipeline.extract(
-                source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract,
-                refresh="drop_resources" if refresh else None,
-            )
+            extracted = dlt_pipeline.extract(source, loader_file_format=LOADER_FILE_FORMAT, schema_contract=pipeline.schema_contract)
             if not _drop_if_empty(dlt_pipeline, extracted.loads_ids):
                 dropped = dropped_tables(dlt_pipeline, extracted.loads_ids)
                 stage = "normalize"
@@ -365,6 +349,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                     load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
             if DISCARDED_TABLE in result.rows:
                 result.rows[DISCARDED_TABLE] = _discarded_in(dlt_pipeline, load_ids)
+            reload.finished(dlt_pipeline)
         stage = "load"
         datalake.close()  # its checkpoint: failing there is the load's failure
     except UserError:
@@ -375,7 +360,10 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             raise Terminated(cause.signal_code) from None
         message = failures.one_line(failures.describe(cause, pipeline.name), _secret_values(pipeline))
         if is_data_failure(cause):
-            # It would fail the same way on every run: keep it aside and roll the state back.
+            # It would fail the same way on every run: keep it aside and roll the state back. A
+            # refresh's package may have dropped its tables already: the next run refreshes.
+            if stage in ("load", "resume") and dropped:
+                reload.mark_unfinished(dlt_pipeline)
             kept = set_aside(dlt_pipeline, env.work_dir.parent / "failed" / pipeline.name, message)
             if kept:
                 message += f"; its data is kept in {kept} and the pipeline's state rolled back: fix the source and run again"

@@ -47,6 +47,21 @@ def dropped_tables(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> dict[str,
     return dropped
 
 
+def package_rows(dlt_pipeline: dlt.Pipeline, load_ids: list[str]) -> dict[str, int]:
+    """Rows per table that normalized packages hold, loaded or not (their Parquet jobs' footers):
+    what a table holds once they are loaded, if they replace it."""
+    import pyarrow.parquet as pq
+
+    rows: dict[str, int] = {}
+    for load_id in load_ids:
+        jobs = dlt_pipeline.get_load_package_info(load_id).jobs
+        for job in [*jobs.get("new_jobs", []), *jobs.get("started_jobs", []), *jobs.get("completed_jobs", [])]:
+            table = job.job_file_info.table_name
+            if job.file_path.endswith(".parquet") and not table.startswith("_dlt"):
+                rows[table] = rows.get(table, 0) + pq.read_metadata(job.file_path).num_rows
+    return rows
+
+
 def replace_loss(
     pipeline: type[Pipeline], dlt_pipeline: dlt.Pipeline, row_counts: Mapping[str, int], dropped: Mapping[str, dict] | None = None
 ) -> str | None:
@@ -63,8 +78,8 @@ def replace_loss(
     }
     for table, how in sorted(replaced.items()):
         declared = dropped.get(table) or tables.get(table, {})
-        if table.startswith("_dlt") or table == DISCARDED_TABLE or declared.get("parent"):
-            continue
+        if table.startswith("_dlt") or table == DISCARDED_TABLE or (declared.get("parent") and how == "replace"):
+            continue  # a refresh drops nested tables too: one it would not load again is gone
         if pipeline.allow_empty_replace and pipeline.max_replace_loss is None:
             continue
         new = row_counts.get(table, 0)

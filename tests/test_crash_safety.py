@@ -172,3 +172,21 @@ def test_a_signal_inside_dbt_stops_in_one_line_and_the_next_run_builds_the_same_
     assert again.returncode == 0, again.stderr[-2000:]
     assert "dbt build (local)" in again.stdout
     assert snapshot(home) == uninterrupted
+
+
+def test_a_refresh_killed_after_its_drop_is_finished_by_the_next_run_in_a_new_container(loaded_home, uninterrupted, tmp_path):
+    """`trigger --refresh` whose container dies after the refresh dropped the API's tables: the new
+    container restores the state of the last completed load (cursors at the end), which would load
+    nothing into the emptied tables, with exit 0. It recognises the unfinished refresh in the
+    datalake and reloads whole."""
+    home = copy_of_loaded_home(loaded_home, tmp_path / "home")
+    killed = faulted(home, "load:1", "KILL", "run", "shop_api", "--refresh", "--skip-transform")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    emptied = counts(home / "datalake.duckdb", {"raw_shop_api.orders": RAW_KEYS["raw_shop_api.orders"]})
+    assert emptied["raw_shop_api.orders"][0] < 8000, "killed after the drop"
+
+    shutil.rmtree(home / "dlt")  # a fresh container
+    again = toltek(home, "run", "--skip-transform")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert counts(home / "datalake.duckdb", RAW_KEYS) == uninterrupted[0]
+    assert re.search(r"shop_api\s*│\s*4\s*│\s*29955\s*│", again.stdout), again.stdout

@@ -119,7 +119,7 @@ def test_dlt_still_fails_a_refresh_where_the_staging_dataset_has_no_stored_versi
     import duckdb
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-    from pipelines.loading import staging_versions_optional
+    from pipelines.reload import staging_versions_optional
 
     @dlt.resource(write_disposition="replace")
     def targets(value: object):

@@ -127,8 +127,12 @@ def fingerprint(values: Sequence[Sequence[Any]]) -> str:
 
 
 def loaded_fingerprint(table: str) -> str | None:
-    """The fingerprint of the sheet values last extracted into `table` (None outside a pipeline)."""
+    """The fingerprint of the sheet values last extracted into `table` (None outside a pipeline,
+    and in a run that reloads from scratch: dlt resets the state only as it extracts, after the
+    source decided what to select)."""
     try:
+        if dlt.current.pipeline().refresh is not None:
+            return None
         return dlt.current.resource_state(table).get(FINGERPRINT_STATE)
     except (PipelineStateNotAvailable, SourceSectionNotAvailable):  # built outside a pipeline run
         return None

@@ -1,0 +1,112 @@
+"""`toltek run NAME --refresh`: a pipeline loaded from scratch, and what happens when that is cut short.
+
+Each case asserts the exact contents after the runs, so a reload that loses rows with exit 0 fails
+here (the cut-short cases that need a killed process and a new container are in
+tests/test_crash_safety.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import query
+
+from pipelines.errors import PipelineFailed
+from pipelines.loading import load
+from pipelines.samples import SAMPLE_SPREADSHEET_ID
+from pipelines.shop_sheets.pipeline import ShopSheets
+
+
+def targets(env) -> list[tuple]:
+    return query(env.datalake.path, "select * exclude (_dlt_load_id, _dlt_id) from raw_shop_sheets.sales_targets order by all")
+
+
+def edit_a_cell(server) -> None:
+    """Someone edits the sheet: a plain run would load it too (the refresh is what is tested)."""
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]["sales_targets"]
+    sheet[1] = [*sheet[1][:3], "growth-eu"]
+
+
+def completed(env, dataset: str, table: str) -> list[tuple]:
+    """(rows, rows of completed loads) of a raw table: what staging models see is the second."""
+    return query(
+        env.datalake.path,
+        f"select count(*), count(*) filter (where _dlt_load_id in (select load_id from {dataset}._dlt_loads where status = 0)) "
+        f"from {dataset}.{table}",
+    )
+
+
+def test_a_refresh_of_an_unchanged_sheet_reloads_it(local_env, server):
+    """An unchanged sheet is not extracted on a plain run (its digest matches); a refresh is told
+    before the source decides, so the table comes back whole (here after rows went missing from it)."""
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    import duckdb
+
+    with duckdb.connect(str(local_env.datalake.path)) as con:
+        con.execute("delete from raw_shop_sheets.sales_targets where channel = 'web'")
+    assert load(ShopSheets, local_env).rows == {}, "a plain run does not look at the table"
+    assert load(ShopSheets, local_env, refresh=True).rows == {"sales_targets": 36}
+    assert targets(local_env) == before
+
+
+def test_a_refresh_that_would_drop_a_nested_table_for_good_is_refused(local_env, server):
+    """Orders that all lost their items: the refresh would drop `orders__items` and not create it
+    again (the staging model reading it would then fail); refused, everything kept."""
+    from pipelines.shop_api.pipeline import ShopApi
+
+    load(ShopApi, local_env)
+    items = query(local_env.datalake.path, "select count(*) from raw_shop_api.orders__items")
+    orders = server.store.api["orders"]
+    server.store.upsert("orders", *(dict(orders[key], items=[]) for key in list(orders)))
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopApi, local_env, refresh=True)
+    assert "--refresh: table raw_shop_api.orders__items would be emptied (it has 19907 rows, this load none;" in str(caught.value)
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_api.orders__items") == items == [(19907,)]
+
+
+def test_a_refresh_stopped_before_normalizing_is_finished_by_the_next_run(local_env, server, monkeypatch):
+    """The run stops between extract and normalize (a failure of the world: the package is kept);
+    the next, plain run resumes the refresh's package and loads it whole, not refusing it as if it
+    emptied the table (it holds all the sheet's rows)."""
+    from dlt.pipeline.pipeline import Pipeline
+
+    load(ShopSheets, local_env)
+    edit_a_cell(server)
+    normalize = Pipeline.normalize
+
+    def stopped(self, *args, **kwargs):
+        monkeypatch.setattr(Pipeline, "normalize", normalize)
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Pipeline, "normalize", stopped)
+    with pytest.raises(PipelineFailed, match="failed in normalize: OSError: No space left on device"):
+        load(ShopSheets, local_env, refresh=True)
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
+    assert ("2025-01", "web", 77900.0, "growth-eu") in targets(local_env)
+    assert load(ShopSheets, local_env).rows == {}
+
+
+def test_a_refresh_set_aside_after_its_drop_is_finished_by_the_next_run(local_env, server, monkeypatch):
+    """The destination refuses the load right after the refresh dropped the table (a data failure:
+    the package is set aside and the state rolled back to before it). The table is gone, the
+    rolled-back state says the sheet was read: the next run must refresh, not find nothing new."""
+    from dlt.common.destination.exceptions import DestinationTerminalException
+    from dlt.destinations.job_client_impl import SqlJobClientBase
+
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    drop = SqlJobClientBase.drop_tables
+
+    def refused_after(self, *tables, **kwargs):
+        drop(self, *tables, **kwargs)
+        monkeypatch.setattr(SqlJobClientBase, "drop_tables", drop)
+        raise DestinationTerminalException("quota exceeded for table creation")
+
+    monkeypatch.setattr(SqlJobClientBase, "drop_tables", refused_after)
+    with pytest.raises(PipelineFailed, match="failed in load: .*quota exceeded"):
+        load(ShopSheets, local_env, refresh=True)
+    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
+    assert targets(local_env) == before
+    assert load(ShopSheets, local_env).rows == {}, "finished: the next run is a plain one again"
