@@ -38,11 +38,33 @@ def registry() -> Iterator[object]:
         yield reg
 
 
-@pytest.fixture
-def server() -> Iterator[object]:
-    from pipelines.samples.server import running
+# The in-process API tests page, merge, rewind and refresh a slice of the committed sample (its
+# first customers and orders: three pages of orders, two of customers, every product), so each of
+# them loads in a fraction of the time; the subprocess and end-to-end tests run the whole sample.
+API_SLICE = {"customers": 750, "orders": 1500}
 
-    with running() as srv:
+
+@pytest.fixture(scope="session")
+def api_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sample folder whose api/ holds the first `API_SLICE` records of the committed entities."""
+    import shutil
+
+    from pipelines.samples import DATA_DIR
+
+    folder = tmp_path_factory.mktemp("api-sample")
+    for part in ("api", "sheets"):
+        shutil.copytree(DATA_DIR / part, folder / part)
+    for entity, keep in API_SLICE.items():
+        lines = (DATA_DIR / "api" / f"{entity}.jsonl").read_text().splitlines(keepends=True)
+        (folder / "api" / f"{entity}.jsonl").write_text("".join(lines[:keep]))
+    return folder
+
+
+@pytest.fixture
+def server(api_sample: Path) -> Iterator[object]:
+    from pipelines.samples.server import SampleStore, running
+
+    with running(SampleStore.load(api_sample)) as srv:
         yield srv
 
 

@@ -55,13 +55,13 @@ def test_a_refresh_that_would_drop_a_nested_table_for_good_is_refused(local_env,
     from pipelines.shop_api.pipeline import ShopApi
 
     load(ShopApi, local_env)
-    items = query(local_env.datalake.path, "select count(*) from raw_shop_api.orders__items")
     orders = server.store.api["orders"]
+    items = sum(len(orders[key]["items"]) for key in orders)
     server.store.upsert("orders", *(dict(orders[key], items=[]) for key in list(orders)))
     with pytest.raises(PipelineFailed) as caught:
         load(ShopApi, local_env, refresh=True)
-    assert "--refresh: table raw_shop_api.orders__items would be emptied (it has 19907 rows, this load none;" in str(caught.value)
-    assert query(local_env.datalake.path, "select count(*) from raw_shop_api.orders__items") == items == [(19907,)]
+    assert f"--refresh: table raw_shop_api.orders__items would be emptied (it has {items} rows, this load none;" in str(caught.value)
+    assert query(local_env.datalake.path, "select count(*) from raw_shop_api.orders__items") == [(items,)]
 
 
 def test_a_refresh_stopped_before_normalizing_is_finished_by_the_next_run(local_env, server, monkeypatch):
