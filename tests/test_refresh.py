@@ -26,6 +26,20 @@ def edit_a_cell(server) -> None:
     sheet[1] = [*sheet[1][:3], "growth-eu"]
 
 
+def fail_once(monkeypatch, owner: type, name: str, error: Exception, *, after_calling: bool = False) -> None:
+    """`owner.name` raises `error` the next time it is called (after doing its work, with
+    `after_calling`), then is itself again."""
+    original = getattr(owner, name)
+
+    def once(self, *args, **kwargs):
+        monkeypatch.setattr(owner, name, original)
+        if after_calling:
+            original(self, *args, **kwargs)
+        raise error
+
+    monkeypatch.setattr(owner, name, once)
+
+
 def completed(env, dataset: str, table: str) -> list[tuple]:
     """(rows, rows of completed loads) of a raw table: what staging models see is the second."""
     return query(
@@ -72,13 +86,7 @@ def test_a_refresh_stopped_before_normalizing_is_finished_by_the_next_run(local_
 
     load(ShopSheets, local_env)
     edit_a_cell(server)
-    normalize = Pipeline.normalize
-
-    def stopped(self, *args, **kwargs):
-        monkeypatch.setattr(Pipeline, "normalize", normalize)
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(Pipeline, "normalize", stopped)
+    fail_once(monkeypatch, Pipeline, "normalize", OSError("No space left on device"))
     with pytest.raises(PipelineFailed, match="failed in normalize: OSError: No space left on device"):
         load(ShopSheets, local_env, refresh=True)
     assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
@@ -96,17 +104,21 @@ def test_a_refresh_set_aside_after_its_drop_is_finished_by_the_next_run(local_en
 
     load(ShopSheets, local_env)
     before = targets(local_env)
-    drop = SqlJobClientBase.drop_tables
-
-    def refused_after(self, *tables, **kwargs):
-        drop(self, *tables, **kwargs)
-        monkeypatch.setattr(SqlJobClientBase, "drop_tables", drop)
-        raise DestinationTerminalException("quota exceeded for table creation")
-
-    monkeypatch.setattr(SqlJobClientBase, "drop_tables", refused_after)
+    fail_once(monkeypatch, SqlJobClientBase, "drop_tables", DestinationTerminalException("quota exceeded for table creation"), after_calling=True)
     with pytest.raises(PipelineFailed, match="failed in load: .*quota exceeded"):
         load(ShopSheets, local_env, refresh=True)
     assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
     assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
     assert targets(local_env) == before
     assert load(ShopSheets, local_env).rows == {}, "finished: the next run is a plain one again"
+
+
+def test_refresh_is_refused_when_the_source_gives_no_rows_for_a_table_it_would_drop(local_env, server):
+    load(ShopSheets, local_env)
+    before = targets(local_env)
+    sheet = server.store.spreadsheets[SAMPLE_SPREADSHEET_ID]
+    sheet["sales_targets"] = sheet["sales_targets"][:1]  # cleared down to its header
+    with pytest.raises(PipelineFailed) as caught:
+        load(ShopSheets, local_env, refresh=True)
+    assert "table raw_shop_sheets.sales_targets would be emptied (it has 36 rows, this load none;" in str(caught.value)
+    assert targets(local_env) == before
