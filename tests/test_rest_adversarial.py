@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -304,6 +305,9 @@ def test_a_server_ignoring_page_size_and_updated_since_loads_each_change_once_an
     assert customers(env) == sorted((r["id"], r["name"]) for r in source.values())
     updated_since = [parse_qs(urlsplit(path).query)["updated_since"][0] for path, _, _ in api.requests_to(CUSTOMERS)]
     assert updated_since[0] == "2000-01-01T00:00:00Z" < updated_since[1] == updated_since[2]
+    # The saved cursor is UTC with six fraction digits (compared as text, that is time order); the
+    # API is sent RFC 3339 to the second, the form it writes.
+    assert newest.endswith(".000000Z") and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", u) for u in updated_since)
 
 
 # 6. Retry-After as an HTTP-date (RFC 9110 §10.2.3).

@@ -24,7 +24,7 @@ from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines.shop_api.settings import ENTITIES, INITIAL_UPDATED_SINCE, PAGE_SIZE
-from pipelines.sources.rest import CURSOR, NextLink, guard_incremental, require_key
+from pipelines.sources.rest import CURSOR, NextLink, api_time, guard_incremental, require_key
 
 
 @dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
@@ -60,6 +60,7 @@ def shop_api(
                         "cursor_path": CURSOR,
                         "initial_value": initial_updated_since,
                         "lag": lag_seconds,
+                        "convert": api_time,  # the parameter in RFC 3339 to the second
                     },
                 },
             }

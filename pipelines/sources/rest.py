@@ -187,17 +187,37 @@ def utc_cursor(cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any
     return step
 
 
+def api_time(value: Any) -> Any:
+    """The incremental's start value as the `updated_since`-style parameter sends it (rest_api's
+    `convert`): the cursor is kept as `utc_cursor` writes it, which the API never wrote; the
+    parameter is the widely taken RFC 3339 form, to the second (`2026-06-01T08:00:00Z`), floored:
+    the API answers a few records more, which dlt's incremental then drops as already read. A
+    value that is not an ISO 8601 time goes as it is."""
+    moment = _moment(value) if isinstance(value, str) else None
+    return value if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _utc_text(value: str) -> str:
+    moment = _moment(value)
+    return value if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _moment(value: str) -> datetime | None:
+    """The UTC instant an ISO 8601 time names (no offset: UTC, as dlt loads it); None when it is
+    not one, is a date alone (a `date` cursor stays one), or has more than six fraction digits (a
+    datetime would cut them)."""
+    if len(value) <= 10:
+        return None
     fraction = _FRACTION.search(value)
     if fraction is not None and len(fraction.group(1)) > 6:
-        return value
+        return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        return value
-    if moment.tzinfo is None:  # no offset: UTC, as dlt loads it
+        return None
+    if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(timezone.utc)
 
 
 def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
