@@ -40,6 +40,9 @@ class Registry:
         self._datasets: dict[str, type[Pipeline]] = {}
         self._secrets: dict[str, type[Pipeline]] = {}
         self._by_qualified: dict[str, type[Pipeline]] = {}
+        # Landing folders of file sources, and every folder above one (with the classes below it).
+        self._landing: dict[str, tuple[type[Pipeline], ...]] = {}
+        self._landing_above: dict[str, tuple[type[Pipeline], ...]] = {}
 
     def add(self, cls: type[Pipeline]) -> None:
         """Register `cls`; a re-import of the same class replaces it, anything else must be unique."""
@@ -67,11 +70,34 @@ class Registry:
                 "(create a second secret with the same value)",
                 where=_class_where(cls),
             )
+        folder = _folder(cls)
+        if folder is not None:
+            self._check_landing(cls, folder, me)
         self._forget(me)
         self._by_name[cls.name] = cls
         self._by_qualified[me] = cls
         self._datasets.update(dict.fromkeys(datasets, cls))
         self._secrets.update(dict.fromkeys(cls.secrets, cls))
+        if folder is not None:
+            self._landing[folder] = (*self._landing.get(folder, ()), cls)
+            for above in _above(folder):
+                self._landing_above[above] = (*self._landing_above.get(above, ()), cls)
+
+    def _check_landing(self, cls: type[Pipeline], folder: str, me: str) -> None:
+        """A files source reads its landing folder and every folder under it, and its service
+        account may read every object under it: one folder inside another pipeline's would be
+        read (and loaded) by both. Two pipelines may share one folder (each narrowing its glob)."""
+        outer = next((o for above in _above(folder) for o in self._landing.get(above, ()) if _qualified(o) != me), None)
+        inner = next((o for o in self._landing_above.get(folder, ()) if _qualified(o) != me), None)
+        if outer is not None or inner is not None:
+            other = outer or inner
+            where = "inside" if outer is not None else "above"
+            raise DeclarationError(
+                cls.__name__, "landing_prefix",
+                f"'{folder}' is {where} '{_folder(other)}', the landing folder of {_qualified(other)}: the one above reads "
+                "(and may read) every file of the one below; choose a folder beside it",
+                where=_class_where(cls),
+            )
 
     def _forget(self, qualified: str) -> None:
         """Drop an earlier import of the class named `qualified` (its fields may have changed)."""
@@ -83,6 +109,14 @@ class Registry:
             self._datasets.pop(dataset, None)
         for secret in old.secrets:
             self._secrets.pop(secret, None)
+        folder = _folder(old)
+        if folder is not None:
+            for index, key in ((self._landing, folder), *((self._landing_above, a) for a in _above(folder))):
+                kept = tuple(c for c in index.get(key, ()) if c is not old)
+                if kept:
+                    index[key] = kept
+                else:
+                    index.pop(key, None)
 
     def all(self) -> list[type[Pipeline]]:
         """Registered pipelines, sorted by name."""
@@ -119,8 +153,20 @@ class Registry:
                 index.clear()
                 index.update(before)
 
-    def _indexes(self) -> tuple[dict[str, type[Pipeline]], ...]:
-        return (self._by_name, self._by_qualified, self._datasets, self._secrets)
+    def _indexes(self) -> tuple[dict[str, object], ...]:
+        return (self._by_name, self._by_qualified, self._datasets, self._secrets, self._landing, self._landing_above)
+
+
+def _folder(cls: type[Pipeline]) -> str | None:
+    """The class's landing folder without slashes at its ends (None: not a files source)."""
+    prefix = cls.landing_prefix
+    return prefix.strip("/") if isinstance(prefix, str) and prefix.strip("/") else None
+
+
+def _above(folder: str) -> list[str]:
+    """The folders holding `folder`: `a`, `a/b` for `a/b/c`."""
+    parts = folder.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 REGISTRY = Registry()

@@ -177,6 +177,41 @@ def test_the_platforms_own_datasets_are_reserved(registry, dataset):
     assert "test_pipe" not in registry.names()
 
 
+@pytest.mark.parametrize(
+    ("prefix", "where", "other"),
+    [("shipments/eu", "inside", "shipments"), ("shipments/2026/06", "inside", "shipments")],
+)
+def test_a_landing_folder_inside_another_pipelines_is_refused(registry, prefix, where, other):
+    """ShopFiles reads `shipments/` and every folder under it (and its account may read every
+    object there): a pipeline landing in `shipments/eu/` would have its files loaded twice."""
+    with pytest.raises(DeclarationError) as caught:
+        declare(dataset="raw_eu", landing_prefix=prefix)
+    assert str(caught.value) == (
+        f"TestPipe.landing_prefix: '{prefix}' is {where} '{other}', the landing folder of pipelines.shop_files.pipeline.ShopFiles: "
+        "the one above reads (and may read) every file of the one below; choose a folder beside it"
+    )
+    assert "test_pipe" not in registry.names()
+
+
+def test_a_landing_folder_above_another_pipelines_is_refused_and_beside_or_shared_is_not(registry):
+    declare("Deep", name="deep_pipe", dataset="raw_deep", landing_prefix="partners/acme/orders")
+    with pytest.raises(DeclarationError, match=r"'partners' is above 'partners/acme/orders', the landing folder of .*\.Deep:"):
+        declare(dataset="raw_all", landing_prefix="partners")
+    declare("Beside", name="beside_pipe", dataset="raw_beside", landing_prefix="partners/acme/returns")
+    declare("Prefix", name="prefix_pipe", dataset="raw_prefix", landing_prefix="shipments-archive")  # a name, not a folder, apart
+    declare("Shared", name="shared_pipe", dataset="raw_shared", landing_prefix="shipments")  # one folder, narrowed globs
+    assert {"deep_pipe", "beside_pipe", "prefix_pipe", "shared_pipe"} <= set(registry.names())
+
+
+def test_a_reimported_class_may_keep_or_move_its_landing_folder(registry):
+    declare("Moving", name="moving_pipe", dataset="raw_moving", landing_prefix="drops/a")
+    declare("Moving", name="moving_pipe", dataset="raw_moving", landing_prefix="drops/a")
+    declare("Moving", name="moving_pipe", dataset="raw_moving", landing_prefix="drops")  # only itself was below
+    declare("Other", name="other_pipe", dataset="raw_other", landing_prefix="drops2/a")
+    with pytest.raises(DeclarationError, match="'drops/b' is inside 'drops'"):
+        declare(dataset="raw_b", landing_prefix="drops/b")
+
+
 def test_unknown_name_lists_the_registered_ones(registry):
     with pytest.raises(UserError, match=r"unknown pipeline 'nope' \(registered: shop_api, shop_files, shop_sheets\)"):
         registry.get("nope")
