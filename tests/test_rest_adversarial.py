@@ -358,3 +358,76 @@ def test_a_body_that_is_not_in_its_charset_fails_instead_of_loading_replacement_
     at = body.index("ü".encode("latin-1"))
     assert fails(env) == f"pipeline 'shop_api' failed in extract: response from GET {api.url}{CUSTOMERS} " + problem.format(at=at)
     assert customers(env) == []
+
+
+# 8. Cursor times as APIs write them: local offsets, no offset, long fractions, and a cursor saved
+#    in the API's own text by an earlier version.
+
+
+def local_api(records: dict[int, dict], local_hours: int = 0) -> Callable[[dict[str, str]], Answer]:
+    """An API filtering `updated_since` as its database would: by instant, a time written without
+    an offset read as its own local time (UTC + `local_hours`)."""
+    from datetime import datetime, timedelta, timezone
+
+    zone = timezone(timedelta(hours=local_hours))
+
+    def instant(text: str) -> datetime:
+        moment = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text))  # as a database keeps it: to the microsecond
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+    def route(q: dict[str, str]) -> Answer:
+        since = instant(q["updated_since"]) if "updated_since" in q else None
+        rows = sorted((r for r in records.values() if since is None or instant(r["updated_at"]) >= since), key=lambda r: instant(r["updated_at"]))
+        return page(rows, next=None)
+
+    return route
+
+
+def sent_since(api) -> list[str]:
+    return [parse_qs(urlsplit(path).query)["updated_since"][0] for path, _, _ in api.requests_to(CUSTOMERS)]
+
+
+def test_an_api_writing_local_times_without_an_offset_is_asked_in_that_form(env, api):
+    """Times written without an offset, in the API's local time (UTC+2): the parameter must be the
+    wall time it wrote, not that time marked as UTC (two hours of changes would be skipped)."""
+    records = {i: {"id": i, "name": "x", "updated_at": f"2026-06-01T10:{i:02d}:00"} for i in range(1, 20)}
+    api.routes[CUSTOMERS] = local_api(records, local_hours=2)
+    assert load(ShopApi, env).rows == {"customers": 19}
+    records.update({i: {"id": i, "name": "late", "updated_at": f"2026-06-01T11:{i - 10:02d}:00"} for i in range(20, 24)})
+    assert load(ShopApi, env).rows == {"customers": 4}
+    assert customers(env) == sorted((i, r["name"]) for i, r in records.items())
+    assert sent_since(api)[1] == "2026-06-01T09:19:00", "the newest wall time less the hour's look-back, as written"
+
+
+def test_a_cursor_saved_in_the_apis_own_offset_text_by_an_earlier_version_still_reads_what_follows(env, api):
+    """Before cursors were kept in UTC, the saved cursor was the API's text (`…10:19:00+02:00`); as
+    text, every later time written in UTC form sorts below it. It is rewritten before comparing."""
+    records = {i: {"id": i, "name": "x", "updated_at": f"2026-06-01T10:{i:02d}:00+02:00"} for i in range(1, 20)}
+    api.routes[CUSTOMERS] = local_api(records)
+    assert load(ShopApi, env).rows == {"customers": 19}
+    pipeline = dlt.attach("toltek_shop_api", pipelines_dir=str(env.work_dir))
+    with pipeline.managed_state() as state:  # what the earlier version saved
+        state["sources"]["shop_api"]["resources"]["customers"]["incremental"]["updated_at"]["last_value"] = "2026-06-01T10:19:00+02:00"
+    records.update({i: {"id": i, "name": "late", "updated_at": f"2026-06-01T10:{i + 10:02d}:00+02:00"} for i in range(20, 24)})
+    records[5] = {"id": 5, "name": "changed", "updated_at": "2026-06-01T10:45:00+02:00"}
+    assert load(ShopApi, env).rows == {"customers": 5}
+    assert customers(env) == sorted((i, r["name"]) for i, r in records.items())
+
+
+def test_offsets_with_seven_fraction_digits_are_compared_as_instants(env, api):
+    """.NET's round-trip format writes seven fraction digits: 17:30+09:00 (08:30 UTC), then 09:00
+    UTC; the second is later and loads."""
+    records = {1: {"id": 1, "name": "tokyo", "updated_at": "2026-06-01T17:30:00.0000000+09:00"}}
+    api.routes[CUSTOMERS] = local_api(records)
+    assert load(ShopApi, env).rows == {"customers": 1}
+    records[2] = {"id": 2, "name": "utc", "updated_at": "2026-06-01T09:00:00.0000000+00:00"}
+    assert load(ShopApi, env).rows == {"customers": 1}
+    assert customers(env) == [(1, "tokyo"), (2, "utc")]
+
+
+def test_a_start_date_written_with_an_offset_is_the_instant_it_names(env, api, monkeypatch):
+    monkeypatch.setenv("SOURCES__SHOP_API__INITIAL_UPDATED_SINCE", "2026-06-01T10:00:00+02:00")  # 08:00 UTC
+    records = {i: {"id": i, "name": "x", "updated_at": f"2026-06-01T{7 + i:02d}:30:00Z"} for i in range(3)}
+    api.routes[CUSTOMERS] = lambda q: page(list(records.values()), next=None)  # ignores updated_since
+    assert load(ShopApi, env).rows == {"customers": 2}
+    assert customers(env) == [(1, "x"), (2, "x")]

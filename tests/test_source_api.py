@@ -60,11 +60,11 @@ def test_the_rewind_step_runs_after_the_incremental_and_the_unchanged_filter_bef
     source = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused", lag_seconds=3600)
     for name in ("customers", "orders", "products"):
         steps = [type(s).__name__ for s in source.resources[name]._pipe.steps]
-        assert steps[1:] == ["FilterItem", "MapItem", "IncrementalResourceWrapper", "MapItem"], steps
+        assert steps[1:] == ["FilterItem", "_UtcCursorStep", "IncrementalResourceWrapper", "MapItem"], steps
         assert source.resources[name]._pipe.steps[2]._f.__qualname__.startswith("utc_cursor."), "the cursor rewritten after the filter"
     without_lag = shop_api(base_url="http://127.0.0.1:9/shop/v1/", access_token="unused")
     steps = [type(s).__name__ for s in without_lag.resources["orders"]._pipe.steps]
-    assert steps[1:] == ["MapItem", "IncrementalResourceWrapper", "MapItem"], "dlt's incremental dedups its boundary itself"
+    assert steps[1:] == ["_UtcCursorStep", "IncrementalResourceWrapper", "MapItem"], "dlt's incremental dedups its boundary itself"
 
 
 def test_the_look_back_state_keeps_only_digests_of_records_it_can_read_again(local_env, server):

@@ -24,7 +24,14 @@ from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines.shop_api.settings import ENTITIES, INITIAL_UPDATED_SINCE, PAGE_SIZE
-from pipelines.sources.rest import CURSOR, NextLink, api_time, guard_incremental, require_key
+from pipelines.sources.rest import (
+    CURSOR,
+    NextLink,
+    api_time,
+    guard_incremental,
+    require_key,
+    utc_text,
+)
 
 
 @dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
@@ -58,9 +65,9 @@ def shop_api(
                     "incremental": {
                         "start_param": "updated_since",
                         "cursor_path": CURSOR,
-                        "initial_value": initial_updated_since,
+                        "initial_value": utc_text(initial_updated_since),  # compared with cursors in that form
                         "lag": lag_seconds,
-                        "convert": api_time,  # the parameter in RFC 3339 to the second
+                        "convert": api_time,  # the parameter written as the API writes its times
                     },
                 },
             }

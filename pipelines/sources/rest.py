@@ -21,8 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
+from dlt.common.exceptions import (
+    PipelineStateNotAvailable,
+    ResourceNameNotAvailable,
+    SourceSectionNotAvailable,
+)
 from dlt.common.time import ensure_pendulum_datetime
 from dlt.common.utils import digest128
+from dlt.extract.items_transform import MapItem
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 from requests import PreparedRequest, Request, Response
@@ -160,27 +166,70 @@ class NextLink(JSONLinkPaginator):
 
 
 CURSOR = "updated_at"
-_FRACTION = re.compile(r"\.(\d+)")
+FORM_STATE = "cursor_form"  # in the resource state: how the API writes its cursor times
+_ISO_TIME = re.compile(
+    r"(?P<date>\d{4}-\d\d-\d\d)(?P<sep>[T ])(?P<clock>\d\d:\d\d(?::\d\d)?)(?:[.,](?P<fraction>\d+))?(?P<offset>Z|[+-]\d\d(?::?\d\d)?)?"
+)
 
 
-def utc_cursor(cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A map step (right before the incremental): the record's cursor written as UTC with six
-    fraction digits (`2026-06-01T08:00:00.000000Z`), the same instant it was.
+def utc_text(value: Any) -> Any:
+    """An ISO 8601 date and time as UTC with six fraction digits (`2026-06-01T08:00:00.000000Z`),
+    the same instant (to the microsecond the destination keeps; a time without an offset is UTC,
+    as dlt loads it). Anything else (a date alone, a number, `None`, text) as it is."""
+    moment = _moment(value)
+    return value if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    match = _ISO_TIME.fullmatch(value.strip())
+    if match is None:
+        return None
+    fraction = (match["fraction"] or "")[:6]  # past microseconds: what the destination keeps
+    offset = match["offset"] or ""
+    if len(offset) == 5:  # +0200
+        offset = f"{offset[:3]}:{offset[3:]}"
+    elif len(offset) == 3:  # +02
+        offset += ":00"
+    text = f"{match['date']}T{match['clock']}{'.' + fraction if fraction else ''}{offset}"
+    try:
+        moment = datetime.fromisoformat(text)
+        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a real date, or out of range once in UTC
+        return None
+
+
+def _form(value: str) -> dict[str, Any] | None:
+    """How `value` writes a time: its separator, fraction digits and offset (`Z`, `+02:00`, none)."""
+    match = _ISO_TIME.fullmatch(value.strip())
+    if match is None:
+        return None
+    return {"sep": match["sep"], "fraction": len(match["fraction"] or ""), "offset": match["offset"] or ""}
+
+
+def utc_cursor(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A map step (right before the incremental): the record's cursor written as `utc_text`, and
+    how the API writes it kept in the resource state (`api_time` answers in that form).
 
     dlt's incremental compares text cursors as text: `2026-06-01T10:00:00+02:00` (08:00 UTC)
-    sorts after `2026-06-01T09:45:00Z`, so an API that writes times with their local offsets (or
-    `...:00Z` beside `...:00.5Z`) made a later record look older than the saved cursor, and it was
-    dropped with exit 0. In one form, text order is time order; the destination stores the same
-    timestamp. A value that is not an ISO 8601 time, or has more than six fraction digits (which
-    this form would cut), is left as it is."""
+    sorts after `2026-06-01T09:45:00Z`, and `…:00Z` after `…:00.5Z`. An API writing local times
+    (whose offset changes twice a year) or fractions only when not zero made a later record look
+    older than the saved cursor, and it was dropped with exit 0. In one form, text order is time
+    order; the destination stores the same timestamp."""
     written: dict[str, str] = {}
+    run_state: list[dict[str, Any]] = []
 
     def step(record: dict[str, Any]) -> dict[str, Any]:
         value = record.get(cursor)
         if not isinstance(value, str):
             return record
         if value not in written:
-            written[value] = _utc_text(value)
+            written[value] = utc_text(value)
+            if written[value] is not value:
+                if not run_state:
+                    run_state.append(dlt.current.resource_state(resource))
+                run_state[0][FORM_STATE] = _form(value)
         record[cursor] = written[value]
         return record
 
@@ -189,35 +238,32 @@ def utc_cursor(cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any
 
 def api_time(value: Any) -> Any:
     """The incremental's start value as the `updated_since`-style parameter sends it (rest_api's
-    `convert`): the cursor is kept as `utc_cursor` writes it, which the API never wrote; the
-    parameter is the widely taken RFC 3339 form, to the second (`2026-06-01T08:00:00Z`), floored:
-    the API answers a few records more, which dlt's incremental then drops as already read. A
-    value that is not an ISO 8601 time goes as it is."""
-    moment = _moment(value) if isinstance(value, str) else None
-    return value if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utc_text(value: str) -> str:
+    `convert`): the instant written the way the API writes its own times (as `utc_cursor` last saw
+    them: separator, offset, fraction digits; a time without an offset as the wall time it
+    wrote), to the second, floored: the API answers a few records more, which dlt's incremental
+    then drops as already read. Before the API's form is known, RFC 3339 in UTC. A value that is
+    not a time goes as it is."""
     moment = _moment(value)
-    return value if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _moment(value: str) -> datetime | None:
-    """The UTC instant an ISO 8601 time names (no offset: UTC, as dlt loads it); None when it is
-    not one, is a date alone (a `date` cursor stays one), or has more than six fraction digits (a
-    datetime would cut them)."""
-    if len(value) <= 10:
-        return None
-    fraction = _FRACTION.search(value)
-    if fraction is not None and len(fraction.group(1)) > 6:
-        return None
+    if moment is None:
+        return value
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        form = dlt.current.resource_state().get(FORM_STATE) or {}
+    except (PipelineStateNotAvailable, SourceSectionNotAvailable, ResourceNameNotAvailable):
+        form = {}
+    offset = form.get("offset", "Z")
+    if offset in ("", "Z"):
+        local, suffix = moment, offset
+    else:
+        sign = 1 if offset[0] == "+" else -1
+        hours, minutes = int(offset[1:3]), int(offset[-2:]) if len(offset) > 3 else 0
+        try:
+            local = moment.astimezone(timezone(sign * timedelta(hours=hours, minutes=minutes)))
+        except OverflowError:
+            local, offset = moment, "Z"
+        suffix = offset
+    text = local.strftime(f"%Y-%m-%d{form.get('sep', 'T')}%H:%M:%S")
+    digits = min(int(form.get("fraction", 0)), 9)
+    return f"{text}{'.' + '0' * digits if digits else ''}{suffix}"
 
 
 def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -308,9 +354,36 @@ def guard_incremental(resource: DltResource, lag_seconds: float, cursor: str = C
         return resource
     rewind = rewind_on_move(resource.name, cursor)
     resource.add_map(rewind, insert_at=len(resource._pipe))
-    resource.add_map(utc_cursor(cursor), insert_at=steps.index("IncrementalResourceWrapper"))
+    resource._pipe.insert_step(_UtcCursorStep(resource.name, cursor), steps.index("IncrementalResourceWrapper"))
     if lag_seconds:
         # Before the cursor is rewritten: digests of records as the API sent them.
         skip = skip_unchanged(resource.name, lag_seconds, on_skip=rewind, cursor=cursor)
         resource.add_filter(skip, insert_at=steps.index("IncrementalResourceWrapper"))
     return resource
+
+
+class _UtcCursorStep(MapItem):
+    """`utc_cursor`'s step. Bound by the pipe just before dlt's incremental step reads the saved
+    cursor, it first rewrites a cursor saved before cursors were written as `utc_text` (the API's
+    own text, say `…10:19:00+02:00`): as text, every new value would sort below it and be dropped.
+    The saved cursor's form is kept for `api_time` when none is known yet."""
+
+    def __init__(self, resource: str, cursor: str) -> None:
+        super().__init__(utc_cursor(resource, cursor))
+        self._cursor = cursor
+
+    def bind(self, pipe: Any) -> _UtcCursorStep:
+        _saved_cursor_in_utc(pipe.name, self._cursor)
+        return self
+
+
+def _saved_cursor_in_utc(resource: str, cursor: str) -> None:
+    try:
+        state = dlt.current.resource_state(resource)
+    except (PipelineStateNotAvailable, SourceSectionNotAvailable):  # evaluated outside a pipeline run
+        return
+    saved = state.get("incremental", {}).get(cursor) or {}
+    value = saved.get("last_value")
+    if isinstance(value, str) and utc_text(value) != value:
+        state.setdefault(FORM_STATE, _form(value))
+        saved["last_value"] = utc_text(value)
