@@ -69,7 +69,7 @@ def test_the_rewind_step_runs_after_the_incremental_and_the_unchanged_filter_bef
 
 def test_the_look_back_state_keeps_only_digests_of_records_it_can_read_again(local_env, server):
     from pipelines.shop_api.pipeline import ShopApi
-    from pipelines.sources.rest import _PRUNE_AT, LOOK_BACK_STATE
+    from pipelines.sources.incremental import _PRUNE_AT, LOOK_BACK_STATE
 
     load(ShopApi, local_env)
     import dlt

@@ -12,7 +12,8 @@ version (`rewind_on_move`). And each run looks back `lag` seconds (one schedule 
 records committed late with an earlier `updated_at`; `merge` keeps the re-reads idempotent, and a
 re-read record exactly as already loaded is dropped (`skip_unchanged`), so a run that found nothing
 new loads nothing. (With `lag` 0, dlt's incremental drops the boundary records itself.) Those
-steps are shared with every REST source: `pipelines/sources/rest.py`.
+steps are shared with every REST source: `pipelines/sources/incremental.py` (paging and response
+checks: `pipelines/sources/rest.py`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,8 @@ from dlt.sources import DltResource
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines.shop_api.settings import ENTITIES, INITIAL_UPDATED_SINCE, PAGE_SIZE
-from pipelines.sources.rest import (
-    CURSOR,
-    NextLink,
-    api_time,
-    guard_incremental,
-    require_key,
-    utc_text,
-)
+from pipelines.sources.incremental import CURSOR, api_time, guard_incremental, utc_text
+from pipelines.sources.rest import NextLink, require_key
 
 
 @dlt.source(name="shop_api", section="shop_api", max_table_nesting=1)
