@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import dlt
 import pytest
@@ -364,9 +364,10 @@ def test_a_body_that_is_not_in_its_charset_fails_instead_of_loading_replacement_
 #    in the API's own text by an earlier version.
 
 
-def local_api(records: dict[int, dict], local_hours: int = 0) -> Callable[[dict[str, str]], Answer]:
+def local_api(records: dict[int, dict], local_hours: int = 0, *, ordered: bool = True) -> Callable[[dict[str, str]], Answer]:
     """An API filtering `updated_since` as its database would: by instant, a time written without
-    an offset read as its own local time (UTC + `local_hours`)."""
+    an offset read as its own local time (UTC + `local_hours`); listed by instant, or (`ordered`
+    False) in the order the records were stored."""
     from datetime import datetime, timedelta, timezone
 
     zone = timezone(timedelta(hours=local_hours))
@@ -377,8 +378,8 @@ def local_api(records: dict[int, dict], local_hours: int = 0) -> Callable[[dict[
 
     def route(q: dict[str, str]) -> Answer:
         since = instant(q["updated_since"]) if "updated_since" in q else None
-        rows = sorted((r for r in records.values() if since is None or instant(r["updated_at"]) >= since), key=lambda r: instant(r["updated_at"]))
-        return page(rows, next=None)
+        rows = [r for r in records.values() if since is None or instant(r["updated_at"]) >= since]
+        return page(sorted(rows, key=lambda r: instant(r["updated_at"])) if ordered else rows, next=None)
 
     return route
 
@@ -431,3 +432,60 @@ def test_a_start_date_written_with_an_offset_is_the_instant_it_names(env, api, m
     api.routes[CUSTOMERS] = lambda q: page(list(records.values()), next=None)  # ignores updated_since
     assert load(ShopApi, env).rows == {"customers": 2}
     assert customers(env) == [(1, "x"), (2, "x")]
+
+
+@pytest.mark.parametrize("zone_hours", [0, 9])
+def test_a_record_read_again_unchanged_that_then_moves_rewinds_the_cursor_in_any_offset(env, api, zone_hours):
+    """Record 2 is read again unchanged by the look-back (dropped before dlt's incremental, as the
+    API wrote it), then moves to the end while the listing is paged, and record 5 slides into a
+    page already read. The cursor must rewind to record 2's old time whatever offset the API
+    writes (+09:00 text against UTC text compared as text did not), so the next run loads record 5."""
+    from datetime import datetime, timedelta, timezone
+
+    zone, base = timezone(timedelta(hours=zone_hours)), datetime(2026, 6, 1, tzinfo=timezone.utc)
+    real: dict[int, tuple[str, datetime]] = {1: ("a", base), 2: ("b", base + timedelta(minutes=1))}
+    moves: dict[int, Callable[[], None]] = {}
+
+    def written(t: datetime) -> str:
+        return t.astimezone(zone).isoformat() if zone_hours else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def route(q: dict[str, str]) -> Answer:  # two records a page, by offset, as a live table pages
+        at = int(q.get("offset", "0"))
+        if at in moves:
+            moves.pop(at)()
+        rows = sorted((t, i, n) for i, (n, t) in real.items() if t >= datetime.fromisoformat(q["updated_since"]))
+        more = at + 2 < len(rows)
+        link = f"{api.url}{CUSTOMERS}?updated_since={quote(q['updated_since'])}&offset={at + 2}" if more else None
+        return page([{"id": i, "name": n, "updated_at": written(t)} for t, i, n in rows[at:at + 2]], next=link)
+
+    api.routes[CUSTOMERS] = route
+    assert load(ShopApi, env).rows == {"customers": 2}
+    real.update({i: ("new", base + timedelta(minutes=m)) for i, m in zip(range(3, 8), (30, 40, 50, 180, 190))})
+    moves[4] = lambda: real.__setitem__(2, ("b2", base + timedelta(minutes=200)))
+    load(ShopApi, env)
+    load(ShopApi, env)
+    assert customers(env) == [(1, "a"), (2, "b2"), (3, "new"), (4, "new"), (5, "new"), (6, "new"), (7, "new")]
+
+
+def test_in_a_listing_of_mixed_forms_the_start_is_written_in_the_newest_records_form(env, api):
+    """An API writing local times (UTC+5) without an offset, and one record some other writer
+    stored in UTC, listed last though older: the next start is the newest record's wall time, as
+    the API writes it, not that time marked UTC (five hours would be skipped)."""
+    records = {1: {"id": 1, "name": "x", "updated_at": "2026-06-01T12:00:00"}, 2: {"id": 2, "name": "z", "updated_at": "2026-06-01T06:30:00Z"}}
+    api.routes[CUSTOMERS] = local_api(records, local_hours=5, ordered=False)
+    assert load(ShopApi, env).rows == {"customers": 2}
+    records[3] = {"id": 3, "name": "new", "updated_at": "2026-06-01T13:00:00"}
+    assert load(ShopApi, env).rows == {"customers": 1}
+    assert sent_since(api)[1] == "2026-06-01T11:00:00"
+
+
+@pytest.mark.parametrize("written", ["2026-06-01t10:{i:02d}:00z", "2026-06-01T10:{i:02d}:00z", "2016-12-31T23:{i:02d}:60Z"])
+def test_times_rfc_3339_allows_are_times_lower_case_and_leap_seconds(env, api, written):
+    """RFC 3339 §5.6 allows `t` and `z` in lower case, and a 60th second: each is a time (a leap
+    second the last microsecond of its minute), loaded and compared as such, run after run."""
+    records = {i: {"id": i, "name": "x", "updated_at": written.format(i=i)} for i in range(1, 20)}
+    api.routes[CUSTOMERS] = lambda q: page(list(records.values()), next=None)
+    assert load(ShopApi, env).rows == {"customers": 19}
+    records[20] = {"id": 20, "name": "new", "updated_at": "2026-06-02T00:00:00Z"}
+    assert load(ShopApi, env).rows == {"customers": 1}
+    assert load(ShopApi, env).rows == {}

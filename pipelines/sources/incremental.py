@@ -31,8 +31,8 @@ from dlt.sources import DltResource
 
 CURSOR = "updated_at"
 FORM_STATE = "cursor_form"  # in the resource state: how the API writes its cursor times
-_ISO_TIME = re.compile(
-    r"(?P<date>\d{4}-\d\d-\d\d)(?P<sep>[T ])(?P<clock>\d\d:\d\d(?::\d\d)?)(?:[.,](?P<fraction>\d+))?(?P<offset>Z|[+-]\d\d(?::?\d\d)?)?"
+_ISO_TIME = re.compile(  # RFC 3339 allows `t` and `z` in lower case
+    r"(?P<date>\d{4}-\d\d-\d\d)(?P<sep>[Tt ])(?P<clock>\d\d:\d\d(?::\d\d)?)(?:[.,](?P<fraction>\d+))?(?P<offset>[Zz]|[+-]\d\d(?::?\d\d)?)?"
 )
 
 
@@ -51,12 +51,15 @@ def _moment(value: Any) -> datetime | None:
     if match is None:
         return None
     fraction = (match["fraction"] or "")[:6]  # past microseconds: what the destination keeps
-    offset = match["offset"] or ""
+    clock = match["clock"]
+    if clock.endswith(":60"):  # a leap second: the last microsecond of the minute before
+        clock, fraction = f"{clock[:-3]}:59", "999999"
+    offset = (match["offset"] or "").upper()
     if len(offset) == 5:  # +0200
         offset = f"{offset[:3]}:{offset[3:]}"
     elif len(offset) == 3:  # +02
         offset += ":00"
-    text = f"{match['date']}T{match['clock']}{'.' + fraction if fraction else ''}{offset}"
+    text = f"{match['date']}T{clock}{'.' + fraction if fraction else ''}{offset}"
     try:
         moment = datetime.fromisoformat(text)
         return (moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
@@ -83,6 +86,7 @@ def utc_cursor(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]]
     order; the destination stores the same timestamp."""
     written: dict[str, str] = {}
     run_state: list[dict[str, Any]] = []
+    newest: list[str] = []  # the newest cursor this run, as written here
 
     def step(record: dict[str, Any]) -> dict[str, Any]:
         value = record.get(cursor)
@@ -90,9 +94,12 @@ def utc_cursor(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, Any]]
             return record
         if value not in written:
             written[value] = utc_text(value)
-            if written[value] is not value:
+            # The form of the newest time: the one the next run's start is written in (in a
+            # listing mixing forms, the form of the record the cursor comes from).
+            if written[value] is not value and (not newest or written[value] > newest[0]):
                 if not run_state:
                     run_state.append(dlt.current.resource_state(resource))
+                newest[:] = [written[value]]
                 run_state[0][FORM_STATE] = _form(value)
         record[cursor] = written[value]
         return record
@@ -115,7 +122,7 @@ def api_time(value: Any) -> Any:
     except (PipelineStateNotAvailable, SourceSectionNotAvailable, ResourceNameNotAvailable):
         form = {}
     offset = form.get("offset", "Z")
-    if offset in ("", "Z"):
+    if offset in ("", "Z", "z"):
         local, suffix = moment, offset
     else:
         sign = 1 if offset[0] == "+" else -1
@@ -136,11 +143,16 @@ def rewind_on_move(resource: str, cursor: str = CURSOR) -> Callable[[dict[str, A
     have moved into pages already read. Hold the resource's saved cursor at the earliest such old
     value, so the next run reads everything from there again."""
     seen: dict[Any, Any] = {}
+    written: dict[Any, Any] = {}  # cursor values as `utc_text` writes them, once per value
     rewind: list[Any] = []  # the earliest old cursor value of a record that moved, this run
     run_state: list[dict[str, Any]] = []  # this run's resource state, looked up once
 
     def step(record: dict[str, Any]) -> dict[str, Any]:
-        key, value = record.get("id"), record.get(cursor)
+        # As `utc_cursor` writes it: a record `skip_unchanged` dropped comes as the API wrote it.
+        value = record.get(cursor)
+        if isinstance(value, str):
+            value = written[value] if value in written else written.setdefault(value, utc_text(value))
+        key = record.get("id")
         earlier = seen.setdefault(key, value)
         if earlier is not None and value is not None and earlier != value:
             rewind[:] = [min([*rewind, earlier, value])]
