@@ -91,6 +91,14 @@ def needs_full_refresh(env: Environment, project: str) -> bool:
     return not (last.get("target") == env.name and last.get("built_project") == project)
 
 
+def reloaded(env: Environment) -> None:
+    """A pipeline was loaded from scratch (`--refresh`, or a refresh finished later): rows its
+    source no longer gives are gone from its raw tables but not from the incremental marts, so
+    the next build rebuilds them whole, whichever run it is."""
+    if env.is_local:
+        _write({**read(), "ok": False, "built_project": None})
+
+
 def started(env: Environment) -> None:
     """Before the transfer: the warehouse is not known to be built any more."""
     if not env.is_local:

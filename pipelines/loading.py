@@ -53,6 +53,7 @@ class LoadResult:
     pipeline: str
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    refreshed: bool = False  # loaded from scratch, asked for or finishing a refresh cut short
 
     @property
     def tables(self) -> int:
@@ -322,6 +323,7 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
                 _normalize(pipeline, dlt_pipeline, result, dropped_tables(dlt_pipeline, extracted))
                 with staging_versions_optional() if dropped else nullcontext():
                     load_ids += dlt_pipeline.load(credentials=datalake.credentials()).loads_ids
+                result.refreshed = bool(dropped)
                 stage = "extract"
             on_stage(stage)
             # What a killed run's source left in its scratch folder is stale (one run at a time).
@@ -331,6 +333,8 @@ def _load(pipeline: type[Pipeline], env: Environment, on_stage: Callable[[str], 
             refresh = refresh or reload.unfinished(dlt_pipeline)
             if refresh:
                 on_stage("reload")  # extracting everything, from scratch
+                result.rows.clear()  # what a resumed package loaded is dropped and loaded again
+                result.refreshed = True
             dlt_pipeline.refresh = "drop_resources" if refresh else None
             source = pipeline().source(env)
             check_write_dispositions(pipeline, source)

@@ -89,14 +89,14 @@ class Registry:
         read (and loaded) by both. Two pipelines may share one folder (each narrowing its glob)."""
         outer = next((o for above in _above(folder) for o in self._landing.get(above, ()) if _qualified(o) != me), None)
         inner = next((o for o in self._landing_above.get(folder, ()) if _qualified(o) != me), None)
-        if outer is not None or inner is not None:
-            other = outer or inner
-            where = "inside" if outer is not None else "above"
+        # The inner one is named, whichever module was imported first: its folder is to move.
+        nested, holder = (cls, outer) if outer is not None else (inner, cls)
+        if nested is not None and holder is not None:
             raise DeclarationError(
-                cls.__name__, "landing_prefix",
-                f"'{folder}' is {where} '{_folder(other)}', the landing folder of {_qualified(other)}: the one above reads "
-                "(and may read) every file of the one below; choose a folder beside it",
-                where=_class_where(cls),
+                nested.__name__, "landing_prefix",
+                f"'{_folder(nested)}' is inside '{_folder(holder)}', the landing folder of {_qualified(holder)}, whose source "
+                "reads (and whose account may read) every file under it; choose a folder beside it",
+                where=_class_where(nested),
             )
 
     def _forget(self, qualified: str) -> None:

@@ -9,9 +9,9 @@ state that says they were read: every later run would load only what is new, and
 would be gone with exit 0. Such a run is finished as a refresh instead:
 
 - in a fresh working directory, `dropped_since_last_load` recognises it in the datalake: dlt
-  deletes the schema's stored versions when it drops the tables and stores the new one, so every
-  stored version is newer than the last completed load (never so otherwise: a load stores its
-  schema version before it completes);
+  deletes the schema's stored versions when it drops the tables and then stores the new one, so
+  every stored version (if any yet) is newer than the last completed load (never so otherwise: a
+  load stores its schema version before it completes);
 - in the same working directory, the run that set such a package aside leaves a marker
   (`mark_unfinished`), and the next run refreshes.
 """
@@ -48,7 +48,9 @@ def dropped_since_last_load(dlt_pipeline: dlt.Pipeline) -> bool:
     except DatabaseUndefinedRelation:  # nothing loaded yet
         return False
     first_version, last_load = rows[0] if rows else (None, None)
-    return first_version is not None and last_load is not None and first_version > last_load
+    # No stored version at all: the container died between the drop (which deletes them) and
+    # storing the new one; a completed load always stored its schema first.
+    return last_load is not None and (first_version is None or first_version > last_load)
 
 
 def mark_unfinished(dlt_pipeline: dlt.Pipeline) -> None:

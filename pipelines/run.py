@@ -60,8 +60,9 @@ def run_all(
 ) -> bool:
     """Run `selected` in `env`; report progress and the summary through a `Reporter` (the terminal's on
     `out` and `err`, or structured records in a Cloud Run job), and into `summary` as data; True if
-    all passed. `refresh`: load each from scratch (`loading.load`); the marts are then rebuilt whole,
-    since rows the sources no longer give are gone from the raw tables."""
+    all passed. `refresh`: load each from scratch (`loading.load`); the next local build then
+    rebuilds the marts whole (`last_build.reloaded`), since rows the sources no longer give are
+    gone from the raw tables."""
     summary = summary if summary is not None else RunSummary()
     summary.environment = env.name
     results: list[LoadResult] = []
@@ -85,6 +86,10 @@ def run_all(
                 continue
             results.append(result)
             reporter.loaded(pipeline, result)
+            if result.refreshed:
+                from pipelines import last_build
+
+                last_build.reloaded(env)
 
     reporter.finished(env, results, failures)
     summary.pipelines = [
@@ -105,7 +110,7 @@ def run_all(
         out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
         summary.transform = {"ran": False, "reason": "no new rows; the warehouse is up to date"}
         return True
-    full_refresh = (refresh and bool(results)) or last_build.needs_full_refresh(env, project)
+    full_refresh = last_build.needs_full_refresh(env, project)  # a refresh since the last build included
     last_build.started(env)
     ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures], summary=summary)
     last_build.finished(env, ok, loads, project)

@@ -3,7 +3,7 @@
     python tests/fault_runner.py <point> <signal> -- run shop_api --skip-transform
 
 Points: `extract:N` (while serving the N-th page of the sample API), `normalize` (extract done,
-before normalizing), `load:N` (after N load jobs completed), `transfer` (as the transfer copies a `copy` dataset), `dbt:N` (as dbt starts the N-th model). At the point, the process sends
+before normalizing), `load:N` (after N load jobs completed), `drop` (after a refresh dropped its tables), `transfer` (as the transfer copies a `copy` dataset), `dbt:N` (as dbt starts the N-th model). At the point, the process sends
 itself `signal` (KILL or TERM), as a Cloud Run container is killed or told to stop.
 """
 
@@ -77,6 +77,16 @@ def arm(point: str, signum: int) -> None:
                 return getattr(self.con, attr)
 
         transfer_module._copy = lambda con, dataset: copy(FiringConnection(con), dataset)
+    elif name == "drop":  # a refresh's drop done, its new schema version not stored yet
+        from dlt.destinations.job_client_impl import SqlJobClientBase
+
+        drop = SqlJobClientBase.drop_tables
+
+        def firing_drop(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            drop(self, *args, **kwargs)
+            fire()
+
+        SqlJobClientBase.drop_tables = firing_drop
     elif name == "dbt":
         from dbt.task.run import ModelRunner
 

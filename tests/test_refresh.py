@@ -89,7 +89,8 @@ def test_a_refresh_stopped_before_normalizing_is_finished_by_the_next_run(local_
     fail_once(monkeypatch, Pipeline, "normalize", OSError("No space left on device"))
     with pytest.raises(PipelineFailed, match="failed in normalize: OSError: No space left on device"):
         load(ShopSheets, local_env, refresh=True)
-    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    finishing = load(ShopSheets, local_env)
+    assert (finishing.rows, finishing.refreshed) == ({"sales_targets": 36}, True), "the marts are to be rebuilt whole"
     assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
     assert ("2025-01", "web", 77900.0, "growth-eu") in targets(local_env)
     assert load(ShopSheets, local_env).rows == {}
@@ -107,7 +108,8 @@ def test_a_refresh_set_aside_after_its_drop_is_finished_by_the_next_run(local_en
     fail_once(monkeypatch, SqlJobClientBase, "drop_tables", DestinationTerminalException("quota exceeded for table creation"), after_calling=True)
     with pytest.raises(PipelineFailed, match="failed in load: .*quota exceeded"):
         load(ShopSheets, local_env, refresh=True)
-    assert load(ShopSheets, local_env).rows == {"sales_targets": 36}
+    finishing = load(ShopSheets, local_env)
+    assert (finishing.rows, finishing.refreshed) == ({"sales_targets": 36}, True), "the marts are to be rebuilt whole"
     assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
     assert targets(local_env) == before
     assert load(ShopSheets, local_env).rows == {}, "finished: the next run is a plain one again"
@@ -122,3 +124,36 @@ def test_refresh_is_refused_when_the_source_gives_no_rows_for_a_table_it_would_d
         load(ShopSheets, local_env, refresh=True)
     assert "table raw_shop_sheets.sales_targets would be emptied (it has 36 rows, this load none;" in str(caught.value)
     assert targets(local_env) == before
+
+
+def test_a_refresh_after_one_cut_short_counts_the_rows_it_leaves_once(local_env, server, monkeypatch):
+    """The cut-short refresh's package is resumed, then dropped and loaded again by the new
+    refresh: the run reports the rows the tables hold, not both loads."""
+    from dlt.pipeline.pipeline import Pipeline
+
+    load(ShopSheets, local_env)
+    edit_a_cell(server)
+    fail_once(monkeypatch, Pipeline, "normalize", OSError("No space left on device"))
+    with pytest.raises(PipelineFailed):
+        load(ShopSheets, local_env, refresh=True)
+    assert load(ShopSheets, local_env, refresh=True).rows == {"sales_targets": 36}
+    assert completed(local_env, "raw_shop_sheets", "sales_targets") == [(36, 36)]
+
+
+def test_a_refresh_makes_the_next_local_build_rebuild_the_marts_whole_even_if_run_later(local_env, server):
+    """`run NAME --refresh --skip-transform`, then a plain `toltek run` that loads nothing new: rows
+    the source no longer gives left the raw tables, so that build must still be a full refresh."""
+    from rich.console import Console
+
+    from pipelines import last_build
+    from pipelines.run import run_all
+
+    quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+    project = last_build.project_digest()
+    last_build.finished(local_env, True, {}, project)  # a warehouse built by this project
+    assert not last_build.needs_full_refresh(local_env, project)
+    assert run_all(local_env, [ShopSheets], transform="never", out=quiet, err=quiet)
+    assert not last_build.needs_full_refresh(local_env, project), "a plain load keeps the incremental build"
+    assert run_all(local_env, [ShopSheets], transform="never", out=quiet, err=quiet, refresh=True)
+    assert last_build.needs_full_refresh(local_env, project)
+

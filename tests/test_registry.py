@@ -177,25 +177,23 @@ def test_the_platforms_own_datasets_are_reserved(registry, dataset):
     assert "test_pipe" not in registry.names()
 
 
-@pytest.mark.parametrize(
-    ("prefix", "where", "other"),
-    [("shipments/eu", "inside", "shipments"), ("shipments/2026/06", "inside", "shipments")],
-)
-def test_a_landing_folder_inside_another_pipelines_is_refused(registry, prefix, where, other):
+@pytest.mark.parametrize("prefix", ["shipments/eu", "shipments/2026/06"])
+def test_a_landing_folder_inside_another_pipelines_is_refused(registry, prefix):
     """ShopFiles reads `shipments/` and every folder under it (and its account may read every
     object there): a pipeline landing in `shipments/eu/` would have its files loaded twice."""
     with pytest.raises(DeclarationError) as caught:
         declare(dataset="raw_eu", landing_prefix=prefix)
     assert str(caught.value) == (
-        f"TestPipe.landing_prefix: '{prefix}' is {where} '{other}', the landing folder of pipelines.shop_files.pipeline.ShopFiles: "
-        "the one above reads (and may read) every file of the one below; choose a folder beside it"
+        f"TestPipe.landing_prefix: '{prefix}' is inside 'shipments', the landing folder of pipelines.shop_files.pipeline.ShopFiles, "
+        "whose source reads (and whose account may read) every file under it; choose a folder beside it"
     )
     assert "test_pipe" not in registry.names()
 
 
-def test_a_landing_folder_above_another_pipelines_is_refused_and_beside_or_shared_is_not(registry):
+def test_a_landing_folder_above_another_pipelines_is_refused_naming_the_inner_one_and_beside_or_shared_is_not(registry):
+    """Whichever class is declared (imported) first, the error names the one whose folder is inside."""
     declare("Deep", name="deep_pipe", dataset="raw_deep", landing_prefix="partners/acme/orders")
-    with pytest.raises(DeclarationError, match=r"'partners' is above 'partners/acme/orders', the landing folder of .*\.Deep:"):
+    with pytest.raises(DeclarationError, match=r"^Deep\.landing_prefix: 'partners/acme/orders' is inside 'partners', the landing folder of .*\.TestPipe,"):
         declare(dataset="raw_all", landing_prefix="partners")
     declare("Beside", name="beside_pipe", dataset="raw_beside", landing_prefix="partners/acme/returns")
     declare("Prefix", name="prefix_pipe", dataset="raw_prefix", landing_prefix="shipments-archive")  # a name, not a folder, apart

@@ -482,10 +482,13 @@ def test_in_a_listing_of_mixed_forms_the_start_is_written_in_the_newest_records_
 @pytest.mark.parametrize("written", ["2026-06-01t10:{i:02d}:00z", "2026-06-01T10:{i:02d}:00z", "2016-12-31T23:{i:02d}:60Z"])
 def test_times_rfc_3339_allows_are_times_lower_case_and_leap_seconds(env, api, written):
     """RFC 3339 §5.6 allows `t` and `z` in lower case, and a 60th second: each is a time (a leap
-    second the last microsecond of its minute), loaded and compared as such, run after run."""
-    records = {i: {"id": i, "name": "x", "updated_at": written.format(i=i)} for i in range(1, 20)}
+    second the last microsecond of its minute), loaded and compared as such, run after run, with
+    more records in the look-back than it keeps digests of before pruning them."""
+    from pipelines.sources.incremental import _PRUNE_AT
+
+    records = {i: {"id": i, "name": "x", "updated_at": written.format(i=i % 60)} for i in range(1, _PRUNE_AT + 44)}
     api.routes[CUSTOMERS] = lambda q: page(list(records.values()), next=None)
-    assert load(ShopApi, env).rows == {"customers": 19}
-    records[20] = {"id": 20, "name": "new", "updated_at": "2026-06-02T00:00:00Z"}
+    assert load(ShopApi, env).rows == {"customers": len(records)}
+    records[1000] = {"id": 1000, "name": "new", "updated_at": "2026-06-02T00:00:00Z"}
     assert load(ShopApi, env).rows == {"customers": 1}
     assert load(ShopApi, env).rows == {}

@@ -189,13 +189,8 @@ def skip_unchanged(
     parsed: dict[Any, Any] = {}  # cursor values parsed once per run
 
     def moment(value: Any) -> Any:
-        if value not in parsed:
-            try:  # ISO 8601 as the API writes it, parsed in C; anything else as dlt reads it
-                parsed[value] = datetime.fromisoformat(value) if isinstance(value, str) else ensure_pendulum_datetime(value)
-            except ValueError:
-                parsed[value] = ensure_pendulum_datetime(value)
-            if parsed[value].tzinfo is None:
-                parsed[value] = ensure_pendulum_datetime(value)
+        if value not in parsed:  # an ISO 8601 time as `utc_text` reads it; anything else as dlt does
+            parsed[value] = _moment(value) or ensure_pendulum_datetime(value)
         return parsed[value]
 
     def keep(record: dict[str, Any]) -> bool:
