@@ -110,7 +110,8 @@ def run_all(
         out.print("no new rows: transfer and dbt skipped (the warehouse is up to date; --force-transform runs them)", highlight=False)
         summary.transform = {"ran": False, "reason": "no new rows; the warehouse is up to date"}
         return True
-    full_refresh = last_build.needs_full_refresh(env, project)  # a refresh since the last build included
+    # Locally the record also knows a refresh since the last build; in dev/prd only this run does.
+    full_refresh = any(r.refreshed for r in results) or last_build.needs_full_refresh(env, project)
     last_build.started(env)
     ok = _transfer_and_transform(env, every, out, err, full_refresh=full_refresh, failed_now=[name for name, _ in failures], summary=summary)
     last_build.finished(env, ok, loads, project)

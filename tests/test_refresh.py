@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import query
+from rich.console import Console
 
 from pipelines.errors import PipelineFailed
 from pipelines.loading import load
@@ -143,8 +144,6 @@ def test_a_refresh_after_one_cut_short_counts_the_rows_it_leaves_once(local_env,
 def test_a_refresh_makes_the_next_local_build_rebuild_the_marts_whole_even_if_run_later(local_env, server):
     """`run NAME --refresh --skip-transform`, then a plain `toltek run` that loads nothing new: rows
     the source no longer gives left the raw tables, so that build must still be a full refresh."""
-    from rich.console import Console
-
     from pipelines import last_build
     from pipelines.run import run_all
 
@@ -156,4 +155,20 @@ def test_a_refresh_makes_the_next_local_build_rebuild_the_marts_whole_even_if_ru
     assert not last_build.needs_full_refresh(local_env, project), "a plain load keeps the incremental build"
     assert run_all(local_env, [ShopSheets], transform="never", out=quiet, err=quiet, refresh=True)
     assert last_build.needs_full_refresh(local_env, project)
+
+
+def test_a_refresh_with_the_transform_in_dev_or_prd_rebuilds_the_marts_whole(monkeypatch):
+    """No build record in the cloud: the run that refreshed tells dbt itself."""
+    import pipelines.run as run
+    from pipelines import environments
+    from pipelines.loading import LoadResult
+
+    built: list[bool] = []
+    monkeypatch.setattr(run, "load", lambda pipeline, env, on_stage, refresh: LoadResult(pipeline.name, {"sales_targets": 36}, refreshed=refresh))
+    monkeypatch.setattr(run, "_transfer_and_transform", lambda *args, full_refresh, **kwargs: built.append(full_refresh) or True)
+    quiet = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+    dev = environments.get("dev")
+    assert run.run_all(dev, [ShopSheets], transform="always", out=quiet, err=quiet, refresh=True)
+    assert run.run_all(dev, [ShopSheets], transform="always", out=quiet, err=quiet)
+    assert built == [True, False]
 
