@@ -82,6 +82,11 @@ class TerminalReporter:
                 f"kept with reasons in {pipeline.dataset}.discarded_rows[/]",
                 highlight=False,
             )
+        if result.refreshed:
+            self.err.print(
+                labelled(f"{pipeline.name}:", "loaded from scratch (its tables dropped and loaded again); the next build rebuilds the marts whole", "bold"),
+                soft_wrap=True,
+            )
         description = f"[green]{pipeline.name}: {result.total_rows} rows[/]"
         self.progress.update(self.tasks[pipeline.name], description=description, total=1, completed=1)
 

@@ -94,7 +94,7 @@ def run_all(
     reporter.finished(env, results, failures)
     summary.pipelines = [
         {"name": r.pipeline, "status": "loaded", "rows": r.total_rows, "tables": {t: n for t, n in r.rows.items() if t != "discarded_rows"},
-         "discarded": r.discarded, "seconds": round(r.seconds, 3)}
+         "discarded": r.discarded, "refreshed": r.refreshed, "seconds": round(r.seconds, 3)}
         for r in results
     ] + [{"name": name, "status": "failed", "error": message} for name, message in failures]
     summary.ok = not failures

@@ -135,7 +135,9 @@ def test_run_json_is_the_summary_as_data_on_stdout(tmp_path):
     summary = json.loads(done.stdout)  # nothing else on stdout
     assert summary["ok"] is True and summary["environment"] == "local"
     (sheets,) = summary["pipelines"]
-    assert (sheets["name"], sheets["status"], sheets["rows"], sheets["tables"], sheets["discarded"]) == ("shop_sheets", "loaded", 36, {"sales_targets": 36}, 0)
+    assert (sheets["name"], sheets["status"], sheets["rows"], sheets["tables"], sheets["discarded"], sheets["refreshed"]) == (
+        "shop_sheets", "loaded", 36, {"sales_targets": 36}, 0, False
+    )
     assert summary["transform"] == {"ran": False, "reason": "--skip-transform"}
 
 

@@ -88,7 +88,8 @@ def test_refresh_reloads_a_pipeline_from_what_its_source_holds_now_down_to_the_m
     done = subprocess.run([str(TOLTEK), "run", "shop_files", "--refresh", "--json"], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     [loaded] = json.loads(done.stdout)["pipelines"]
-    assert loaded["rows"] == total - len(ids)
+    assert (loaded["rows"], loaded["refreshed"]) == (total - len(ids), True)
+    assert "shop_files: loaded from scratch (its tables dropped and loaded again)" in done.stderr
     assert query(lake, "select count(*), count(*) filter (where _file_name = 'shipments_2025_01.csv') from raw_shop_files.shipments") == [
         (total - len(ids), 0)
     ]
